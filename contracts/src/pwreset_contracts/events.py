@@ -1,0 +1,50 @@
+"""Pydantic models of the events; each matches its JSON Schema file (a test keeps them in step)."""
+
+from datetime import datetime
+from typing import ClassVar, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class SealedValue(BaseModel):
+    """AES-256-GCM ciphertext; see ``pwreset_contracts.sealed``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    alg: Literal["A256GCM"] = "A256GCM"
+    kid: str = Field(min_length=1, max_length=64)
+    nonce: str
+    ciphertext: str
+
+
+class Event(BaseModel):
+    """Base of every event's data. Unknown fields are kept, so newer producers don't break us."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    topic: ClassVar[str]
+    ce_type: ClassVar[str]
+
+    def partition_key(self) -> str:
+        raise NotImplementedError
+
+
+class ResetRequestedV1(Event):
+    topic: ClassVar[str] = "password-reset.requested.v1"
+    ce_type: ClassVar[str] = "pwreset.password-reset.requested.v1"
+
+    request_id: UUID
+    account_id: UUID
+    email: str = Field(max_length=320)
+    locale: str = Field(default="en", max_length=35)
+    requested_at: datetime
+    expires_at: datetime
+    sealed_link: SealedValue
+
+    def partition_key(self) -> str:
+        return str(self.account_id)
+
+
+EVENT_TYPES: dict[str, type[Event]] = {cls.ce_type: cls for cls in (ResetRequestedV1,)}
+TOPICS: dict[str, str] = {cls.topic: cls.ce_type for cls in (ResetRequestedV1,)}
