@@ -1,0 +1,48 @@
+"""Run a service's Alembic migrations: the `migrate` command and the Kubernetes Job call this.
+
+Each service keeps its own ``migrations/`` folder (env.py + versions); this module points Alembic at
+it and at the service's DATABASE_URL, so no alembic.ini is needed.
+"""
+
+import asyncio
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import pool
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+
+
+def sqlalchemy_url(database_url: str) -> str:
+    scheme, _, rest = database_url.partition("://")
+    if scheme not in ("postgres", "postgresql", "postgresql+asyncpg"):
+        raise ValueError("DATABASE_URL must be a postgresql:// URL")
+    return f"postgresql+asyncpg://{rest}"
+
+
+def upgrade(migrations_dir: Path, database_url: str, revision: str = "head") -> None:
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir))
+    config.set_main_option("sqlalchemy.url", sqlalchemy_url(database_url).replace("%", "%%"))
+    command.upgrade(config, revision)
+
+
+def run_env(target_metadata: object = None) -> None:
+    """Body of every service's ``migrations/env.py`` (online mode, asyncpg)."""
+    from alembic import context
+
+    url = context.config.get_main_option("sqlalchemy.url")
+
+    def do_run(connection: Connection) -> None:
+        context.configure(connection=connection, target_metadata=target_metadata)
+        with context.begin_transaction():
+            context.run_migrations()
+
+    async def run() -> None:
+        engine = create_async_engine(url, poolclass=pool.NullPool)
+        async with engine.connect() as connection:
+            await connection.run_sync(do_run)
+        await engine.dispose()
+
+    asyncio.run(run())
