@@ -1,0 +1,59 @@
+"""Dependencies injected into routes."""
+
+import hmac
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import Depends, Header, Request
+from servicekit.http_errors import ApiError
+
+from identity_service.core.config import Settings
+from identity_service.service_layer.accounts import AccountService
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_accounts(request: Request) -> AccountService:
+    return request.app.state.accounts
+
+
+def _bearer(authorization: str | None) -> str | None:
+    scheme, _, value = (authorization or "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+async def require_internal_caller(
+    settings: Annotated[Settings, Depends(get_settings)],
+    authorization: Annotated[str | None, Header()] = None,
+) -> None:
+    presented = _bearer(authorization) or ""
+    expected = settings.internal_api_token.get_secret_value()
+    if not hmac.compare_digest(presented.encode(), expected.encode()):
+        raise ApiError(
+            401,
+            "unauthorized",
+            "internal API credential missing or wrong",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+async def require_session(
+    accounts: Annotated[AccountService, Depends(get_accounts)],
+    authorization: Annotated[str | None, Header()] = None,
+) -> UUID:
+    token = _bearer(authorization)
+    account_id = await accounts.account_of_session(token) if token else None
+    if account_id is None:
+        raise ApiError(
+            401,
+            "unauthorized",
+            "a valid session token is required",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return account_id
+
+
+Accounts = Annotated[AccountService, Depends(get_accounts)]
+SessionAccount = Annotated[UUID, Depends(require_session)]

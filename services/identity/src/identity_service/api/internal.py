@@ -1,0 +1,53 @@
+"""Internal API for the reset service only: authenticated by its service credential, and kept
+off the public ingress by the NetworkPolicy (design.md §1)."""
+
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, status
+from servicekit.http_errors import ApiError
+
+from identity_service.api.deps import Accounts, require_internal_caller
+from identity_service.api.public import password_rejected
+from identity_service.api.schemas import (
+    Lookup,
+    LookupResult,
+    SetPassword,
+    TotpVerify,
+    TotpVerifyResult,
+)
+from identity_service.domain.passwords import PasswordRejected
+from identity_service.service_layer.accounts import AccountNotFound, TotpRejected
+
+router = APIRouter(prefix="/internal/v1", dependencies=[Depends(require_internal_caller)])
+
+
+def _not_found() -> ApiError:
+    return ApiError(404, "account_not_found", "no such account")
+
+
+@router.post("/accounts/lookup")
+async def lookup(body: Lookup, accounts: Accounts) -> LookupResult:
+    account = await accounts.lookup(body.email)
+    if account is None:
+        raise _not_found()
+    return LookupResult(account_id=account.id, totp_enabled=account.totp_enabled)
+
+
+@router.post("/accounts/{account_id}/totp/verify")
+async def verify_totp(account_id: UUID, body: TotpVerify, accounts: Accounts) -> TotpVerifyResult:
+    try:
+        return TotpVerifyResult(valid=await accounts.verify_totp(account_id, body.code))
+    except AccountNotFound as exc:
+        raise _not_found() from exc
+
+
+@router.post("/accounts/{account_id}/password", status_code=status.HTTP_204_NO_CONTENT)
+async def set_password(account_id: UUID, body: SetPassword, accounts: Accounts) -> None:
+    try:
+        await accounts.set_password(account_id, body.new_password, body.totp_code)
+    except AccountNotFound as exc:
+        raise _not_found() from exc
+    except PasswordRejected as exc:
+        raise password_rejected(exc) from exc
+    except TotpRejected as exc:
+        raise ApiError(403, "totp_invalid", str(exc)) from exc

@@ -1,0 +1,59 @@
+"""Builds the FastAPI app: wiring of adapters into the service layer happens here only."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+from fastapi import FastAPI
+from servicekit.database import create_pool
+from servicekit.health import health_router
+from servicekit.http_errors import BodySizeLimit, install_error_handlers
+from servicekit.security_headers import SecurityHeaders
+
+from identity_service.adapters.accounts_repository import AccountsRepository
+from identity_service.adapters.secret_box import SecretBox
+from identity_service.api import internal, public
+from identity_service.core.config import Settings, get_settings
+from identity_service.domain.passwords import Argon2Hasher, PasswordPolicy
+from identity_service.service_layer.accounts import AccountService
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = await create_pool(settings.database_url, max_size=settings.db_pool_max_size)
+        app.state.pool = pool
+        app.state.accounts = AccountService(
+            AccountsRepository(pool),
+            Argon2Hasher(
+                settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism
+            ),
+            SecretBox(settings.totp_encryption_key.get_secret_value()),
+            PasswordPolicy(
+                min_length=settings.password_min_length,
+                min_length_with_totp=settings.password_min_length_with_totp,
+                max_length=settings.password_max_length,
+            ),
+            totp_issuer=settings.totp_issuer,
+            session_ttl=timedelta(seconds=settings.session_ttl_seconds),
+        )
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    app = FastAPI(title="identity", version="0.1.0", lifespan=lifespan)
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
+    app.include_router(public.router)
+    app.include_router(internal.router)
+
+    async def database() -> None:
+        await app.state.pool.fetchval("SELECT 1")
+
+    app.include_router(health_router({"database": database}))
+    return app

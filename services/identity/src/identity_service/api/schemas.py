@@ -1,0 +1,73 @@
+"""Request and response bodies of identity's HTTP API."""
+
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+TotpCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")]
+
+
+def _normalise_email(value: str) -> str:
+    return value.strip()
+
+
+Email = Annotated[EmailStr, Field(max_length=320), AfterValidator(_normalise_email)]
+# Length limits here only stop abuse; the policy (with its reasons) is checked by the service.
+Password = Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class CreateAccount(Strict):
+    email: Email
+    password: Password
+
+
+class AccountCreated(BaseModel):
+    id: UUID
+    email: str
+
+
+class Login(Strict):
+    email: Email
+    password: Password
+    totp_code: TotpCode | None = None
+
+
+class SessionIssued(BaseModel):
+    session_token: str
+    token_type: str = "bearer"  # noqa: S105 - a scheme name, not a secret
+
+
+class TotpSetupOut(BaseModel):
+    secret: str
+    provisioning_uri: str
+
+
+class TotpActivate(Strict):
+    code: TotpCode
+
+
+class Lookup(Strict):
+    email: Email
+
+
+class LookupResult(BaseModel):
+    account_id: UUID
+    totp_enabled: bool
+
+
+class TotpVerify(Strict):
+    code: TotpCode
+
+
+class TotpVerifyResult(BaseModel):
+    valid: bool
+
+
+class SetPassword(Strict):
+    new_password: Password
+    totp_code: TotpCode | None = None

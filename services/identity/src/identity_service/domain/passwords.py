@@ -1,0 +1,59 @@
+"""Password policy (NIST SP 800-63B-4: length, no composition rules) and argon2id hashing."""
+
+import unicodedata
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+
+@dataclass(frozen=True)
+class PasswordPolicy:
+    min_length: int = 15
+    min_length_with_totp: int = 8
+    max_length: int = 128
+
+
+class PasswordRejected(ValueError):
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def normalise(password: str) -> str:
+    return unicodedata.normalize("NFC", password)
+
+
+def check_password(password: str, *, email: str, totp_enabled: bool, policy: PasswordPolicy) -> str:
+    """The NFC-normalised password, or PasswordRejected with a machine-readable reason."""
+    candidate = normalise(password)
+    minimum = policy.min_length_with_totp if totp_enabled else policy.min_length
+    length = len(candidate)
+    if length < minimum:
+        raise PasswordRejected("too_short", f"use at least {minimum} characters")
+    if length > policy.max_length:
+        raise PasswordRejected("too_long", f"use at most {policy.max_length} characters")
+    if any(unicodedata.category(c) == "Cc" for c in candidate):
+        raise PasswordRejected("control_characters", "control characters are not allowed")
+    if candidate.casefold() == email.casefold():
+        raise PasswordRejected("matches_email", "the password must not be your email address")
+    return candidate
+
+
+class Argon2Hasher:
+    """argon2id; ``verify`` also says whether a stored hash needs upgrading to current settings."""
+
+    def __init__(self, memory_kib: int, time_cost: int, parallelism: int) -> None:
+        self._hasher = PasswordHasher(
+            memory_cost=memory_kib, time_cost=time_cost, parallelism=parallelism
+        )
+
+    def hash(self, password: str) -> str:
+        return self._hasher.hash(normalise(password))
+
+    def verify(self, stored_hash: str, password: str) -> tuple[bool, bool]:
+        try:
+            self._hasher.verify(stored_hash, normalise(password))
+        except (VerificationError, InvalidHashError):
+            return False, False
+        return True, self._hasher.check_needs_rehash(stored_hash)

@@ -1,0 +1,59 @@
+import pytest
+
+from identity_service.domain.passwords import (
+    Argon2Hasher,
+    PasswordPolicy,
+    PasswordRejected,
+    check_password,
+)
+
+POLICY = PasswordPolicy(min_length=15, min_length_with_totp=8, max_length=128)
+
+
+def reason(password: str, *, email: str = "ada@example.com", totp: bool = False) -> str | None:
+    try:
+        check_password(password, email=email, totp_enabled=totp, policy=POLICY)
+    except PasswordRejected as exc:
+        return exc.reason
+    return None
+
+
+def test_length_limits_depend_on_second_factor() -> None:
+    assert reason("a" * 14) == "too_short"
+    assert reason("a" * 15) is None
+    assert reason("a" * 8, totp=True) is None
+    assert reason("a" * 7, totp=True) == "too_short"
+    assert reason("a" * 129) == "too_long"
+
+
+def test_length_counts_nfc_characters_not_code_points() -> None:
+    decomposed = "e\u0301" * 15  # 30 code points, 15 characters after NFC
+    assert reason(decomposed) is None
+    assert reason("e\u0301" * 14) == "too_short"
+
+
+def test_email_and_control_characters_are_refused() -> None:
+    assert reason("Ada@Example.com", email="ada@example.com", totp=True) == "matches_email"
+    assert reason("correct horse\x00battery staple") == "control_characters"
+
+
+def test_argon2id_hash_verifies_and_flags_old_parameters() -> None:
+    old = Argon2Hasher(memory_kib=19 * 1024, time_cost=2, parallelism=1)
+    stored = old.hash("correct horse battery staple")
+    assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert old.verify(stored, "correct horse battery staple") == (True, False)
+    assert old.verify(stored, "wrong horse battery staple") == (False, False)
+    stronger = Argon2Hasher(memory_kib=19 * 1024, time_cost=3, parallelism=1)
+    assert stronger.verify(stored, "correct horse battery staple") == (True, True)
+
+
+def test_hash_of_nfd_input_verifies_with_nfc_input() -> None:
+    hasher = Argon2Hasher(memory_kib=19 * 1024, time_cost=2, parallelism=1)
+    stored = hasher.hash("caf\u0065\u0301 au lait, s'il vous plait")
+    assert hasher.verify(stored, "caf\u00e9 au lait, s'il vous plait")[0]
+
+
+@pytest.mark.parametrize("bad", ["", "not-a-hash"])
+def test_verify_of_garbage_hash_is_false_not_an_error(bad: str) -> None:
+    hasher = Argon2Hasher(memory_kib=19 * 1024, time_cost=2, parallelism=1)
+    assert hasher.verify(bad, "whatever") == (False, False)
