@@ -1,0 +1,79 @@
+"""HTTP client of identity's internal API, authenticated with this service's credential."""
+
+from dataclasses import dataclass
+from uuid import UUID
+
+import httpx
+
+
+class IdentityUnavailable(Exception):
+    pass
+
+
+class PasswordRejected(Exception):
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class TotpInvalid(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class KnownAccount:
+    account_id: UUID
+    totp_enabled: bool
+
+
+class IdentityClient:
+    def __init__(self, base_url: str, token: str, timeout: float) -> None:
+        self._http = httpx.AsyncClient(
+            base_url=base_url,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=timeout,
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _post(self, path: str, body: dict[str, object]) -> httpx.Response:
+        try:
+            response = await self._http.post(path, json=body)
+        except httpx.HTTPError as exc:
+            raise IdentityUnavailable(type(exc).__name__) from exc
+        if response.status_code >= 500 or response.status_code == 401:
+            raise IdentityUnavailable(f"identity answered {response.status_code}")
+        return response
+
+    async def lookup(self, email: str) -> KnownAccount | None:
+        response = await self._post("/internal/v1/accounts/lookup", {"email": email})
+        if response.status_code == 404:
+            return None
+        if response.status_code == 422:
+            return None  # identity refuses an address it could never have registered
+        response.raise_for_status()
+        body = response.json()
+        return KnownAccount(UUID(body["account_id"]), bool(body["totp_enabled"]))
+
+    async def set_password(self, account_id: UUID, password: str, totp_code: str | None) -> None:
+        body: dict[str, object] = {"new_password": password}
+        if totp_code is not None:
+            body["totp_code"] = totp_code
+        response = await self._post(f"/internal/v1/accounts/{account_id}/password", body)
+        if response.status_code == 204:
+            return
+        error = (
+            response.json()
+            if response.headers.get("content-type", "").startswith("application/json")
+            else {}
+        )
+        if response.status_code == 422 and error.get("error") == "password_rejected":
+            raise PasswordRejected(error.get("reason", "rejected"), error.get("message", ""))
+        if response.status_code in (403, 422):
+            raise TotpInvalid
+        raise IdentityUnavailable(f"identity answered {response.status_code}")
+
+    async def ping(self) -> None:
+        response = await self._http.get("/healthz/live")
+        response.raise_for_status()

@@ -1,0 +1,126 @@
+"""PostgreSQL storage of reset requests and the outbox (asyncpg).
+
+A new request and its ResetRequested record are written in one transaction, so an event goes out
+if and only if the request exists; the relay publishes it later (design.md §5).
+"""
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+from pwreset_contracts.cloudevents_kafka import KafkaRecord
+
+OUTBOX_CHANNEL = "outbox"
+
+
+@dataclass(frozen=True)
+class NewRequest:
+    id: UUID
+    account_id: UUID
+    token_hash: bytes
+    code_hash: bytes
+    hash_key_id: str
+    requires_totp: bool
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class StoredRequest:
+    id: UUID
+    account_id: UUID
+    code_hash: bytes
+    hash_key_id: str
+    requires_totp: bool
+    expires_at: datetime
+    failed_attempts: int
+    used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class LockedRequest:
+    """A request row held with FOR UPDATE for the length of a confirm."""
+
+    def __init__(self, conn: asyncpg.Connection, request: StoredRequest | None) -> None:
+        self._conn = conn
+        self.request = request
+
+    async def record_failure(self) -> int:
+        assert self.request is not None
+        return await self._conn.fetchval(
+            """UPDATE reset_requests SET failed_attempts = failed_attempts + 1
+               WHERE id = $1 RETURNING failed_attempts""",
+            self.request.id,
+        )
+
+    async def mark_used(self, now: datetime) -> None:
+        assert self.request is not None
+        await self._conn.execute(
+            "UPDATE reset_requests SET used_at = $2 WHERE id = $1", self.request.id, now
+        )
+        await self._conn.execute(
+            """UPDATE reset_requests SET revoked_at = $2
+               WHERE account_id = $1 AND used_at IS NULL AND revoked_at IS NULL""",
+            self.request.account_id,
+            now,
+        )
+
+
+class RequestsRepository:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def add(self, request: NewRequest, record: KafkaRecord, event_id: UUID) -> None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            # A new request revokes the older ones of the same account.
+            await conn.execute(
+                """UPDATE reset_requests SET revoked_at = now()
+                   WHERE account_id = $1 AND used_at IS NULL AND revoked_at IS NULL""",
+                request.account_id,
+            )
+            await conn.execute(
+                """INSERT INTO reset_requests
+                   (id, account_id, token_hash, code_hash, hash_key_id, requires_totp, expires_at)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7)""",
+                request.id,
+                request.account_id,
+                request.token_hash,
+                request.code_hash,
+                request.hash_key_id,
+                request.requires_totp,
+                request.expires_at,
+            )
+            await conn.execute(
+                """INSERT INTO outbox (event_id, topic, key, value, headers)
+                   VALUES ($1, $2, $3, $4, $5::jsonb)""",
+                event_id,
+                record.topic,
+                record.key,
+                record.value,
+                json.dumps([[name, value.decode()] for name, value in record.headers]),
+            )
+            await conn.execute(f"NOTIFY {OUTBOX_CHANNEL}")
+
+    @asynccontextmanager
+    async def lock_by_token(self, token_hashes: list[bytes]) -> AsyncIterator[LockedRequest]:
+        """The request a link token belongs to, locked until the block ends (then committed)."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                """SELECT id, account_id, code_hash, hash_key_id, requires_totp, expires_at,
+                          failed_attempts, used_at, revoked_at
+                   FROM reset_requests WHERE token_hash = ANY($1::bytea[]) FOR UPDATE""",
+                token_hashes,
+            )
+            yield LockedRequest(conn, StoredRequest(**row) if row else None)
+
+    async def find_by_token(self, token_hashes: list[bytes]) -> StoredRequest | None:
+        row = await self._pool.fetchrow(
+            """SELECT id, account_id, code_hash, hash_key_id, requires_totp, expires_at,
+                      failed_attempts, used_at, revoked_at
+               FROM reset_requests WHERE token_hash = ANY($1::bytea[])""",
+            token_hashes,
+        )
+        return StoredRequest(**row) if row else None

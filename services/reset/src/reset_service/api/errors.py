@@ -1,0 +1,36 @@
+"""Service-layer failures as HTTP errors with stable codes."""
+
+from servicekit.http_errors import ApiError
+
+from reset_service.adapters.identity_client import IdentityUnavailable, PasswordRejected
+from reset_service.service_layer.password_resets import ConfirmFailure, ConfirmRejected
+
+CONFIRM_MESSAGES = {
+    ConfirmFailure.LINK_INVALID: "this reset link is invalid, used or expired; request a new one",
+    ConfirmFailure.TOO_MANY_ATTEMPTS: "too many wrong codes; request a new reset",
+    ConfirmFailure.CODE_REQUIRED: "enter the verification code shown when you asked for the reset",
+    ConfirmFailure.TOTP_REQUIRED: "enter the code from your authenticator app",
+    ConfirmFailure.WRONG_CODE: "the code is not right",
+}
+_STATUS = {
+    ConfirmFailure.LINK_INVALID: 410,
+    ConfirmFailure.TOO_MANY_ATTEMPTS: 410,
+    ConfirmFailure.CODE_REQUIRED: 400,
+    ConfirmFailure.TOTP_REQUIRED: 400,
+    ConfirmFailure.WRONG_CODE: 400,
+}
+
+
+def confirm_error(exc: ConfirmRejected) -> ApiError:
+    extra = {} if exc.attempts_left is None else {"attempts_left": exc.attempts_left}
+    return ApiError(_STATUS[exc.failure], exc.failure.value, CONFIRM_MESSAGES[exc.failure], **extra)
+
+
+def password_error(exc: PasswordRejected) -> ApiError:
+    return ApiError(422, "password_rejected", str(exc), reason=exc.reason)
+
+
+def unavailable(_: IdentityUnavailable) -> ApiError:
+    return ApiError(
+        503, "service_unavailable", "try again in a moment", headers={"Retry-After": "5"}
+    )

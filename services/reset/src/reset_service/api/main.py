@@ -1,0 +1,78 @@
+"""Builds the FastAPI app: wiring of adapters into the service layer happens here only."""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+from fastapi import FastAPI
+from servicekit.database import create_pool
+from servicekit.health import health_router
+from servicekit.http_errors import BodySizeLimit, install_error_handlers
+from servicekit.security_headers import SecurityHeaders
+
+from reset_service.adapters.identity_client import IdentityClient
+from reset_service.adapters.outbox_relay import OutboxRelay
+from reset_service.adapters.requests_repository import RequestsRepository
+from reset_service.api import pages, resets
+from reset_service.core.config import Settings, get_settings
+from reset_service.service_layer.password_resets import PasswordResets
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = await create_pool(settings.database_url, max_size=settings.db_pool_max_size)
+        identity = IdentityClient(
+            str(settings.identity_url),
+            settings.internal_api_token.get_secret_value(),
+            settings.identity_timeout_seconds,
+        )
+        app.state.pool = pool
+        app.state.resets = PasswordResets(
+            RequestsRepository(pool),
+            identity,
+            hash_keys=settings.token_hash_keyring,
+            seal_keys=settings.link_seal_keyring,
+            public_origin=settings.public_origin,
+            ttl=timedelta(seconds=settings.reset_ttl_seconds),
+            max_attempts=settings.max_code_attempts,
+        )
+        stop = asyncio.Event()
+        relay_task = None
+        if settings.outbox_relay_enabled:
+            app.state.relay = OutboxRelay(
+                pool,
+                settings.database_url,
+                settings.kafka_bootstrap_servers,
+                batch_size=settings.outbox_batch_size,
+                poll_interval=settings.outbox_poll_interval_seconds,
+                retention_seconds=settings.outbox_retention_seconds,
+            )
+            relay_task = asyncio.create_task(app.state.relay.run(stop), name="outbox-relay")
+        try:
+            yield
+        finally:
+            stop.set()
+            if relay_task is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.wait_for(relay_task, timeout=20)
+            await identity.aclose()
+            await pool.close()
+
+    app = FastAPI(title="reset", version="0.1.0", lifespan=lifespan)
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
+    app.include_router(resets.router)
+    app.include_router(pages.router)
+
+    async def database() -> None:
+        await app.state.pool.fetchval("SELECT 1")
+
+    app.include_router(health_router({"database": database}))
+    return app

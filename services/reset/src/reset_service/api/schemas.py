@@ -1,0 +1,39 @@
+"""Request and response bodies of the reset service's HTTP API."""
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ResetRequest(Strict):
+    email: Annotated[EmailStr, Field(max_length=320)]
+
+
+class ResetRequestAccepted(BaseModel):
+    """The same for every email: known, unknown, with or without two-factor."""
+
+    status: str = "accepted"
+    verification_code: str
+    expires_in_seconds: int
+    message: str = (
+        "Keep this tab open. If an account exists for this address, an email with subject "
+        "'Reset your password' is on its way; enter this code with your new password."
+    )
+
+
+class ConfirmReset(Strict):
+    token: Annotated[
+        str, StringConstraints(min_length=16, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")
+    ]
+    new_password: Annotated[str, Field(min_length=1, max_length=1024)]
+    verification_code: Annotated[str, Field(min_length=1, max_length=32)] | None = None
+    totp_code: Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")] | None = None
+
+
+class ResetConfirmed(BaseModel):
+    status: str = "password_changed"
+    message: str = "Your password was changed. Log in with your new password."

@@ -1,0 +1,79 @@
+"""The one settings object, read from environment variables only."""
+
+from functools import cached_property, lru_cache
+from typing import Literal
+
+from pwreset_contracts.sealed import KeyRing
+from pydantic import AnyHttpUrl, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Development defaults make `make run` work out of the box; production refuses them.
+DEV_INTERNAL_TOKEN = "dev-only-internal-token-change-me"  # noqa: S105 - refused in production
+DEV_TOKEN_HASH_KEYS = "dev:ZGV2LW9ubHktdG9rZW4taGFzaC1rZXktY2hhbmdlISE"  # noqa: S105
+DEV_LINK_SEAL_KEYS = "dev:ZGV2LW9ubHktbGluay1zZWFsLWtleS1jaGFuZ2UtbWU"
+MAX_TTL_SECONDS = 24 * 3600
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+    database_url: str = "postgresql://postgres@127.0.0.1:55432/reset"
+    db_pool_max_size: int = Field(default=10, ge=1, le=100)
+    kafka_bootstrap_servers: str = "127.0.0.1:59092"
+
+    identity_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8001")
+    internal_api_token: SecretStr = SecretStr(DEV_INTERNAL_TOKEN)
+    identity_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
+
+    # Origin of the links we email; never taken from Host or X-Forwarded-* headers.
+    public_base_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8002")
+    reset_ttl_seconds: int = Field(default=1800, ge=60, le=MAX_TTL_SECONDS)
+    max_code_attempts: int = Field(default=5, ge=1, le=20)
+    # HMAC-SHA256 keys for stored token and code hashes; first is current.
+    token_hash_keys: SecretStr = SecretStr(DEV_TOKEN_HASH_KEYS)
+    # AES-256-GCM keys sealing the link in ResetRequested; shared with the notifier only.
+    link_seal_keys: SecretStr = SecretStr(DEV_LINK_SEAL_KEYS)
+
+    outbox_relay_enabled: bool = True
+    outbox_poll_interval_seconds: float = Field(default=1.0, gt=0, le=60)
+    outbox_batch_size: int = Field(default=100, ge=1, le=10_000)
+    outbox_retention_seconds: int = Field(default=86_400, ge=60)
+
+    max_body_bytes: int = Field(default=16 * 1024, ge=1024)
+
+    @cached_property
+    def token_hash_keyring(self) -> KeyRing:
+        return KeyRing.parse(self.token_hash_keys.get_secret_value())
+
+    @cached_property
+    def link_seal_keyring(self) -> KeyRing:
+        return KeyRing.parse(self.link_seal_keys.get_secret_value())
+
+    @property
+    def public_origin(self) -> str:
+        return str(self.public_base_url).rstrip("/")
+
+    @model_validator(mode="after")
+    def _check_keys_and_production(self) -> "Settings":
+        self.token_hash_keyring  # noqa: B018 - parse now, so bad keys fail at start
+        self.link_seal_keyring  # noqa: B018
+        if self.environment == "production":
+            dev = {
+                "INTERNAL_API_TOKEN": (self.internal_api_token, DEV_INTERNAL_TOKEN),
+                "TOKEN_HASH_KEYS": (self.token_hash_keys, DEV_TOKEN_HASH_KEYS),
+                "LINK_SEAL_KEYS": (self.link_seal_keys, DEV_LINK_SEAL_KEYS),
+            }
+            bad = [name for name, (v, d) in dev.items() if v.get_secret_value() == d]
+            if bad:
+                raise ValueError(
+                    f"set {', '.join(bad)}: development defaults refused in production"
+                )
+            if self.public_base_url.scheme != "https":
+                raise ValueError("PUBLIC_BASE_URL must be https in production")
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,183 @@
+"""Use cases of the reset service: request a reset, look at a link, confirm a new password."""
+
+import enum
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
+
+from pwreset_contracts import ResetRequestedV1, cloudevents_kafka
+from pwreset_contracts.sealed import KeyRing, seal
+
+from reset_service.adapters.identity_client import (
+    IdentityClient,
+    PasswordRejected,
+    TotpInvalid,
+)
+from reset_service.adapters.requests_repository import (
+    LockedRequest,
+    NewRequest,
+    RequestsRepository,
+    StoredRequest,
+)
+from reset_service.domain.secrets_issued import (
+    keyed_hash,
+    new_link_token,
+    new_verification_code,
+    normalise_code,
+    same_secret,
+)
+
+EVENT_SOURCE = "/pwreset/reset"
+
+
+@dataclass(frozen=True)
+class IssuedCode:
+    """What the person sees on screen; identical in shape for every email."""
+
+    verification_code: str
+    expires_in_seconds: int
+
+
+class ConfirmFailure(enum.Enum):
+    LINK_INVALID = "link_invalid"  # unknown, used, revoked or expired: one answer for all
+    TOO_MANY_ATTEMPTS = "too_many_attempts"
+    CODE_REQUIRED = "verification_code_required"
+    TOTP_REQUIRED = "totp_required"
+    WRONG_CODE = "wrong_code"
+
+
+class ConfirmRejected(Exception):
+    def __init__(self, failure: ConfirmFailure, attempts_left: int | None = None) -> None:
+        super().__init__(failure.value)
+        self.failure = failure
+        self.attempts_left = attempts_left
+
+
+@dataclass(frozen=True)
+class LinkInfo:
+    requires_totp: bool
+    expires_at: datetime
+
+
+class PasswordResets:
+    def __init__(
+        self,
+        repo: RequestsRepository,
+        identity: IdentityClient,
+        *,
+        hash_keys: KeyRing,
+        seal_keys: KeyRing,
+        public_origin: str,
+        ttl: timedelta,
+        max_attempts: int,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._repo = repo
+        self._identity = identity
+        self._hash_keys = hash_keys
+        self._seal_keys = seal_keys
+        self._origin = public_origin
+        self._ttl = ttl
+        self._max_attempts = max_attempts
+        self._clock = clock
+
+    async def request(self, email: str) -> IssuedCode:
+        code = new_verification_code()
+        issued = IssuedCode(code, int(self._ttl.total_seconds()))
+        account = await self._identity.lookup(email)
+        if account is None:
+            return issued  # a decoy code; nothing stored, no email
+        now = self._clock()
+        token = new_link_token()
+        request_id = uuid.uuid4()
+        link = f"{self._origin}/reset-password?{urlencode({'token': token})}"
+        event = ResetRequestedV1(
+            request_id=request_id,
+            account_id=account.account_id,
+            email=email,
+            requested_at=now,
+            expires_at=now + self._ttl,
+            sealed_link=seal(
+                link,
+                key=self._seal_keys.current,
+                kid=self._seal_keys.current_id,
+                associated_data=str(request_id),
+            ),
+        )
+        event_id = uuid.uuid4()
+        key = self._hash_keys.current
+        await self._repo.add(
+            NewRequest(
+                id=request_id,
+                account_id=account.account_id,
+                token_hash=keyed_hash(key, token),
+                code_hash=keyed_hash(key, code),
+                hash_key_id=self._hash_keys.current_id,
+                requires_totp=account.totp_enabled,
+                expires_at=event.expires_at,
+            ),
+            cloudevents_kafka.encode(event, source=EVENT_SOURCE, event_id=str(event_id)),
+            event_id,
+        )
+        return issued
+
+    def _token_hashes(self, token: str) -> list[bytes]:
+        return [keyed_hash(key, token) for key in self._hash_keys.keys.values()]
+
+    def _usable(self, request: StoredRequest | None) -> StoredRequest:
+        if (
+            request is None
+            or request.used_at is not None
+            or request.revoked_at is not None
+            or request.expires_at <= self._clock()
+        ):
+            raise ConfirmRejected(ConfirmFailure.LINK_INVALID)
+        if request.failed_attempts >= self._max_attempts:
+            raise ConfirmRejected(ConfirmFailure.TOO_MANY_ATTEMPTS)
+        return request
+
+    async def inspect_link(self, token: str) -> LinkInfo:
+        """For the page behind the link; reading never consumes it."""
+        request = self._usable(await self._repo.find_by_token(self._token_hashes(token)))
+        return LinkInfo(requires_totp=request.requires_totp, expires_at=request.expires_at)
+
+    async def confirm(
+        self, *, token: str, new_password: str, code: str | None, totp_code: str | None
+    ) -> None:
+        failure: ConfirmRejected | None = None
+        async with self._repo.lock_by_token(self._token_hashes(token)) as locked:
+            request = self._usable(locked.request)
+            if request.requires_totp:
+                if not totp_code:
+                    raise ConfirmRejected(ConfirmFailure.TOTP_REQUIRED)
+            elif not code:
+                raise ConfirmRejected(ConfirmFailure.CODE_REQUIRED)
+            elif not same_secret(
+                keyed_hash(self._hash_keys.keys[request.hash_key_id], normalise_code(code)),
+                request.code_hash,
+            ):
+                failure = await self._failed(locked, ConfirmFailure.WRONG_CODE)
+            if failure is None:
+                try:
+                    await self._identity.set_password(
+                        request.account_id,
+                        new_password,
+                        totp_code if request.requires_totp else None,
+                    )
+                except TotpInvalid:
+                    failure = await self._failed(locked, ConfirmFailure.WRONG_CODE)
+                else:
+                    await locked.mark_used(self._clock())
+        # Raised after the block, so the failure count above is committed, not rolled back.
+        if failure is not None:
+            raise failure
+
+    async def _failed(self, locked: LockedRequest, kind: ConfirmFailure) -> ConfirmRejected:
+        attempts = await locked.record_failure()
+        left = max(self._max_attempts - attempts, 0)
+        return ConfirmRejected(ConfirmFailure.TOO_MANY_ATTEMPTS if left == 0 else kind, left)
+
+
+__all__ = ["ConfirmFailure", "ConfirmRejected", "IssuedCode", "PasswordRejected", "PasswordResets"]
