@@ -1,0 +1,18 @@
+from pathlib import Path
+
+from servicekit.cli import run
+
+from notifier_service.core.config import get_settings
+
+
+def main() -> None:
+    run(
+        name="notifier-service",
+        app_factory="notifier_service.api.main:create_app",
+        migrations_dir=Path(__file__).parent / "migrations",
+        database_url=lambda: get_settings().database_url,
+    )
+
+
+if __name__ == "__main__":
+    main()
