@@ -46,3 +46,15 @@ def run_env(target_metadata: object = None) -> None:
         await engine.dispose()
 
     asyncio.run(run())
+
+
+def execute_statements(script: str) -> None:
+    """Run a migration's SQL one statement at a time (asyncpg prepares one statement per call).
+
+    Statements are separated by a semicolon at the end of a line.
+    """
+    from alembic import op
+
+    for statement in script.split(";\n"):
+        if statement.strip():
+            op.execute(statement)

@@ -4,7 +4,7 @@ Revision ID: 0001
 Revises:
 """
 
-from alembic import op
+from servicekit.migrations import execute_statements
 
 revision = "0001"
 down_revision = None
@@ -13,7 +13,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.execute(
+    execute_statements(
         """
         CREATE TABLE reset_requests (
             id uuid PRIMARY KEY,
@@ -47,4 +47,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute("DROP TABLE outbox; DROP TABLE reset_requests;")
+    execute_statements("DROP TABLE outbox;\nDROP TABLE reset_requests;")
