@@ -22,7 +22,10 @@ def test_accepts_current_and_one_step_either_side_only() -> None:
         match = match_code(secret, code_at(secret, NOW + offset * 30), now=NOW, last_used_step=None)
         assert match is not None and match.step == step + offset
     for offset in (-2, 2):
-        assert match_code(secret, code_at(secret, NOW + offset * 30), now=NOW, last_used_step=None) is None
+        assert (
+            match_code(secret, code_at(secret, NOW + offset * 30), now=NOW, last_used_step=None)
+            is None
+        )
 
 
 def test_a_step_is_accepted_once() -> None:

@@ -7,10 +7,15 @@ LINK = "https://accounts.example.com/reset-password?token=abc_DEF-123"
 
 def test_reset_email_has_button_plain_link_and_text_part() -> None:
     now = datetime(2026, 1, 1, tzinfo=UTC)
-    rendered = render_reset_email(link=LINK, expires_at=now + timedelta(minutes=30), minutes_valid=30)
+    rendered = render_reset_email(
+        link=LINK, expires_at=now + timedelta(minutes=30), minutes_valid=30
+    )
     message = build_message(
-        rendered, to="ada@example.com", sender="Reset <no-reply@example.com>",
-        event_id="0b7c", sent_at=now,
+        rendered,
+        to="ada@example.com",
+        sender="Reset <no-reply@example.com>",
+        event_id="0b7c",
+        sent_at=now,
     )
     assert message["Subject"] == "Reset your password"
     assert message["Message-ID"] == "<0b7c@example.com>"

@@ -1,0 +1,42 @@
+# Two commands on a fresh machine: `make run` (the whole system) and `make test` (every test).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+# uv reaches the package registry through the machine's CA bundle.
+export UV_SYSTEM_CERTS := 1
+UV := uv
+
+.PHONY: help setup run test test-unit test-e2e lint format clean
+
+help:
+	@echo "make run    - install what is missing, start infrastructure + services, demo account"
+	@echo "make test   - install what is missing, lint, run every test (unit, integration, e2e)"
+	@echo "make lint   - ruff"
+	@echo "make clean  - remove local run state (.run/)"
+
+setup:
+	bash scripts/install-system-deps.sh
+	$(UV) sync --all-packages --frozen
+	$(UV) run --frozen python -m devinfra fetch-kafka
+
+run: setup
+	$(UV) run --frozen python -m devinfra.run_local
+
+lint:
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+
+format:
+	$(UV) run --frozen ruff format .
+	$(UV) run --frozen ruff check --fix .
+
+test: setup lint
+	$(UV) run --frozen pytest
+
+test-unit:
+	$(UV) run --frozen pytest -m "not e2e and not integration"
+
+test-e2e:
+	$(UV) run --frozen pytest tests/e2e
+
+clean:
+	rm -rf .run

@@ -1,0 +1,84 @@
+"""Notifications against a real SMTP server and PostgreSQL ledger: one email per event id."""
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+
+import asyncpg
+import pytest
+from servicekit.testing import migrated_database
+
+import notifier_service
+from notifier_service.adapters.deliveries_ledger import DeliveriesLedger
+from notifier_service.adapters.smtp_sender import SmtpSender, TransientSmtpError
+from notifier_service.service_layer.notifications import Notifications, Outcome
+from pwreset_contracts import ResetRequestedV1, cloudevents_kafka
+from pwreset_contracts.sealed import seal
+
+pytestmark = pytest.mark.integration
+MIGRATIONS = Path(notifier_service.__file__).parent / "migrations"
+KEY = b"n" * 32
+
+
+@pytest.fixture(scope="module")
+def dsn(infra) -> str:  # noqa: ANN001
+    return migrated_database(infra, "notifier", MIGRATIONS)
+
+
+@pytest.fixture
+async def pool(dsn: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
+    yield pool
+    await pool.close()
+
+
+def _received(email: str, link: str) -> cloudevents_kafka.ReceivedEvent:
+    now = datetime.now(UTC)
+    request_id = uuid.uuid4()
+    event = ResetRequestedV1(
+        request_id=request_id,
+        account_id=uuid.uuid4(),
+        email=email,
+        requested_at=now,
+        expires_at=now + timedelta(minutes=30),
+        sealed_link=seal(link, key=KEY, kid="k1", associated_data=str(request_id)),
+    )
+    record = cloudevents_kafka.encode(event, source="/it")
+    return cloudevents_kafka.decode(record.headers, record.value)
+
+
+async def test_event_becomes_one_email_even_when_delivered_twice(infra, pool) -> None:  # noqa: ANN001
+    sender = SmtpSender(
+        infra.smtp_host, infra.smtp_port, security="none", username=None, password=None, timeout=5
+    )
+    notifications = Notifications(
+        DeliveriesLedger(pool),
+        sender,
+        link_keys={"k1": KEY},
+        mail_from="Reset <no-reply@example.com>",
+    )
+    email = f"it-{uuid.uuid4().hex[:8]}@example.com"
+    link = f"http://127.0.0.1/reset-password?token={uuid.uuid4().hex}"
+    event = _received(email, link)
+    try:
+        assert await notifications.handle(event) is Outcome.SENT
+        assert await notifications.handle(event) is Outcome.DUPLICATE
+    finally:
+        await sender.close()
+    message = await infra.mailbox.wait_for(lambda m: m["To"] == email, timeout=10)
+    assert message["Subject"] == "Reset your password"
+    assert message["Message-ID"] == f"<{event.id}@example.com>"
+    assert link in message.get_body(("plain",)).get_content()
+    assert len([m for m in infra.mailbox.messages() if m["To"] == email]) == 1
+
+
+async def test_unreachable_smtp_server_is_a_transient_error() -> None:
+    sender = SmtpSender("127.0.0.1", 9, security="none", username=None, password=None, timeout=2)
+    message = EmailMessage()
+    message["To"] = "x@example.com"
+    message["From"] = "a@example.com"
+    message.set_content("x")
+    with pytest.raises(TransientSmtpError):
+        await sender.send(message)
