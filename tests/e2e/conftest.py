@@ -6,12 +6,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from devinfra.platform import SERVICES, TOPICS, Endpoints, Platform
 
 
 @pytest.fixture(scope="session")
-def platform(infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:  # noqa: ANN001
+def platform(infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     infra.create_topics(list(TOPICS))
     endpoints = Endpoints(
         database_url={name: infra.dsn_for(name) for name in SERVICES},

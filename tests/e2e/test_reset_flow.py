@@ -27,7 +27,7 @@ async def create_account(identity: httpx.AsyncClient, email: str) -> str:
     return response.json()["id"]
 
 
-async def reset_email_for(infra, email: str) -> EmailMessage:  # noqa: ANN001
+async def reset_email_for(infra, email: str) -> EmailMessage:
     return await infra.mailbox.wait_for(lambda m: m["To"] == email, timeout=EMAIL_WAIT)
 
 
@@ -42,7 +42,7 @@ async def test_seed_flow_reset_by_email_then_log_in_with_new_password(
     infra,
     platform,
     identity: httpx.AsyncClient,
-    reset: httpx.AsyncClient,  # noqa: ANN001
+    reset: httpx.AsyncClient,
 ) -> None:
     email = new_email()
     await create_account(identity, email)
@@ -96,7 +96,7 @@ async def test_with_totp_on_the_authenticator_code_is_required_and_works(
     infra,
     platform,
     identity: httpx.AsyncClient,
-    reset: httpx.AsyncClient,  # noqa: ANN001
+    reset: httpx.AsyncClient,
 ) -> None:
     email = new_email()
     await create_account(identity, email)
@@ -146,7 +146,7 @@ async def test_unknown_email_gets_the_same_response_and_no_email(
     infra,
     platform,
     identity: httpx.AsyncClient,
-    reset: httpx.AsyncClient,  # noqa: ANN001
+    reset: httpx.AsyncClient,
 ) -> None:
     unknown, known = new_email(), new_email()
     await create_account(identity, known)

@@ -8,18 +8,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
-import pytest
-from servicekit.testing import migrated_database
-
 import identity_service
+import pytest
 from identity_service.adapters.accounts_repository import AccountsRepository, EmailTaken
+from servicekit.testing import migrated_database
 
 pytestmark = pytest.mark.integration
 MIGRATIONS = Path(identity_service.__file__).parent / "migrations"
 
 
 @pytest.fixture(scope="module")
-def dsn(infra) -> str:  # noqa: ANN001
+def dsn(infra) -> str:
     return migrated_database(infra, "identity", MIGRATIONS)
 
 

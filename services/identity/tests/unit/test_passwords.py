@@ -1,5 +1,4 @@
 import pytest
-
 from identity_service.domain.passwords import (
     Argon2Hasher,
     PasswordPolicy,

@@ -1,7 +1,6 @@
 import base64
 
 import pyotp
-
 from identity_service.domain.totp import STEP_SECONDS, match_code, new_secret
 
 NOW = 1_800_000_000.0

@@ -7,15 +7,14 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import asyncpg
-import pytest
-from servicekit.testing import migrated_database
-
 import notifier_service
+import pytest
 from notifier_service.adapters.deliveries_ledger import DeliveriesLedger
 from notifier_service.adapters.smtp_sender import SmtpSender, TransientSmtpError
 from notifier_service.service_layer.notifications import Notifications, Outcome
 from pwreset_contracts import ResetRequestedV1, cloudevents_kafka
 from pwreset_contracts.sealed import seal
+from servicekit.testing import migrated_database
 
 pytestmark = pytest.mark.integration
 MIGRATIONS = Path(notifier_service.__file__).parent / "migrations"
@@ -23,7 +22,7 @@ KEY = b"n" * 32
 
 
 @pytest.fixture(scope="module")
-def dsn(infra) -> str:  # noqa: ANN001
+def dsn(infra) -> str:
     return migrated_database(infra, "notifier", MIGRATIONS)
 
 
@@ -49,7 +48,7 @@ def _received(email: str, link: str) -> cloudevents_kafka.ReceivedEvent:
     return cloudevents_kafka.decode(record.headers, record.value)
 
 
-async def test_event_becomes_one_email_even_when_delivered_twice(infra, pool) -> None:  # noqa: ANN001
+async def test_event_becomes_one_email_even_when_delivered_twice(infra, pool) -> None:
     sender = SmtpSender(
         infra.smtp_host, infra.smtp_port, security="none", username=None, password=None, timeout=5
     )

@@ -9,21 +9,20 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer
-from servicekit.testing import migrated_database
-
 import reset_service
+from aiokafka import AIOKafkaConsumer
 from pwreset_contracts import ResetRequestedV1, cloudevents_kafka
 from pwreset_contracts.sealed import seal
 from reset_service.adapters.outbox_relay import OutboxRelay
 from reset_service.adapters.requests_repository import NewRequest, RequestsRepository
+from servicekit.testing import migrated_database
 
 pytestmark = pytest.mark.integration
 MIGRATIONS = Path(reset_service.__file__).parent / "migrations"
 
 
 @pytest.fixture(scope="module")
-def dsn(infra) -> str:  # noqa: ANN001
+def dsn(infra) -> str:
     infra.create_topics(["password-reset.requested.v1"])
     return migrated_database(infra, "reset", MIGRATIONS)
 
@@ -60,7 +59,7 @@ def _request(account_id: uuid.UUID) -> tuple[NewRequest, ResetRequestedV1]:
     return request, event
 
 
-async def test_committed_requests_are_published_once_and_marked(infra, dsn, pool) -> None:  # noqa: ANN001
+async def test_committed_requests_are_published_once_and_marked(infra, dsn, pool) -> None:
     repo = RequestsRepository(pool)
     account_id = uuid.uuid4()
     event_ids = []
