@@ -1,0 +1,5 @@
+import sys
+
+from devinfra.cli import main
+
+sys.exit(main())

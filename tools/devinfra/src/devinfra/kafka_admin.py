@@ -1,0 +1,73 @@
+"""Kafka administration through aiokafka (works for every provider)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from devinfra.blocking import run_blocking
+
+
+async def create_topics_async(
+    bootstrap: str,
+    names: Iterable[str],
+    partitions: int = 3,
+    retention_ms: int | None = None,
+) -> None:
+    """Create the topics that do not exist yet (replication factor 1: single broker)."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        configs = {"retention.ms": str(retention_ms)} if retention_ms is not None else {}
+        missing = [
+            NewTopic(name, num_partitions=partitions, replication_factor=1, topic_configs=configs)
+            for name in dict.fromkeys(names)
+            if name not in existing
+        ]
+        if missing:
+            response = await admin.create_topics(missing, timeout_ms=15000)
+            # Error 36 = TOPIC_ALREADY_EXISTS: a concurrent creator won; that is fine.
+            errors = [
+                (entry[0], entry[1], entry[2] if len(entry) > 2 else "")
+                for entry in response.topic_errors
+                if entry[1] not in (0, 36)
+            ]
+            if errors:
+                raise RuntimeError(f"create_topics failed: {errors}")
+    finally:
+        await admin.close()
+
+
+def create_topics(
+    bootstrap: str,
+    names: Iterable[str],
+    partitions: int = 3,
+    retention_ms: int | None = None,
+    timeout: float = 60.0,
+) -> None:
+    names = list(names)
+    run_blocking(lambda: create_topics_async(bootstrap, names, partitions, retention_ms), timeout)
+
+
+async def metadata_works_async(bootstrap: str) -> bool:
+    """True when a client can bootstrap and the broker serves cluster metadata."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+    try:
+        await admin.start()
+        cluster = await admin.describe_cluster()
+        return bool(cluster.get("brokers"))
+    except Exception:  # not ready yet; the caller bounds the wait
+        return False
+    finally:
+        await admin.close()
+
+
+def metadata_works(bootstrap: str) -> bool:
+    try:
+        return run_blocking(lambda: metadata_works_async(bootstrap), 15.0)
+    except TimeoutError:
+        return False

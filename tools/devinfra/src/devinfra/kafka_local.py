@@ -1,0 +1,240 @@
+"""Apache Kafka 4.x as a local process: one KRaft node acting as broker and controller."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+
+from devinfra import kafka_admin
+from devinfra.errors import InfraError
+from devinfra.kafka_jars import ensure_kafka_jars
+from devinfra.processes import kill_stale, log_tail, port_accepts, stop_process, wait_until
+
+# The machine has 2 cores and runs PostgreSQL and three services beside the broker.
+JVM_OPTIONS = [
+    "-Xms256m",
+    "-Xmx512m",
+    "-XX:+UseG1GC",
+    "-XX:MaxGCPauseMillis=20",
+    "-Djava.awt.headless=true",
+]
+
+
+def find_java() -> str:
+    java_home = os.environ.get("JAVA_HOME")
+    if java_home and (Path(java_home) / "bin" / "java").is_file():
+        return str(Path(java_home) / "bin" / "java")
+    java = shutil.which("java")
+    if java is None:
+        raise InfraError("java not found: run scripts/install-system-deps.sh (installs JDK 17)")
+    return java
+
+
+class LocalKafka:
+    """Kafka on 127.0.0.1:`port` (clients) and `controller_port` (KRaft), data in run_dir."""
+
+    def __init__(self, run_dir: Path, port: int, controller_port: int) -> None:
+        self.run_dir = Path(run_dir).resolve()
+        self.port = port
+        self.controller_port = controller_port
+        self.home = self.run_dir / "kafka"
+        self.data_dir = self.home / "data"
+        self.config_file = self.home / "server.properties"
+        self.log4j_file = self.home / "log4j2.properties"
+        self.log_file = self.home / "server.log"  # written by log4j2
+        self.stdout_file = self.home / "stdout.log"  # JVM output, crashes, GC warnings
+        self.pid_file = self.home / "kafka.pid"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def start(self, timeout: float = 90.0) -> None:
+        """Start (formatting storage on first use) and wait until metadata requests work."""
+        if self.running:
+            return
+        libs = ensure_kafka_jars()
+        self.home.mkdir(parents=True, exist_ok=True)
+        # A broker left by an earlier, killed run would hold the log dir lock.
+        kill_stale(self.pid_file, str(self.config_file))
+        self._write_configs()
+        classpath = f"{libs}/*"
+        if not (self.data_dir / "meta.properties").is_file():
+            self._format_storage(classpath)
+        command = [
+            find_java(),
+            *JVM_OPTIONS,
+            f"-Dlog4j2.configurationFile={self.log4j_file}",
+            "-cp",
+            classpath,
+            "kafka.Kafka",
+            str(self.config_file),
+        ]
+        with self.stdout_file.open("ab") as out:
+            self._process = subprocess.Popen(
+                command,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                cwd=self.home,
+            )
+        self.pid_file.write_text(f"{self._process.pid}\n")
+        try:
+            wait_until(
+                lambda: port_accepts("127.0.0.1", self.port),
+                timeout=timeout,
+                what=f"Kafka port {self.port}",
+                process=self._process,
+                log=self.log_file,
+            )
+            wait_until(
+                lambda: kafka_admin.metadata_works(self.bootstrap),
+                timeout=timeout,
+                what=f"Kafka metadata on {self.bootstrap}",
+                process=self._process,
+                log=self.log_file,
+                interval=0.5,
+            )
+        except InfraError as exc:
+            self.kill()
+            raise InfraError(f"{exc}\n{log_tail(self.stdout_file, 15)}") from None
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Controlled shutdown (SIGTERM), SIGKILL if it takes longer than `timeout`."""
+        if self._process is not None:
+            stop_process(self._process, sig=signal.SIGTERM, timeout=timeout)
+            self._process = None
+
+    def kill(self) -> None:
+        """Crash the broker (SIGKILL); `start()` afterwards recovers the same data."""
+        if self._process is not None and self._process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self._process.kill()
+            self._process.wait(10)
+        self._process = None
+
+    def restart(self, timeout: float = 90.0) -> None:
+        self.stop()
+        self.start(timeout)
+
+    def create_topics(
+        self, names: Iterable[str], partitions: int = 3, retention_ms: int | None = None
+    ) -> None:
+        kafka_admin.create_topics(self.bootstrap, names, partitions, retention_ms)
+
+    # -- internals ---------------------------------------------------------------------
+    def _cluster_id(self) -> str:
+        id_file = self.home / "cluster.id"
+        if id_file.is_file():
+            return id_file.read_text().strip()
+        # Kafka wants a base64url-encoded 16-byte UUID without padding (22 chars).
+        import base64
+
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        id_file.write_text(cluster_id + "\n")
+        return cluster_id
+
+    def _format_storage(self, classpath: str) -> None:
+        # Kafka 4 formats a dynamic KRaft quorum with --standalone (this node is the
+        # only voter), matching controller.quorum.bootstrap.servers in server.properties.
+        command = [
+            find_java(),
+            "-Xmx256m",
+            f"-Dlog4j2.configurationFile={self.log4j_file}",
+            "-cp",
+            classpath,
+            "kafka.tools.StorageTool",
+            "format",
+            "--cluster-id",
+            self._cluster_id(),
+            "--config",
+            str(self.config_file),
+            "--standalone",
+            "--ignore-formatted",
+        ]
+        try:
+            result = subprocess.run(
+                command, capture_output=True, text=True, timeout=120, check=False, cwd=self.home
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise InfraError("kafka-storage format did not finish within 120s") from exc
+        if result.returncode != 0:
+            raise InfraError(
+                f"kafka-storage format failed (exit {result.returncode}):\n"
+                f"{result.stdout[-3000:]}{result.stderr[-3000:]}"
+            )
+
+    def _write_configs(self) -> None:
+        listeners = (
+            f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}"
+        )
+        settings = {
+            "process.roles": "broker,controller",
+            "node.id": "1",
+            "listeners": listeners,
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "controller.quorum.bootstrap.servers": f"127.0.0.1:{self.controller_port}",
+            "log.dirs": str(self.data_dir),
+            # Single node: every internal topic must be satisfiable by one replica.
+            "offsets.topic.replication.factor": "1",
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "share.coordinator.state.topic.replication.factor": "1",
+            "share.coordinator.state.topic.min.isr": "1",
+            "default.replication.factor": "1",
+            "min.insync.replicas": "1",
+            # Fewer internal partitions: creating 50 on 2 cores slows the first group join.
+            "offsets.topic.num.partitions": "10",
+            "transaction.state.log.num.partitions": "5",
+            # Tests should not wait 3 s for the first rebalance.
+            "group.initial.rebalance.delay.ms": "0",
+            "auto.create.topics.enable": "true",
+            "num.partitions": "3",
+            "delete.topic.enable": "true",
+            "log.retention.hours": "24",
+            "log.segment.bytes": str(64 * 1024 * 1024),
+            "controlled.shutdown.enable": "true",
+            # After a SIGKILL the restarted controller waits for the dead incarnation's
+            # session to expire before the broker may rejoin (default 9 s); keep that short
+            # but well above the heartbeat so GC pauses on 2 cores do not fence the broker.
+            "broker.heartbeat.interval.ms": "1000",
+            "broker.session.timeout.ms": "4500",
+        }
+        self.config_file.write_text(
+            "# generated by devinfra.kafka_local; rewritten on every start\n"
+            + "".join(f"{key}={value}\n" for key, value in settings.items())
+        )
+        self.log4j_file.write_text(
+            "# generated by devinfra.kafka_local\n"
+            "status = warn\n"
+            "appender.file.type = File\n"
+            "appender.file.name = FILE\n"
+            f"appender.file.fileName = {self.log_file}\n"
+            "appender.file.layout.type = PatternLayout\n"
+            "appender.file.layout.pattern = [%d] %p %m (%c)%n\n"
+            "rootLogger.level = INFO\n"
+            "rootLogger.appenderRef.file.ref = FILE\n"
+            # Per-request and state-change chatter would dwarf the useful lines.
+            "logger.request.name = kafka.request.logger\n"
+            "logger.request.level = WARN\n"
+            "logger.state.name = state.change.logger\n"
+            "logger.state.level = WARN\n"
+            "logger.cleaner.name = kafka.log.LogCleaner\n"
+            "logger.cleaner.level = WARN\n"
+        )
