@@ -43,8 +43,8 @@ def _instructions(platform: Platform, run_dir: Path, maildir: Path, demo: str) -
     reset, identity = platform.url("reset"), platform.url("identity")
     return f"""
 The password-reset platform is running.
-  identity  {identity}   (API docs: {identity}/docs)
-  reset     {reset}   (API docs: {reset}/docs)
+  identity  {identity}   (OpenAPI: {identity}/openapi.json)
+  reset     {reset}   (OpenAPI: {reset}/openapi.json)
   notifier  {platform.url("notifier")}   (health: /healthz/ready)
   demo account ({demo}): {DEMO_EMAIL} / {DEMO_PASSWORD}
   emails are printed below and kept as .eml files in {maildir}

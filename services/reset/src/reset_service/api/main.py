@@ -63,7 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await identity.aclose()
             await pool.close()
 
-    app = FastAPI(title="reset", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(title="reset", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
