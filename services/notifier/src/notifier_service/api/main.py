@@ -64,7 +64,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await sender.close()
             await pool.close()
 
-    app = FastAPI(title="notifier", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="notifier", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None
+    )
     install_error_handlers(app)
 
     async def database() -> None:
