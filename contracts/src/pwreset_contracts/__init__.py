@@ -6,7 +6,7 @@ decodes CloudEvents 1.0 in Kafka binary mode, and ``sealed`` opens values that o
 may read.
 """
 
-from pwreset_contracts.events import TOPICS, ResetRequestedV1, SealedValue
+from pwreset_contracts.events import TOPICS, PasswordChangedV1, ResetRequestedV1, SealedValue
 from pwreset_contracts.schemas_on_disk import load_schema
 
-__all__ = ["TOPICS", "ResetRequestedV1", "SealedValue", "load_schema"]
+__all__ = ["TOPICS", "PasswordChangedV1", "ResetRequestedV1", "SealedValue", "load_schema"]

@@ -46,5 +46,23 @@ class ResetRequestedV1(Event):
         return str(self.account_id)
 
 
-EVENT_TYPES: dict[str, type[Event]] = {cls.ce_type: cls for cls in (ResetRequestedV1,)}
-TOPICS: dict[str, str] = {cls.topic: cls.ce_type for cls in (ResetRequestedV1,)}
+class PasswordChangedV1(Event):
+    topic: ClassVar[str] = "identity.password-changed.v1"
+    ce_type: ClassVar[str] = "pwreset.identity.password-changed.v1"
+
+    change_id: UUID
+    account_id: UUID
+    email: str = Field(max_length=320)
+    locale: str = Field(default="en", max_length=35)
+    changed_at: datetime
+    method: Literal["reset"]
+    client_ip: str | None = Field(default=None, max_length=45)
+    sealed_undo_link: SealedValue
+
+    def partition_key(self) -> str:
+        return str(self.account_id)
+
+
+_ALL: tuple[type[Event], ...] = (ResetRequestedV1, PasswordChangedV1)
+EVENT_TYPES: dict[str, type[Event]] = {cls.ce_type: cls for cls in _ALL}
+TOPICS: dict[str, str] = {cls.topic: cls.ce_type for cls in _ALL}
