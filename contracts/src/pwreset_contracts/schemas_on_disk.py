@@ -4,6 +4,14 @@ from importlib import resources
 from typing import Any
 
 
+def schema_names() -> list[str]:
+    """Names of the published schemas (file stems, each the topic it describes), sorted."""
+    folder = resources.files("pwreset_contracts").joinpath("schemas")
+    return sorted(
+        item.name.removesuffix(".json") for item in folder.iterdir() if item.name.endswith(".json")
+    )
+
+
 @cache
 def load_schema(name: str) -> dict[str, Any]:
     """The published JSON Schema of an event: ``load_schema("password-reset.requested.v1")``."""
