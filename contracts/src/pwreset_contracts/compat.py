@@ -60,7 +60,12 @@ def breaking_changes(released: Schema, current: Schema) -> list[Break]:
     Local ``$ref``s are followed first, so moving a definition into ``$defs`` (or out of it) is
     no change, and a change inside a definition is reported at the field that uses it.
     """
-    return list(_compare(_inline(released, released), _inline(current, current), ()))
+    return list(_compare(resolve_local_refs(released), resolve_local_refs(current), ()))
+
+
+def resolve_local_refs(schema: Schema) -> Any:
+    """``schema`` with every local ``$ref`` replaced by its target and ``$defs`` dropped."""
+    return _inline(schema, schema)
 
 
 def _inline(node: Any, root: Schema, expanding: frozenset[str] = frozenset()) -> Any:
