@@ -1,9 +1,9 @@
-"""The relay against real PostgreSQL and Kafka: a committed request reaches the topic as a
-CloudEvent, exactly the rows written, and they are marked published."""
+"""Reset's outbox (its own migrations, 0003 adds the lease) with the shared relay, against real
+PostgreSQL and Kafka: a committed ResetRequested reaches the topic as a CloudEvent, once, keyed by
+account id, and is marked published. The relay itself is tested in libs/servicekit."""
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,31 +13,19 @@ import reset_service
 from aiokafka import AIOKafkaConsumer
 from pwreset_contracts import ResetRequestedV1, cloudevents_kafka
 from pwreset_contracts.sealed import seal
-from reset_service.adapters.outbox_relay import OutboxRelay
-from reset_service.adapters.requests_repository import NewRequest, RequestsRepository
+from servicekit.outbox.enqueue import enqueue
+from servicekit.outbox.relay import OutboxRelay
 from servicekit.testing import migrated_database
 
 pytestmark = pytest.mark.integration
 MIGRATIONS = Path(reset_service.__file__).parent / "migrations"
+TOPIC = "password-reset.requested.v1"
 
 
-@pytest.fixture(scope="module")
-def dsn(infra) -> str:
-    infra.create_topics(["password-reset.requested.v1"])
-    return migrated_database(infra, "reset", MIGRATIONS)
-
-
-@pytest.fixture
-async def pool(dsn: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4)
-    yield pool
-    await pool.close()
-
-
-def _request(account_id: uuid.UUID) -> tuple[NewRequest, ResetRequestedV1]:
+def reset_requested(account_id: uuid.UUID) -> ResetRequestedV1:
     now = datetime.now(UTC)
     request_id = uuid.uuid4()
-    event = ResetRequestedV1(
+    return ResetRequestedV1(
         request_id=request_id,
         account_id=account_id,
         email="it@example.com",
@@ -47,38 +35,31 @@ def _request(account_id: uuid.UUID) -> tuple[NewRequest, ResetRequestedV1]:
             "https://x/reset", key=b"k" * 32, kid="k", associated_data=str(request_id)
         ),
     )
-    request = NewRequest(
-        id=request_id,
-        account_id=account_id,
-        token_hash=uuid.uuid4().bytes * 2,
-        code_hash=b"c" * 32,
-        hash_key_id="k",
-        requires_totp=False,
-        expires_at=event.expires_at,
-    )
-    return request, event
 
 
-async def test_committed_requests_are_published_once_and_marked(infra, dsn, pool) -> None:
-    repo = RequestsRepository(pool)
+@pytest.fixture(scope="module")
+def outbox_dsn(infra) -> str:
+    infra.create_topics([TOPIC])
+    return migrated_database(infra, "reset", MIGRATIONS)  # 0001..head, the lease included
+
+
+async def test_committed_events_are_published_once_keyed_and_marked(infra, outbox_dsn) -> None:
+    dsn = outbox_dsn
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4)
     account_id = uuid.uuid4()
-    event_ids = []
-    for _ in range(3):
-        request, event = _request(account_id)
-        event_id = uuid.uuid4()
-        event_ids.append(str(event_id))
-        await repo.add(
-            request, cloudevents_kafka.encode(event, source="/it", event_id=str(event_id)), event_id
-        )
+    event_ids = [str(uuid.uuid4()) for _ in range(3)]
+    async with pool.acquire() as conn, conn.transaction():
+        for event_id in event_ids:
+            record = cloudevents_kafka.encode(
+                reset_requested(account_id), source="/it", event_id=event_id
+            )
+            await enqueue(conn, uuid.UUID(event_id), record)
 
-    relay = OutboxRelay(
-        pool, dsn, infra.kafka_bootstrap, batch_size=100, poll_interval=0.2, retention_seconds=3600
-    )
+    relay = OutboxRelay(pool, dsn, infra.kafka_bootstrap, poll_interval=0.2, lease_seconds=10)
     stop = asyncio.Event()
     task = asyncio.create_task(relay.run(stop))
-
     consumer = AIOKafkaConsumer(
-        "password-reset.requested.v1",
+        TOPIC,
         bootstrap_servers=infra.kafka_bootstrap,
         group_id=f"it-{uuid.uuid4()}",
         auto_offset_reset="earliest",
@@ -99,13 +80,8 @@ async def test_committed_requests_are_published_once_and_marked(infra, dsn, pool
         stop.set()
         await task
         await consumer.stop()
+        unpublished = await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+        await pool.close()
 
-    assert sorted(seen) == sorted(event_ids)  # each once, none extra
-    unpublished = await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+    assert seen == event_ids  # each once, in the order written (one key)
     assert unpublished == 0
-    # A new request revoked the older ones of the account: one open request is left.
-    open_requests = await pool.fetchval(
-        "SELECT count(*) FROM reset_requests WHERE account_id = $1 AND revoked_at IS NULL",
-        account_id,
-    )
-    assert open_requests == 1

@@ -1,0 +1,1 @@
+"""Transactional outbox: rows written with the business change, published to Kafka by a relay."""
