@@ -1,0 +1,43 @@
+#!/bin/bash
+# Creates the platform's Kafka topics when missing, then prints them. Safe to run again.
+# Runs in the apache/kafka image: docker-compose's `kafka-topics` service and the
+# `create-topics` Job both use this one script.
+#
+# Retention: a topic that carries a sealed link keeps records no longer than the link lives
+# (design: "Topic retention no longer than the token lifetime").
+#   password-reset.requested.v1   30 min  = RESET_TTL_SECONDS (raise both together)
+#   identity.password-changed.v1   7 days = identity's UNDO_LINK_TTL_SECONDS
+#   notifier.dead-letter.v1        7 days: operators read these; the links inside are sealed
+#                                  and their tokens expired long before.
+set -euo pipefail
+
+: "${KAFKA_BOOTSTRAP_SERVERS:?set KAFKA_BOOTSTRAP_SERVERS}"
+partitions="${TOPIC_PARTITIONS:-3}"
+replication="${TOPIC_REPLICATION_FACTOR:-1}"
+min_insync="${TOPIC_MIN_INSYNC_REPLICAS:-1}"
+reset_retention_ms="${RESET_TOPIC_RETENTION_MS:-1800000}"
+changed_retention_ms="${PASSWORD_CHANGED_TOPIC_RETENTION_MS:-604800000}"
+dead_letter_retention_ms="${DEAD_LETTER_TOPIC_RETENTION_MS:-604800000}"
+kafka_topics="${KAFKA_HOME:-/opt/kafka}/bin/kafka-topics.sh"
+
+# TLS / SASL settings for the admin client, when the cluster needs them (a mounted file).
+client_args=()
+if [ -n "${KAFKA_CLIENT_CONFIG:-}" ] && [ -f "${KAFKA_CLIENT_CONFIG}" ]; then
+    client_args=(--command-config "${KAFKA_CLIENT_CONFIG}")
+fi
+
+create() {
+    local topic="$1" retention_ms="$2"
+    "$kafka_topics" --bootstrap-server "$KAFKA_BOOTSTRAP_SERVERS" "${client_args[@]}" \
+        --create --if-not-exists --topic "$topic" \
+        --partitions "$partitions" --replication-factor "$replication" \
+        --config "retention.ms=${retention_ms}" \
+        --config "min.insync.replicas=${min_insync}"
+}
+
+create password-reset.requested.v1 "$reset_retention_ms"
+create identity.password-changed.v1 "$changed_retention_ms"
+create notifier.dead-letter.v1 "$dead_letter_retention_ms"
+
+"$kafka_topics" --bootstrap-server "$KAFKA_BOOTSTRAP_SERVERS" "${client_args[@]}" --describe \
+    --topic 'password-reset.requested.v1|identity.password-changed.v1|notifier.dead-letter.v1'

@@ -1,0 +1,101 @@
+"""create-topics.sh (docker-compose's kafka-topics service and the create-topics Job) run with
+a stand-in for the apache/kafka image's kafka-topics.sh that records its arguments: what it asks
+Kafka for, that it is idempotent (--if-not-exists) and that it stops at the first failure."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / "deploy/k8s/base/topics/create-topics.sh"
+
+RECORDER = """#!{python}
+import json, os, sys
+with open(os.environ["RECORD"], "a") as out:
+    out.write(json.dumps(sys.argv[1:]) + "\\n")
+sys.exit(1 if os.environ.get("FAIL_ON", "-") in sys.argv else 0)
+"""
+
+
+def run(tmp_path: Path, **env: str) -> tuple[int, list[list[str]]]:
+    home = tmp_path / "kafka"
+    (home / "bin").mkdir(parents=True, exist_ok=True)
+    fake = home / "bin" / "kafka-topics.sh"
+    fake.write_text(RECORDER.format(python=sys.executable))
+    fake.chmod(0o755)
+    record = tmp_path / "calls.jsonl"
+    record.unlink(missing_ok=True)
+    environment = {"PATH": os.environ["PATH"], "KAFKA_HOME": str(home), "RECORD": str(record)}
+    result = subprocess.run(
+        ["bash", str(SCRIPT)], env=environment | env, capture_output=True, text=True, timeout=60
+    )
+    calls = (
+        [json.loads(line) for line in record.read_text().splitlines()] if record.exists() else []
+    )
+    return result.returncode, calls
+
+
+def option(call: list[str], name: str) -> list[str]:
+    return [call[i + 1] for i, arg in enumerate(call) if arg == name]
+
+
+def test_creates_three_topics_idempotently_then_describes_them(tmp_path: Path) -> None:
+    code, calls = run(tmp_path, KAFKA_BOOTSTRAP_SERVERS="kafka:9092")
+    assert code == 0
+    creates, (describe,) = calls[:-1], calls[-1:]
+    assert [option(c, "--topic")[0] for c in creates] == [
+        "password-reset.requested.v1",
+        "identity.password-changed.v1",
+        "notifier.dead-letter.v1",
+    ]
+    for call in creates:
+        assert "--create" in call and "--if-not-exists" in call
+        assert option(call, "--bootstrap-server") == ["kafka:9092"]
+        assert option(call, "--partitions") == ["3"]
+        assert option(call, "--replication-factor") == ["1"]
+    retention = {option(c, "--topic")[0]: option(c, "--config") for c in creates}
+    assert retention["password-reset.requested.v1"] == [
+        "retention.ms=1800000",
+        "min.insync.replicas=1",
+    ]
+    assert retention["identity.password-changed.v1"][0] == "retention.ms=604800000"
+    assert "--describe" in describe
+
+
+def test_production_settings_and_client_config_are_passed_on(tmp_path: Path) -> None:
+    properties = tmp_path / "client.properties"
+    properties.write_text("security.protocol=SSL\n")
+    code, calls = run(
+        tmp_path,
+        KAFKA_BOOTSTRAP_SERVERS="broker:9093",
+        TOPIC_REPLICATION_FACTOR="3",
+        TOPIC_MIN_INSYNC_REPLICAS="2",
+        KAFKA_CLIENT_CONFIG=str(properties),
+    )
+    assert code == 0
+    for call in calls:
+        assert option(call, "--command-config") == [str(properties)]
+    assert option(calls[0], "--replication-factor") == ["3"]
+    assert "min.insync.replicas=2" in option(calls[0], "--config")
+
+
+def test_an_absent_client_config_file_means_plaintext(tmp_path: Path) -> None:
+    code, calls = run(
+        tmp_path, KAFKA_BOOTSTRAP_SERVERS="kafka:9092", KAFKA_CLIENT_CONFIG="/nonexistent"
+    )
+    assert code == 0 and not any("--command-config" in c for c in calls)
+
+
+def test_stops_at_the_first_failure(tmp_path: Path) -> None:
+    code, calls = run(
+        tmp_path, KAFKA_BOOTSTRAP_SERVERS="kafka:9092", FAIL_ON="identity.password-changed.v1"
+    )
+    assert code != 0
+    assert len(calls) == 2, "nothing runs after the failing call"
+
+
+def test_refuses_to_run_without_a_bootstrap_server(tmp_path: Path) -> None:
+    code, calls = run(tmp_path)
+    assert code != 0 and calls == []
