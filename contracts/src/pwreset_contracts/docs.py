@@ -70,6 +70,13 @@ def _duration(ms: int) -> str:
     return f"{ms} ms"
 
 
+def _retention(config: dict[str, Any]) -> str:
+    text = _duration(config["retention.ms"])
+    if "segment.ms" in config:
+        text += f" (segments roll every {_duration(config['segment.ms'])})"
+    return text
+
+
 def _cell(text: Any) -> str:
     return " ".join(str(text).split()).replace("|", "\\|")
 
@@ -85,7 +92,7 @@ def _event_page(name: str, asyncapi: dict[str, Any], example_path: Path) -> str:
         ("CloudEvents type (`ce_type`)", f"`{TOPICS[name]}`" if is_event else "the original's"),
         ("Record key", "account id" if is_event else "the original record's key (account id)"),
         ("Partitions", kafka["partitions"]),
-        ("Retention", _duration(kafka["topicConfiguration"]["retention.ms"])),
+        ("Retention", _retention(kafka["topicConfiguration"])),
         ("Sent by", _services(asyncapi, channel_key, "send")),
         ("Received by", _services(asyncapi, channel_key, "receive")),
         ("JSON Schema", f"[`{name}.json`](../../{SCHEMAS_PATH}/{name}.json)"),
