@@ -69,11 +69,12 @@ class Platform:
             "LOG_LEVEL": "INFO",
         }
         specific = {
-            "identity": {},
+            "identity": {"RESET_PUBLIC_URL": self.url("reset")},
             "reset": {
                 "KAFKA_BOOTSTRAP_SERVERS": e.kafka_bootstrap,
                 "IDENTITY_URL": self.url("identity"),
                 "PUBLIC_BASE_URL": self.url("reset"),
+                "IDENTITY_PUBLIC_URL": self.url("identity"),
             },
             "notifier": {
                 "KAFKA_BOOTSTRAP_SERVERS": e.kafka_bootstrap,

@@ -8,11 +8,12 @@ from fastapi import FastAPI
 from servicekit.database import create_pool
 from servicekit.health import health_router
 from servicekit.http_errors import BodySizeLimit, install_error_handlers
+from servicekit.pages import mount_static
 from servicekit.security_headers import SecurityHeaders
 
 from identity_service.adapters.accounts_repository import AccountsRepository
 from identity_service.adapters.secret_box import SecretBox
-from identity_service.api import internal, public
+from identity_service.api import internal, pages, public
 from identity_service.core.config import Settings, get_settings
 from identity_service.domain.passwords import Argon2Hasher, PasswordPolicy
 from identity_service.service_layer.accounts import AccountService
@@ -53,6 +54,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     app.include_router(public.router)
     app.include_router(internal.router)
+    app.include_router(pages.router)
+    mount_static(app)  # the shared stylesheet; identity has no files of its own
 
     async def database() -> None:
         await app.state.pool.fetchval("SELECT 1")

@@ -3,7 +3,7 @@
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import AnyHttpUrl, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Development defaults make `make run` work out of the box; production refuses them.
@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     password_min_length_with_totp: int = Field(default=8, ge=8, le=128)
     password_max_length: int = Field(default=128, ge=64, le=1024)
 
+    # The reset service's public origin: the login page's "Forgot your password?" link.
+    reset_public_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8002")
     session_ttl_seconds: int = Field(default=12 * 3600, ge=60)
     max_body_bytes: int = Field(default=16 * 1024, ge=1024)
 

@@ -5,11 +5,13 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from pathlib import Path
 
 from fastapi import FastAPI
 from servicekit.database import create_pool
 from servicekit.health import health_router
 from servicekit.http_errors import BodySizeLimit, install_error_handlers
+from servicekit.pages import mount_static
 from servicekit.security_headers import SecurityHeaders
 
 from reset_service.adapters.identity_client import IdentityClient
@@ -70,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     app.include_router(resets.router)
     app.include_router(pages.router)
+    mount_static(app, Path(__file__).parent.parent / "static")
 
     async def database() -> None:
         await app.state.pool.fetchval("SELECT 1")

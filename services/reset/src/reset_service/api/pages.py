@@ -1,32 +1,145 @@
-"""The pages behind the emailed link.
+"""The pages a person sees: "Reset password" (ask), the verification code, "Set new password".
 
 Landing on ``/reset-password?token=…`` swaps the token for a short-lived HttpOnly cookie and
 redirects to a URL without it, so the token cannot leak through history or Referer. Neither GET
-nor HEAD consumes the link (mail scanners prefetch links).
+nor HEAD consumes the link (mail scanners prefetch links). Every form carries a CSRF token
+(servicekit.csrf). The verification code is rendered in the POST's own response, never put in a
+URL: reloading asks the browser to resend the form, which issues a new code and link.
 """
 
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Annotated
 
 from fastapi import APIRouter, Cookie, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
+from servicekit import csrf
+from servicekit.pages import page_templates, render_page
 
 from reset_service.adapters.identity_client import IdentityUnavailable, PasswordRejected
-from reset_service.api.deps import Resets
-from reset_service.api.errors import CONFIRM_MESSAGES
-from reset_service.service_layer.password_resets import ConfirmFailure, ConfirmRejected
+from reset_service.api.deps import ClientIp, Resets
+from reset_service.api.schemas import ResetRequest
+from reset_service.core.config import Settings
+from reset_service.service_layer.password_resets import (
+    ConfirmFailure,
+    ConfirmRejected,
+    RateLimited,
+)
 
 router = APIRouter(include_in_schema=False)
-templates = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")
+templates = page_templates(Path(__file__).parent.parent / "templates")
 
 COOKIE = "reset_link"
+FORGOT_PATH = "/forgot-password"
 PATH = "/reset-password"
 COOKIE_SECONDS = 15 * 60
 
+FORM_EXPIRED = "This form had expired, so nothing was sent. Please submit it again."
+UNAVAILABLE = "Something went wrong on our side. Please try again in a moment."
+EMAIL_INVALID = "Enter your email address, like name@example.com."
+NO_NEW_PASSWORD = "Enter a new password."  # noqa: S105 - a message, not a password
+TOTP_THROTTLED = "Too many wrong authenticator codes. Wait a few minutes, then try again."
+PASSWORDS_DIFFER = "The passwords do not match. Type the same new password in both fields."
+LINK_MESSAGES = {
+    ConfirmFailure.LINK_INVALID: (
+        "This reset link has expired or has already been used. A link works once, for a limited "
+        "time, and only the newest one you asked for."
+    ),
+    ConfirmFailure.TOO_MANY_ATTEMPTS: (
+        "Too many wrong codes were entered, so this reset link no longer works."
+    ),
+}
 
-def _page(request: Request, template: str, status: int = 200, **context: object) -> HTMLResponse:
-    return templates.TemplateResponse(request, template, context, status_code=status)
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def _identity_origin(request: Request) -> str:
+    url = urlsplit(str(_settings(request).identity_public_url))
+    return f"{url.scheme}://{url.netloc}"
+
+
+def _login_url(request: Request) -> str:
+    return f"{str(_settings(request).identity_public_url).rstrip('/')}/login"
+
+
+def _set_new_password_page(request: Request, status: int = 200, **context: object) -> HTMLResponse:
+    # The form's success answer redirects to identity's login page: allow that origin.
+    return render_page(
+        templates,
+        request,
+        "set_new_password.html",
+        status,
+        form_redirects_to=_identity_origin(request),
+        **context,
+    )
+
+
+def _link_invalid(request: Request, failure: ConfirmFailure) -> HTMLResponse:
+    return render_page(templates, request, "link_invalid.html", 410, message=LINK_MESSAGES[failure])
+
+
+def _code_field(requires_totp: bool) -> str:
+    return "totp_code" if requires_totp else "verification_code"
+
+
+def _wrong_code(requires_totp: bool, attempts_left: int | None) -> str:
+    what = "authenticator code" if requires_totp else "verification code"
+    if attempts_left is None:
+        return f"That {what} is not right."
+    plural = "attempt" if attempts_left == 1 else "attempts"
+    return f"That {what} is not right. {attempts_left} {plural} left."
+
+
+@router.get(FORGOT_PATH)
+async def forgot_password_form(request: Request) -> HTMLResponse:
+    return render_page(templates, request, "forgot_password.html", login_url=_login_url(request))
+
+
+@router.post(FORGOT_PATH)
+async def forgot_password(
+    request: Request,
+    resets: Resets,
+    ip: ClientIp,
+    email: Annotated[str | None, Form(max_length=320)] = None,
+) -> HTMLResponse:
+    def again(status: int, error: str) -> HTMLResponse:
+        return render_page(
+            templates,
+            request,
+            "forgot_password.html",
+            status,
+            email=email,
+            error=error,
+            error_field="email",
+            login_url=_login_url(request),
+        )
+
+    if not await csrf.verify(request):
+        return again(403, FORM_EXPIRED)
+    try:
+        address = str(ResetRequest(email=(email or "").strip()).email)
+    except ValidationError:
+        return again(400, EMAIL_INVALID)
+    try:
+        issued = await resets.request(address, ip)
+    except RateLimited as exc:
+        # Only this network asked too often; it says nothing about the address.
+        minutes = -(-exc.retry_after_seconds // 60)
+        return again(429, f"Too many requests from your network. Try again in {minutes} min.")
+    except IdentityUnavailable:
+        return again(503, UNAVAILABLE)
+    # The same page for every address, known or not (design.md §4).
+    return render_page(
+        templates,
+        request,
+        "code_sent.html",
+        code=issued.verification_code,
+        email=address,
+        minutes_valid=issued.expires_in_seconds // 60,
+    )
 
 
 @router.api_route(PATH, methods=["GET", "HEAD"])
@@ -49,69 +162,75 @@ async def landing(
         )
         return response
     if not reset_link:
-        return _page(
-            request, "link_invalid.html", 410, message=CONFIRM_MESSAGES[ConfirmFailure.LINK_INVALID]
-        )
+        return _link_invalid(request, ConfirmFailure.LINK_INVALID)
     try:
         info = await resets.inspect_link(reset_link)
     except ConfirmRejected as exc:
-        return _page(request, "link_invalid.html", 410, message=CONFIRM_MESSAGES[exc.failure])
-    return _page(request, "set_new_password.html", requires_totp=info.requires_totp)
+        return _link_invalid(request, exc.failure)
+    return _set_new_password_page(request, requires_totp=info.requires_totp)
 
 
 @router.post(PATH)
 async def submit(
     request: Request,
     resets: Resets,
-    new_password: Annotated[str, Form(max_length=1024)],
-    confirm_password: Annotated[str, Form(max_length=1024)],
+    ip: ClientIp,
+    new_password: Annotated[str | None, Form(max_length=1024)] = None,
+    confirm_password: Annotated[str | None, Form(max_length=1024)] = None,
     verification_code: Annotated[str | None, Form(max_length=32)] = None,
-    totp_code: Annotated[str | None, Form(max_length=6)] = None,
+    totp_code: Annotated[str | None, Form(max_length=32)] = None,
     reset_link: Annotated[str | None, Cookie(alias=COOKIE)] = None,
 ) -> Response:
     if not reset_link:
-        return _page(
-            request, "link_invalid.html", 410, message=CONFIRM_MESSAGES[ConfirmFailure.LINK_INVALID]
-        )
-    requires_totp = totp_code is not None
-    if new_password != confirm_password:
-        return _page(
+        return _link_invalid(request, ConfirmFailure.LINK_INVALID)
+    # Which code the form asks for comes from the request itself, never from the submitted form.
+    try:
+        requires_totp = (await resets.inspect_link(reset_link)).requires_totp
+    except ConfirmRejected as exc:
+        return _link_invalid(request, exc.failure)
+    code_field = _code_field(requires_totp)
+
+    def again(status: int, error: str, field: str | None) -> HTMLResponse:
+        return _set_new_password_page(
             request,
-            "set_new_password.html",
-            400,
+            status,
             requires_totp=requires_totp,
-            error="The passwords do not match.",
+            error=error,
+            error_field=field,
         )
+
+    if not await csrf.verify(request):
+        return again(403, FORM_EXPIRED, None)
+    if not new_password:
+        return again(400, NO_NEW_PASSWORD, "new_password")
+    if new_password != confirm_password:
+        return again(400, PASSWORDS_DIFFER, "confirm_password")
     try:
         await resets.confirm(
-            token=reset_link, new_password=new_password, code=verification_code, totp_code=totp_code
+            token=reset_link,
+            new_password=new_password,
+            code=verification_code,
+            totp_code=(totp_code or "").strip() or None,
+            client_ip=ip,
         )
     except ConfirmRejected as exc:
-        if exc.failure in (ConfirmFailure.LINK_INVALID, ConfirmFailure.TOO_MANY_ATTEMPTS):
-            return _page(request, "link_invalid.html", 410, message=CONFIRM_MESSAGES[exc.failure])
-        return _page(
-            request,
-            "set_new_password.html",
-            400,
-            requires_totp=requires_totp,
-            error=CONFIRM_MESSAGES[exc.failure],
+        if exc.failure in LINK_MESSAGES:
+            return _link_invalid(request, exc.failure)
+        if exc.failure is ConfirmFailure.TOTP_THROTTLED:
+            return again(429, TOTP_THROTTLED, code_field)
+        if exc.failure is ConfirmFailure.WRONG_CODE:
+            return again(400, _wrong_code(requires_totp, exc.attempts_left), code_field)
+        missing = (
+            "Enter the 6-digit code from your authenticator app."
+            if requires_totp
+            else "Enter the verification code shown when you asked for the reset."
         )
+        return again(400, missing, code_field)
     except PasswordRejected as exc:
-        return _page(
-            request,
-            "set_new_password.html",
-            422,
-            requires_totp=requires_totp,
-            error=f"Choose another password: {exc}.",
-        )
+        return again(422, f"This password can't be used: {exc}.", "new_password")
     except IdentityUnavailable:
-        return _page(
-            request,
-            "set_new_password.html",
-            503,
-            requires_totp=requires_totp,
-            error="Something went wrong on our side. Try again in a moment.",
-        )
-    response = _page(request, "password_changed.html")
+        return again(503, UNAVAILABLE, None)
+    # No automatic login (design.md §4): the person logs in with the new password.
+    response = RedirectResponse(f"{_login_url(request)}?reset=done", status_code=303)
     response.delete_cookie(COOKIE, path=PATH)
     return response

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
 
     # Origin of the links we email; never taken from Host or X-Forwarded-* headers.
     public_base_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8002")
+    # Where a person logs in once the password is changed (identity's public origin).
+    identity_public_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8001")
     reset_ttl_seconds: int = Field(default=1800, ge=60, le=MAX_TTL_SECONDS)
     max_code_attempts: int = Field(default=5, ge=1, le=20)
     # HMAC-SHA256 keys for stored token and code hashes; first is current.

@@ -1,0 +1,153 @@
+"""The login page: the end of the reset flow, and where "Forgot your password?" starts it.
+
+Two-factor: when the password is right and the account has TOTP, the page comes back asking for
+the authenticator code *and the password again*. Nothing of the first step is kept (no pending
+login on the server, no signed cookie holding a half-finished login), so there is nothing to steal
+or replay in between; the cost is typing the password twice. The email is kept in the form.
+"""
+
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Cookie, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from servicekit import csrf
+from servicekit.pages import page_templates, render_page
+
+from identity_service.api.deps import Accounts
+from identity_service.api.schemas import Login
+from identity_service.core.config import Settings
+from identity_service.service_layer.accounts import AuthFailed, SecondFactor
+
+router = APIRouter(include_in_schema=False)
+templates = page_templates(Path(__file__).parent.parent / "templates")
+
+LOGIN_PATH = "/login"
+LOGGED_IN_PATH = "/logged-in"
+
+PASSWORD_CHANGED = "Your password was changed. Log in with your new password."
+FORM_EXPIRED = "This form had expired. Please log in again."
+# (message, field to correct, whether the second factor is asked for)
+_FAILURES = {
+    "invalid_credentials": ("The email or password is wrong.", "password", False),
+    "totp_invalid": (
+        "That authenticator code is not right. Enter your password again with a new code.",
+        "totp_code",
+        True,
+    ),
+    "totp_throttled": (
+        "Too many wrong codes. Wait a few minutes, then try again.",
+        "totp_code",
+        True,
+    ),
+}
+_INPUT_PROBLEMS = {
+    "email": "Enter your email address, like name@example.com.",
+    "password": "Enter your password.",
+    "totp_code": "Enter the 6-digit code from your authenticator app.",
+    "recovery_code": "Enter a recovery code exactly as you saved it.",
+}
+
+
+def _session_cookie(request: Request) -> str:
+    return "__Host-session" if request.url.scheme == "https" else "session"
+
+
+def _login_page(
+    request: Request,
+    status: int = 200,
+    *,
+    email: str | None = None,
+    second_step: bool = False,
+    error: str | None = None,
+    error_field: str | None = None,
+    notice: str | None = None,
+) -> HTMLResponse:
+    settings: Settings = request.app.state.settings
+    return render_page(
+        templates,
+        request,
+        "login.html",
+        status,
+        email=email,
+        second_step=second_step,
+        error=error,
+        error_field=error_field,
+        # The first field to fill in: on the second step that is the password again.
+        focus_field="email" if not email or error_field == "email" else "password",
+        notice=notice,
+        forgot_password_url=f"{str(settings.reset_public_url).rstrip('/')}/forgot-password",
+    )
+
+
+@router.get(LOGIN_PATH)
+async def login_form(request: Request, reset: str | None = None) -> HTMLResponse:
+    return _login_page(request, notice=PASSWORD_CHANGED if reset == "done" else None)
+
+
+@router.post(LOGIN_PATH)
+async def login(
+    request: Request,
+    accounts: Accounts,
+    email: Annotated[str | None, Form(max_length=320)] = None,
+    password: Annotated[str | None, Form(max_length=1024)] = None,
+    totp_code: Annotated[str | None, Form(max_length=32)] = None,
+    recovery_code: Annotated[str | None, Form(max_length=32)] = None,
+) -> Response:
+    second_step = totp_code is not None or recovery_code is not None
+    if not await csrf.verify(request):
+        return _login_page(request, 403, email=email, error=FORM_EXPIRED)
+    try:
+        # The JSON API's schema, so both normalise the email the same way.
+        form = Login(
+            email=(email or "").strip(),
+            password=password or "",
+            totp_code=(totp_code or "").replace(" ", "") or None,
+            recovery_code=(recovery_code or "").strip() or None,
+        )
+    except ValidationError as exc:
+        field = str(exc.errors()[0]["loc"][0])
+        return _login_page(
+            request,
+            400,
+            email=email,
+            second_step=second_step,
+            error=_INPUT_PROBLEMS.get(field, "Check what you entered."),
+            error_field=field,
+        )
+    try:
+        token = await accounts.login(
+            str(form.email), form.password, SecondFactor(form.totp_code, form.recovery_code)
+        )
+    except AuthFailed as exc:
+        if exc.reason == "totp_required":
+            return _login_page(request, 401, email=str(form.email), second_step=True)
+        message, field, second = _FAILURES[exc.reason]
+        return _login_page(
+            request, 401, email=str(form.email), second_step=second, error=message, error_field=field
+        )
+    response = RedirectResponse(LOGGED_IN_PATH, status_code=303)
+    response.set_cookie(
+        _session_cookie(request),
+        token,
+        max_age=request.app.state.settings.session_ttl_seconds,
+        path="/",
+        httponly=True,
+        secure=request.url.scheme == "https",
+        samesite="lax",
+    )
+    return response
+
+
+@router.get(LOGGED_IN_PATH)
+async def logged_in(
+    request: Request,
+    accounts: Accounts,
+    session: Annotated[str | None, Cookie(alias="session")] = None,
+    host_session: Annotated[str | None, Cookie(alias="__Host-session")] = None,
+) -> Response:
+    token = host_session if request.url.scheme == "https" else session
+    if not token or await accounts.account_of_session(token) is None:
+        return RedirectResponse(LOGIN_PATH, status_code=303)
+    return render_page(templates, request, "logged_in.html")
