@@ -15,19 +15,22 @@ def by_kind(docs: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
     return {d["metadata"]["name"]: d for d in docs if d["kind"] == kind}
 
 
-def script_retention_ms() -> dict[str, int]:
-    """topic -> retention.ms as create-topics.sh creates it with its defaults."""
+def script_topics() -> dict[str, dict[str, int]]:
+    """topic -> {retention.ms, segment.ms} as create-topics.sh creates it with its defaults."""
     text = SCRIPT.read_text()
     defaults = dict(re.findall(r'^(\w+)="\$\{\w+:-(\d+)\}"$', text, flags=re.MULTILINE))
-    calls = re.findall(r'^create (\S+) "\$(\w+)"$', text, flags=re.MULTILINE)
-    return {topic: int(defaults[variable]) for topic, variable in calls}
+    calls = re.findall(r'^create (\S+) "\$(\w+)" "\$(\w+)"$', text, flags=re.MULTILINE)
+    return {
+        topic: {"retention.ms": int(defaults[retention]), "segment.ms": int(defaults[segment])}
+        for topic, retention, segment in calls
+    }
 
 
 def test_kafka_topics_replace_the_job_with_the_same_topics(
     rendered_with_crds: list[dict[str, Any]],
 ) -> None:
     topics = by_kind(rendered_with_crds, "KafkaTopic")
-    assert set(topics) == TOPICS == set(script_retention_ms())
+    assert set(topics) == TOPICS == set(script_topics())
     for name, topic in topics.items():
         assert topic["apiVersion"] == "kafka.strimzi.io/v1beta2"
         assert topic["metadata"]["labels"]["strimzi.io/cluster"] == "pwreset"
@@ -35,7 +38,8 @@ def test_kafka_topics_replace_the_job_with_the_same_topics(
         spec = topic["spec"]
         assert spec["topicName"] == name and spec["partitions"] == 3
         assert spec["replicas"] >= 3 and spec["config"]["min.insync.replicas"] == 2
-        assert spec["config"]["retention.ms"] == script_retention_ms()[name]
+        for setting, value in script_topics()[name].items():
+            assert spec["config"][setting] == value, f"{name} {setting}"
     assert "create-topics" not in by_kind(rendered_with_crds, "Job")
     assert "create-topics" not in by_kind(rendered_with_crds, "NetworkPolicy")
     assert not [n for n in by_kind(rendered_with_crds, "ConfigMap") if "topics" in n]
@@ -44,7 +48,11 @@ def test_kafka_topics_replace_the_job_with_the_same_topics(
 def test_reset_topic_keeps_records_no_longer_than_a_reset_link(
     rendered: dict[str, list[dict[str, Any]]],
 ) -> None:
-    assert script_retention_ms()["password-reset.requested.v1"] == 30 * 60 * 1000
+    reset_topic = script_topics()["password-reset.requested.v1"]
+    assert reset_topic["retention.ms"] == 30 * 60 * 1000
+    # Only closed segments are deleted: a short segment.ms bounds how long a record outlives
+    # its retention.
+    assert reset_topic["segment.ms"] <= reset_topic["retention.ms"]
     for docs in rendered.values():
         configs = by_kind(docs, "ConfigMap").values()
         topics = next(c["data"] for c in configs if "RESET_TOPIC_RETENTION_MS" in c["data"])

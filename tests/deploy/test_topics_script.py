@@ -58,6 +58,7 @@ def test_creates_three_topics_idempotently_then_describes_them(tmp_path: Path) -
     retention = {option(c, "--topic")[0]: option(c, "--config") for c in creates}
     assert retention["password-reset.requested.v1"] == [
         "retention.ms=1800000",
+        "segment.ms=600000",
         "min.insync.replicas=1",
     ]
     assert retention["identity.password-changed.v1"][0] == "retention.ms=604800000"
