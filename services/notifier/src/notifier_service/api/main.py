@@ -1,17 +1,28 @@
-"""Builds the notifier's app: the consumer runs beside a small HTTP server for health checks."""
+"""Builds the notifier's app: the consumer runs beside a small HTTP server for health checks.
+
+Readiness: the database and Kafka fail it (503); SMTP does not. While the SMTP server is down the
+consumer pauses and retries, and readiness reports `degraded: ["deliveries"]` instead of
+flapping: taking the pod out of rotation would not bring the server back, and the notifier has
+no inbound traffic to shed.
+"""
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import asyncpg
 from fastapi import FastAPI
+from servicekit.backoff import sleep_unless_stopped
 from servicekit.database import create_pool
 from servicekit.health import health_router
 from servicekit.http_errors import install_error_handlers
 
-from notifier_service.adapters.deliveries_ledger import DeliveriesLedger
+from notifier_service.adapters.dead_letters import DeadLetters
+from notifier_service.adapters.deliveries_ledger import DeliveriesLedger, DeliveryBusy
 from notifier_service.adapters.event_consumer import EventConsumer
+from notifier_service.adapters.exclusive_delivery import ExclusiveDelivery
 from notifier_service.adapters.smtp_sender import (
     PermanentSmtpError,
     SmtpSender,
@@ -20,7 +31,19 @@ from notifier_service.adapters.smtp_sender import (
 from notifier_service.core.config import Settings, get_settings
 from notifier_service.service_layer.notifications import Notifications, UndeliverableEvent
 
-TOPICS = ["password-reset.requested.v1"]
+TOPICS = ["password-reset.requested.v1", "identity.password-changed.v1"]
+LEDGER_PRUNE_EVERY_SECONDS = 3600.0
+
+log = logging.getLogger("notifier.app")
+
+
+async def prune_ledger(ledger: DeliveriesLedger, retention: float, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        try:
+            await ledger.prune(retention)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("ledger prune failed", extra={"fields": {"error": type(exc).__name__}})
+        await sleep_unless_stopped(stop, LEDGER_PRUNE_EVERY_SECONDS)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -37,30 +60,42 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
             timeout=settings.smtp_timeout_seconds,
         )
+        ledger = DeliveriesLedger(pool)
         notifications = Notifications(
-            DeliveriesLedger(pool),
+            ledger,
             sender,
             link_keys=settings.link_keys,
+            notice_keys=settings.notice_keys,
             mail_from=settings.mail_from,
         )
+        dead_letters = DeadLetters(ledger, settings.kafka_bootstrap_servers)
         consumer = EventConsumer(
             settings.kafka_bootstrap_servers,
             settings.kafka_consumer_group,
             TOPICS,
-            notifications.handle,
-            transient=(TransientSmtpError, OSError),
+            ExclusiveDelivery(ledger, sender, notifications.handle),
+            dead_letters,
+            transient=(TransientSmtpError, DeliveryBusy),
             permanent=(PermanentSmtpError, UndeliverableEvent),
+            max_retry_backoff_seconds=settings.delivery_retry_max_seconds,
         )
         app.state.pool = pool
         app.state.consumer = consumer
         stop = asyncio.Event()
         task = asyncio.create_task(consumer.run(stop), name="event-consumer")
+        pruner = asyncio.create_task(
+            prune_ledger(ledger, settings.ledger_retention_seconds, stop), name="ledger-pruner"
+        )
         try:
             yield
         finally:
+            # SIGTERM lands here (uvicorn's lifespan shutdown): stop fetching, let the record
+            # in flight finish, commit, leave the group; then close the connections.
             stop.set()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(task, timeout=20)
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(task, timeout=settings.smtp_timeout_seconds * 3 + 10)
+            await pruner
+            await dead_letters.close()
             await sender.close()
             await pool.close()
 
@@ -73,8 +108,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await app.state.pool.fetchval("SELECT 1")
 
     async def kafka() -> None:
-        if not app.state.consumer.connected:
-            raise ConnectionError("consumer not connected")
+        await app.state.consumer.check_kafka()
 
-    app.include_router(health_router({"database": database, "kafka": kafka}))
+    async def deliveries() -> None:
+        await app.state.consumer.check_delivering()
+
+    app.include_router(
+        health_router({"database": database, "kafka": kafka}, degraded={"deliveries": deliveries})
+    )
     return app

@@ -8,6 +8,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_LINK_SEAL_KEYS = "dev:ZGV2LW9ubHktbGluay1zZWFsLWtleS1jaGFuZ2UtbWU"
+DEV_NOTICE_SEAL_KEYS = "dev:ZGV2LW9ubHktbm90aWNlLXNlYWwta2V5LWNoYW5nZSE"
 
 
 class Settings(BaseSettings):
@@ -27,20 +28,36 @@ class Settings(BaseSettings):
     # Well under the consumer's max poll interval, so a hung server cannot stall the group.
     smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     mail_from: str = "Password reset <no-reply@pwreset.local>"
+    # Longest wait between two tries of an email the SMTP server (or a dependency) refused for
+    # now; consumption stays paused meanwhile.
+    delivery_retry_max_seconds: float = Field(default=5.0, gt=0, le=300)
+    # Settled deliveries are forgotten after this; must exceed the topics' retention, so no
+    # record can come back after its ledger row is gone.
+    ledger_retention_seconds: int = Field(default=7 * 86_400, ge=3600)
 
     # Keys opening the sealed reset link (shared with the reset service only).
     link_seal_keys: SecretStr = SecretStr(DEV_LINK_SEAL_KEYS)
+
+    # Keys opening the sealed "This wasn't me" link (shared with identity only).
+    notice_seal_keys: SecretStr = SecretStr(DEV_NOTICE_SEAL_KEYS)
 
     @cached_property
     def link_keys(self) -> dict[str, bytes]:
         return KeyRing.parse(self.link_seal_keys.get_secret_value()).keys
 
+    @cached_property
+    def notice_keys(self) -> dict[str, bytes]:
+        return KeyRing.parse(self.notice_seal_keys.get_secret_value()).keys
+
     @model_validator(mode="after")
     def _check(self) -> "Settings":
         self.link_keys  # noqa: B018 - parse now, so bad keys fail at start
+        self.notice_keys  # noqa: B018
         if self.environment == "production":
             if self.link_seal_keys.get_secret_value() == DEV_LINK_SEAL_KEYS:
                 raise ValueError("set LINK_SEAL_KEYS: development default refused in production")
+            if self.notice_seal_keys.get_secret_value() == DEV_NOTICE_SEAL_KEYS:
+                raise ValueError("set NOTICE_SEAL_KEYS: development default refused in production")
             if self.smtp_security == "none":
                 raise ValueError("SMTP_SECURITY none is refused in production")
         return self

@@ -1,0 +1,135 @@
+"""The ledger claim on real PostgreSQL and SMTP: one sender per event, across instances, and what
+happens in the window between "SMTP accepted" and "ledger recorded"."""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import notifier_service
+import pytest
+from notifier_service.adapters.deliveries_ledger import DeliveriesLedger
+from notifier_service.adapters.exclusive_delivery import ExclusiveDelivery
+from notifier_service.adapters.smtp_sender import SmtpSender
+from notifier_service.service_layer.notifications import Notifications, Outcome
+from pwreset_contracts import ResetRequestedV1, cloudevents_kafka
+from pwreset_contracts.sealed import seal
+from servicekit.testing import migrated_database
+
+pytestmark = pytest.mark.integration
+MIGRATIONS = Path(notifier_service.__file__).parent / "migrations"
+KEY = b"n" * 32
+
+
+@pytest.fixture(scope="module")
+def dsn(infra) -> str:
+    return migrated_database(infra, "notifier", MIGRATIONS)
+
+
+@pytest.fixture
+async def pool(dsn: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=8)
+    yield pool
+    await pool.close()
+
+
+class LedgerThatFailsOnce(DeliveriesLedger):
+    """The database goes away right after the SMTP server accepted (one failed write)."""
+
+    failed = False
+
+    async def record_sent(self, event_id: str, event_type: str) -> None:
+        if not self.failed:
+            self.failed = True
+            raise asyncpg.exceptions.ConnectionDoesNotExistError("connection lost")
+        await super().record_sent(event_id, event_type)
+
+
+def instance(infra, ledger: DeliveriesLedger) -> tuple[ExclusiveDelivery, SmtpSender]:
+    sender = SmtpSender(
+        infra.smtp_host, infra.smtp_port, security="none", username=None, password=None, timeout=5
+    )
+    notifications = Notifications(
+        ledger, sender, link_keys={"k1": KEY}, notice_keys={}, mail_from="R <r@example.com>"
+    )
+    return ExclusiveDelivery(ledger, sender, notifications.handle), sender
+
+
+def event_to(email: str) -> cloudevents_kafka.ReceivedEvent:
+    now = datetime.now(UTC)
+    request_id = uuid.uuid4()
+    event = ResetRequestedV1(
+        request_id=request_id,
+        account_id=uuid.uuid4(),
+        email=email,
+        requested_at=now,
+        expires_at=now + timedelta(minutes=30),
+        sealed_link=seal("http://x/r", key=KEY, kid="k1", associated_data=str(request_id)),
+    )
+    record = cloudevents_kafka.encode(event, source="/it")
+    return cloudevents_kafka.decode(record.headers, record.value)
+
+
+def count_to(infra, email: str) -> int:
+    return sum(1 for m in infra.mailbox.messages() if m["To"] == email)
+
+
+async def test_two_instances_handed_the_same_event_at_once_send_one_email(infra, pool) -> None:
+    email = f"twice-{uuid.uuid4().hex[:8]}@example.com"
+    event = event_to(email)
+    (first, s1), (second, s2) = (
+        instance(infra, DeliveriesLedger(pool)),
+        instance(infra, DeliveriesLedger(pool)),
+    )
+    try:
+        outcomes = await asyncio.gather(first(event), second(event))
+    finally:
+        await s1.close()
+        await s2.close()
+    assert sorted(map(str, outcomes)) == sorted([str(Outcome.SENT), "None"])
+    await infra.mailbox.wait_for(lambda m: m["To"] == email, timeout=10)
+    await asyncio.sleep(0.5)
+    assert count_to(infra, email) == 1
+    assert (
+        await pool.fetchval("SELECT status FROM deliveries WHERE event_id = $1", event.id) == "sent"
+    )
+
+
+async def test_a_ledger_write_lost_after_smtp_accepted_is_recorded_not_resent(infra, pool) -> None:
+    email = f"dbgone-{uuid.uuid4().hex[:8]}@example.com"
+    event = event_to(email)
+    delivery, sender = instance(infra, LedgerThatFailsOnce(pool))
+    try:
+        with pytest.raises(asyncpg.exceptions.ConnectionDoesNotExistError):
+            await delivery(event)
+        assert await delivery(event) is None  # the retry records, and sends nothing
+    finally:
+        await sender.close()
+    await infra.mailbox.wait_for(lambda m: m["To"] == email, timeout=10)
+    assert count_to(infra, email) == 1
+    status = await pool.fetchval("SELECT status FROM deliveries WHERE event_id = $1", event.id)
+    assert status == "sent"
+    assert delivery.interrupted_total == 0  # this process knew it had sent it
+
+
+async def test_an_attempt_interrupted_after_its_claim_is_resent_and_counted(infra, pool) -> None:
+    email = f"crashed-{uuid.uuid4().hex[:8]}@example.com"
+    event = event_to(email)
+    # What a notifier killed between its claim and its ledger write leaves behind.
+    await pool.execute(
+        "INSERT INTO deliveries (event_id, event_type, status) VALUES ($1, $2, 'sending')",
+        event.id,
+        event.type,
+    )
+    delivery, sender = instance(infra, DeliveriesLedger(pool))
+    try:
+        assert await delivery(event) is Outcome.SENT
+        assert await delivery(event) is None  # and once sent, never again
+    finally:
+        await sender.close()
+    assert delivery.interrupted_total == 1
+    assert delivery.skipped_total == 1
+    await infra.mailbox.wait_for(lambda m: m["To"] == email, timeout=10)
+    assert count_to(infra, email) == 1
