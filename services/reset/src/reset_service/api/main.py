@@ -11,11 +11,11 @@ from fastapi import FastAPI
 from servicekit.database import create_pool
 from servicekit.health import health_router
 from servicekit.http_errors import BodySizeLimit, install_error_handlers
+from servicekit.outbox.relay import OutboxRelay
 from servicekit.pages import mount_static
 from servicekit.security_headers import SecurityHeaders
 
 from reset_service.adapters.identity_client import IdentityClient
-from reset_service.adapters.outbox_relay import OutboxRelay
 from reset_service.adapters.requests_repository import RequestsRepository
 from reset_service.api import pages, resets
 from reset_service.core.config import Settings, get_settings
@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 batch_size=settings.outbox_batch_size,
                 poll_interval=settings.outbox_poll_interval_seconds,
                 retention_seconds=settings.outbox_retention_seconds,
+                lease_seconds=settings.outbox_lease_seconds,
             )
             relay_task = asyncio.create_task(app.state.relay.run(stop), name="outbox-relay")
         try:
@@ -77,5 +78,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def database() -> None:
         await app.state.pool.fetchval("SELECT 1")
 
-    app.include_router(health_router({"database": database}))
+    async def kafka() -> None:
+        relay = getattr(app.state, "relay", None)
+        if relay is not None:
+            await relay.check_kafka()
+
+    # Kafka away only degrades reset: requests are still accepted into the outbox and go out
+    # when it returns (design.md §5), so it must not take the pods out of rotation.
+    app.include_router(health_router({"database": database}, degraded={"kafka": kafka}))
     return app

@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     outbox_poll_interval_seconds: float = Field(default=1.0, gt=0, le=60)
     outbox_batch_size: int = Field(default=100, ge=1, le=10_000)
     outbox_retention_seconds: int = Field(default=86_400, ge=60)
+    # How long a relay owns the rows it claimed; another relay takes them over after it.
+    outbox_lease_seconds: float = Field(default=30.0, ge=2, le=600)
 
     max_body_bytes: int = Field(default=16 * 1024, ge=1024)
 
