@@ -26,7 +26,7 @@ templates = page_templates(Path(__file__).parent.parent / "templates")
 LOGIN_PATH = "/login"
 LOGGED_IN_PATH = "/logged-in"
 
-PASSWORD_CHANGED = "Your password was changed. Log in with your new password."
+RESET_DONE = "Your password was changed. Log in with your new password."
 FORM_EXPIRED = "This form had expired. Please log in again."
 # (message, field to correct, whether the second factor is asked for)
 _FAILURES = {
@@ -83,7 +83,7 @@ def _login_page(
 
 @router.get(LOGIN_PATH)
 async def login_form(request: Request, reset: str | None = None) -> HTMLResponse:
-    return _login_page(request, notice=PASSWORD_CHANGED if reset == "done" else None)
+    return _login_page(request, notice=RESET_DONE if reset == "done" else None)
 
 
 @router.post(LOGIN_PATH)
@@ -125,7 +125,12 @@ async def login(
             return _login_page(request, 401, email=str(form.email), second_step=True)
         message, field, second = _FAILURES[exc.reason]
         return _login_page(
-            request, 401, email=str(form.email), second_step=second, error=message, error_field=field
+            request,
+            401,
+            email=str(form.email),
+            second_step=second,
+            error=message,
+            error_field=field,
         )
     response = RedirectResponse(LOGGED_IN_PATH, status_code=303)
     response.set_cookie(

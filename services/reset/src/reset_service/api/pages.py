@@ -8,8 +8,8 @@ URL: reloading asks the browser to resend the form, which issues a new code and 
 """
 
 from pathlib import Path
-from urllib.parse import urlsplit
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Cookie, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -85,8 +85,25 @@ def _code_field(requires_totp: bool) -> str:
     return "totp_code" if requires_totp else "verification_code"
 
 
-def _wrong_code(requires_totp: bool, attempts_left: int | None) -> str:
-    what = "authenticator code" if requires_totp else "verification code"
+def _code_problem(
+    exc: ConfirmRejected, *, requires_totp: bool, used_recovery: bool
+) -> tuple[int, str, str]:
+    """Status, message and field to correct for a rejected code."""
+    field = _code_field(requires_totp)
+    if exc.failure is ConfirmFailure.TOTP_THROTTLED:
+        return 429, TOTP_THROTTLED, field
+    if exc.failure is ConfirmFailure.WRONG_CODE:
+        if not requires_totp:
+            return 400, _wrong_code("verification code", exc.attempts_left), field
+        if used_recovery:
+            return 400, _wrong_code("recovery code", exc.attempts_left), "recovery_code"
+        return 400, _wrong_code("authenticator code", exc.attempts_left), field
+    if requires_totp:
+        return 400, "Enter the 6-digit code from your authenticator app, or a recovery code.", field
+    return 400, "Enter the verification code shown when you asked for the reset.", field
+
+
+def _wrong_code(what: str, attempts_left: int | None) -> str:
     if attempts_left is None:
         return f"That {what} is not right."
     plural = "attempt" if attempts_left == 1 else "attempts"
@@ -179,6 +196,7 @@ async def submit(
     confirm_password: Annotated[str | None, Form(max_length=1024)] = None,
     verification_code: Annotated[str | None, Form(max_length=32)] = None,
     totp_code: Annotated[str | None, Form(max_length=32)] = None,
+    recovery_code: Annotated[str | None, Form(max_length=32)] = None,
     reset_link: Annotated[str | None, Cookie(alias=COOKIE)] = None,
 ) -> Response:
     if not reset_link:
@@ -188,7 +206,6 @@ async def submit(
         requires_totp = (await resets.inspect_link(reset_link)).requires_totp
     except ConfirmRejected as exc:
         return _link_invalid(request, exc.failure)
-    code_field = _code_field(requires_totp)
 
     def again(status: int, error: str, field: str | None) -> HTMLResponse:
         return _set_new_password_page(
@@ -210,22 +227,15 @@ async def submit(
             token=reset_link,
             new_password=new_password,
             code=verification_code,
-            totp_code=(totp_code or "").strip() or None,
+            totp_code=(totp_code or "").replace(" ", "") or None,
+            recovery_code=(recovery_code or "").strip() or None,
             client_ip=ip,
         )
     except ConfirmRejected as exc:
         if exc.failure in LINK_MESSAGES:
             return _link_invalid(request, exc.failure)
-        if exc.failure is ConfirmFailure.TOTP_THROTTLED:
-            return again(429, TOTP_THROTTLED, code_field)
-        if exc.failure is ConfirmFailure.WRONG_CODE:
-            return again(400, _wrong_code(requires_totp, exc.attempts_left), code_field)
-        missing = (
-            "Enter the 6-digit code from your authenticator app."
-            if requires_totp
-            else "Enter the verification code shown when you asked for the reset."
-        )
-        return again(400, missing, code_field)
+        used_recovery = bool(recovery_code and not totp_code)
+        return again(*_code_problem(exc, requires_totp=requires_totp, used_recovery=used_recovery))
     except PasswordRejected as exc:
         return again(422, f"This password can't be used: {exc}.", "new_password")
     except IdentityUnavailable:
