@@ -5,11 +5,12 @@ SHELL := /bin/bash
 export UV_SYSTEM_CERTS := 1
 UV := uv
 
-.PHONY: help setup run test test-unit test-e2e lint format clean
+.PHONY: help setup run test test-unit test-e2e test-browser lint format clean
 
 help:
 	@echo "make run    - install what is missing, start infrastructure + services, demo account"
 	@echo "make test   - install what is missing, lint, run every test (unit, integration, e2e)"
+	@echo "make test-browser - the pages in Debian's Chromium; screenshots in artifacts/screenshots/"
 	@echo "make lint   - ruff"
 	@echo "make clean  - remove local run state (.run/)"
 
@@ -37,6 +38,9 @@ test-unit:
 
 test-e2e:
 	$(UV) run --frozen pytest tests/e2e
+
+test-browser:
+	$(UV) run --frozen pytest tests/browser
 
 clean:
 	rm -rf .run

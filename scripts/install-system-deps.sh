@@ -3,6 +3,7 @@
 #   - PostgreSQL server binaries (/usr/lib/postgresql/<major>/bin)
 #   - a JDK 17 (headless) when `java` is missing   -> runs Kafka
 #   - Maven when `mvn` is missing                   -> fetches Kafka's jars
+#   - Chromium when /usr/bin/chromium is missing    -> the browser tests (tests/browser)
 #   - uv (through pip) when missing
 # Idempotent: installs only what is missing and runs `apt-get update` at most once.
 set -euo pipefail
@@ -31,6 +32,8 @@ fi
 if ! command -v mvn >/dev/null 2>&1; then
     missing+=(maven)
 fi
+# The browser tests drive Debian's Chromium (never a browser downloaded by Playwright).
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 need_uv=0
 if ! command -v uv >/dev/null 2>&1; then
     need_uv=1
