@@ -4,6 +4,7 @@ from identity_service.domain.passwords import (
     PasswordPolicy,
     PasswordRejected,
     check_password,
+    common_passwords,
 )
 
 POLICY = PasswordPolicy(min_length=15, min_length_with_totp=8, max_length=128)
@@ -56,3 +57,14 @@ def test_hash_of_nfd_input_verifies_with_nfc_input() -> None:
 def test_verify_of_garbage_hash_is_false_not_an_error(bad: str) -> None:
     hasher = Argon2Hasher(memory_kib=19 * 1024, time_cost=2, parallelism=1)
     assert hasher.verify(bad, "whatever") == (False, False)
+
+
+def test_blocklist_ships_at_least_10000_common_passwords_and_is_enforced() -> None:
+    assert len(common_passwords()) >= 10_000
+    assert reason("password", totp=True) == "common_password"
+    assert reason("PassWord1", totp=True) == "common_password"  # case does not help
+    assert reason("sunflower-kettle-9", totp=True) is None
+
+
+def test_email_local_part_is_refused_too() -> None:
+    assert reason("ada.lovelace", email="ada.lovelace@example.com", totp=True) == "matches_email"

@@ -5,6 +5,8 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
+from pwreset_contracts.cloudevents_kafka import KafkaRecord
+from servicekit.outbox.enqueue import enqueue
 
 
 class EmailTaken(Exception):
@@ -19,11 +21,22 @@ class Account:
     totp_secret_enc: bytes | None
     totp_enabled: bool
     totp_last_step: int | None
+    totp_failures: int
+    totp_failures_since: datetime | None
 
 
-_SELECT = (
-    "SELECT id, email, password_hash, totp_secret_enc, totp_enabled, totp_last_step FROM accounts"
-)
+@dataclass(frozen=True)
+class PasswordChange:
+    """What a password change writes besides the hash, in the same transaction."""
+
+    undo_token_hash: bytes
+    undo_expires_at: datetime
+    event_id: UUID
+    event: KafkaRecord
+
+
+_SELECT = """SELECT id, email, password_hash, totp_secret_enc, totp_enabled, totp_last_step,
+                    totp_failures, totp_failures_since FROM accounts"""
 
 
 class AccountsRepository:
@@ -59,7 +72,8 @@ class AccountsRepository:
     async def claim_totp_step(self, account_id: UUID, step: int, *, enable: bool = False) -> bool:
         """Record a TOTP step as used; False if it (or a later one) was used already."""
         result = await self._pool.execute(
-            """UPDATE accounts SET totp_last_step = $2, totp_enabled = totp_enabled OR $3
+            """UPDATE accounts SET totp_last_step = $2, totp_enabled = totp_enabled OR $3,
+                                  totp_failures = 0, totp_failures_since = NULL
                WHERE id = $1 AND (totp_last_step IS NULL OR totp_last_step < $2)""",
             account_id,
             step,
@@ -67,8 +81,52 @@ class AccountsRepository:
         )
         return result == "UPDATE 1"
 
-    async def replace_password(self, account_id: UUID, password_hash: str) -> None:
-        """New hash and every session revoked, in one transaction."""
+    async def record_second_factor_failure(
+        self, account_id: UUID, now: datetime, window_seconds: int
+    ) -> int:
+        """Count a failed TOTP/recovery code; the count restarts after the window."""
+        return await self._pool.fetchval(
+            """UPDATE accounts SET
+                 totp_failures = CASE WHEN totp_failures_since IS NULL
+                     OR totp_failures_since < $2::timestamptz - make_interval(secs => $3)
+                     THEN 1 ELSE totp_failures + 1 END,
+                 totp_failures_since = CASE WHEN totp_failures_since IS NULL
+                     OR totp_failures_since < $2::timestamptz - make_interval(secs => $3)
+                     THEN $2::timestamptz ELSE totp_failures_since END
+               WHERE id = $1 RETURNING totp_failures""",
+            account_id,
+            now,
+            float(window_seconds),
+        )
+
+    async def replace_recovery_codes(self, account_id: UUID, code_hashes: list[bytes]) -> None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute("DELETE FROM recovery_codes WHERE account_id = $1", account_id)
+            await conn.executemany(
+                "INSERT INTO recovery_codes (account_id, code_hash) VALUES ($1, $2)",
+                [(account_id, code_hash) for code_hash in code_hashes],
+            )
+
+    async def use_recovery_code(self, account_id: UUID, code_hash: bytes) -> bool:
+        result = await self._pool.execute(
+            """UPDATE recovery_codes SET used_at = now()
+               WHERE account_id = $1 AND code_hash = $2 AND used_at IS NULL""",
+            account_id,
+            code_hash,
+        )
+        return result == "UPDATE 1"
+
+    async def unused_recovery_codes(self, account_id: UUID) -> int:
+        return await self._pool.fetchval(
+            "SELECT count(*) FROM recovery_codes WHERE account_id = $1 AND used_at IS NULL",
+            account_id,
+        )
+
+    async def replace_password(
+        self, account_id: UUID, password_hash: str, change: PasswordChange | None = None
+    ) -> None:
+        """New hash, every session revoked, and (for a reset) the undo token and the
+        PasswordChanged event in the outbox: one transaction."""
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(
                 """UPDATE accounts SET password_hash = $2, password_changed_at = now()
@@ -76,11 +134,30 @@ class AccountsRepository:
                 account_id,
                 password_hash,
             )
-            await conn.execute(
-                """UPDATE sessions SET revoked_at = now()
-                   WHERE account_id = $1 AND revoked_at IS NULL""",
-                account_id,
-            )
+            await _revoke_sessions(conn, account_id)
+            if change is not None:
+                await conn.execute(
+                    """INSERT INTO undo_tokens (token_hash, account_id, expires_at)
+                       VALUES ($1, $2, $3)""",
+                    change.undo_token_hash,
+                    account_id,
+                    change.undo_expires_at,
+                )
+                await enqueue(conn, change.event_id, change.event)
+
+    async def revoke_sessions(self, account_id: UUID) -> None:
+        async with self._pool.acquire() as conn:
+            await _revoke_sessions(conn, account_id)
+
+    async def use_undo_token(self, token_hash: bytes, now: datetime) -> UUID | None:
+        """The account the token belongs to, if it is unused and unexpired; marks it used."""
+        return await self._pool.fetchval(
+            """UPDATE undo_tokens SET used_at = $2
+               WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2
+               RETURNING account_id""",
+            token_hash,
+            now,
+        )
 
     async def upgrade_hash(self, account_id: UUID, old_hash: str, new_hash: str) -> None:
         # Only if unchanged since it was read: a concurrent reset must win over a rehash.
@@ -116,3 +193,10 @@ class AccountsRepository:
             "SELECT count(*) FROM sessions WHERE account_id = $1 AND revoked_at IS NULL",
             account_id,
         )
+
+
+async def _revoke_sessions(conn: asyncpg.Connection, account_id: UUID) -> None:
+    await conn.execute(
+        "UPDATE sessions SET revoked_at = now() WHERE account_id = $1 AND revoked_at IS NULL",
+        account_id,
+    )

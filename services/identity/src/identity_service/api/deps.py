@@ -7,6 +7,7 @@ from uuid import UUID
 from fastapi import Depends, Header, Request
 from servicekit.http_errors import ApiError
 
+from identity_service.adapters.reset_client import ResetClient
 from identity_service.core.config import Settings
 from identity_service.service_layer.accounts import AccountService
 
@@ -17,6 +18,10 @@ def get_settings(request: Request) -> Settings:
 
 def get_accounts(request: Request) -> AccountService:
     return request.app.state.accounts
+
+
+def get_reset_client(request: Request) -> ResetClient:
+    return request.app.state.reset_client
 
 
 def _bearer(authorization: str | None) -> str | None:
@@ -57,3 +62,4 @@ async def require_session(
 
 Accounts = Annotated[AccountService, Depends(get_accounts)]
 SessionAccount = Annotated[UUID, Depends(require_session)]
+ResetStarter = Annotated[ResetClient, Depends(get_reset_client)]

@@ -16,7 +16,7 @@ from identity_service.api.schemas import (
     TotpVerifyResult,
 )
 from identity_service.domain.passwords import PasswordRejected
-from identity_service.service_layer.accounts import AccountNotFound, TotpRejected
+from identity_service.service_layer.accounts import AccountNotFound, SecondFactor, TotpRejected
 
 router = APIRouter(prefix="/internal/v1", dependencies=[Depends(require_internal_caller)])
 
@@ -44,10 +44,16 @@ async def verify_totp(account_id: UUID, body: TotpVerify, accounts: Accounts) ->
 @router.post("/accounts/{account_id}/password", status_code=status.HTTP_204_NO_CONTENT)
 async def set_password(account_id: UUID, body: SetPassword, accounts: Accounts) -> None:
     try:
-        await accounts.set_password(account_id, body.new_password, body.totp_code)
+        await accounts.set_password(
+            account_id,
+            body.new_password,
+            SecondFactor(body.totp_code, body.recovery_code),
+            body.client_ip,
+        )
     except AccountNotFound as exc:
         raise _not_found() from exc
     except PasswordRejected as exc:
         raise password_rejected(exc) from exc
     except TotpRejected as exc:
-        raise ApiError(403, "totp_invalid", str(exc)) from exc
+        error = "totp_throttled" if exc.throttled else "totp_invalid"
+        raise ApiError(403, error, str(exc)) from exc

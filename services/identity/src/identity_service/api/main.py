@@ -5,6 +5,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from fastapi import FastAPI
+from pwreset_contracts.sealed import decode_key
 from servicekit.database import create_pool
 from servicekit.health import health_router
 from servicekit.http_errors import BodySizeLimit, install_error_handlers
@@ -12,11 +13,17 @@ from servicekit.pages import mount_static
 from servicekit.security_headers import SecurityHeaders
 
 from identity_service.adapters.accounts_repository import AccountsRepository
+from identity_service.adapters.outbox import outbox_relay
+from identity_service.adapters.reset_client import ResetClient
 from identity_service.adapters.secret_box import SecretBox
 from identity_service.api import internal, pages, public
 from identity_service.core.config import Settings, get_settings
 from identity_service.domain.passwords import Argon2Hasher, PasswordPolicy
-from identity_service.service_layer.accounts import AccountService
+from identity_service.service_layer.accounts import (
+    AccountService,
+    ChangeNotice,
+    SecondFactorPolicy,
+)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -26,6 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = await create_pool(settings.database_url, max_size=settings.db_pool_max_size)
         app.state.pool = pool
+        app.state.reset_client = ResetClient(str(settings.reset_url))
         app.state.accounts = AccountService(
             AccountsRepository(pool),
             Argon2Hasher(
@@ -37,13 +45,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 min_length_with_totp=settings.password_min_length_with_totp,
                 max_length=settings.password_max_length,
             ),
+            SecondFactorPolicy(
+                max_failures=settings.totp_max_failures,
+                window=timedelta(seconds=settings.totp_failure_window_seconds),
+                recovery_key=decode_key(settings.recovery_code_hash_key.get_secret_value()),
+                recovery_count=settings.recovery_code_count,
+            ),
+            ChangeNotice(
+                public_origin=settings.public_origin,
+                seal_keys=settings.notice_seal_keyring,
+                undo_ttl=timedelta(seconds=settings.undo_link_ttl_seconds),
+            ),
             totp_issuer=settings.totp_issuer,
             session_ttl=timedelta(seconds=settings.session_ttl_seconds),
         )
-        try:
-            yield
-        finally:
-            await pool.close()
+        async with outbox_relay(app, pool, settings):
+            try:
+                yield
+            finally:
+                await app.state.reset_client.aclose()
+                await pool.close()
 
     app = FastAPI(
         title="identity", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None

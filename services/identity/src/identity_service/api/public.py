@@ -4,17 +4,21 @@ from fastapi import APIRouter, status
 from servicekit.http_errors import ApiError
 
 from identity_service.adapters.accounts_repository import EmailTaken
-from identity_service.api.deps import Accounts, SessionAccount
+from identity_service.adapters.reset_client import ResetUnavailable
+from identity_service.api.deps import Accounts, ResetStarter, SessionAccount
 from identity_service.api.schemas import (
     AccountCreated,
     CreateAccount,
     Login,
     SessionIssued,
     TotpActivate,
+    TotpActivated,
     TotpSetupOut,
+    UndoDone,
+    UndoPasswordChange,
 )
 from identity_service.domain.passwords import PasswordRejected
-from identity_service.service_layer.accounts import AuthFailed, TotpRejected
+from identity_service.service_layer.accounts import AuthFailed, SecondFactor, TotpRejected
 
 router = APIRouter(prefix="/v1")
 
@@ -22,6 +26,7 @@ _LOGIN_MESSAGES = {
     "invalid_credentials": "email or password is wrong",
     "totp_required": "enter the code from your authenticator app",
     "totp_invalid": "the authenticator code is not valid",
+    "totp_throttled": "too many wrong codes; wait a few minutes and try again",
 }
 
 
@@ -43,7 +48,9 @@ async def create_account(body: CreateAccount, accounts: Accounts) -> AccountCrea
 @router.post("/login")
 async def login(body: Login, accounts: Accounts) -> SessionIssued:
     try:
-        token = await accounts.login(body.email, body.password, body.totp_code)
+        token = await accounts.login(
+            body.email, body.password, SecondFactor(body.totp_code, body.recovery_code)
+        )
     except AuthFailed as exc:
         raise ApiError(401, exc.reason, _LOGIN_MESSAGES[exc.reason]) from exc
     return SessionIssued(session_token=token)
@@ -58,9 +65,27 @@ async def start_totp(account_id: SessionAccount, accounts: Accounts) -> TotpSetu
     return TotpSetupOut(secret=setup.secret, provisioning_uri=setup.provisioning_uri)
 
 
-@router.post("/totp/activate", status_code=status.HTTP_204_NO_CONTENT)
-async def activate_totp(body: TotpActivate, account_id: SessionAccount, accounts: Accounts) -> None:
+@router.post("/totp/activate")
+async def activate_totp(
+    body: TotpActivate, account_id: SessionAccount, accounts: Accounts
+) -> TotpActivated:
     try:
-        await accounts.activate_totp(account_id, body.code)
+        codes = await accounts.activate_totp(account_id, body.code)
     except TotpRejected as exc:
         raise ApiError(400, "totp_invalid", str(exc)) from exc
+    return TotpActivated(recovery_codes=codes)
+
+
+@router.post("/this-wasnt-me")
+async def this_wasnt_me(
+    body: UndoPasswordChange, accounts: Accounts, resets: ResetStarter
+) -> UndoDone:
+    """From the "Your password was changed" email: sign out everywhere, start a fresh reset."""
+    account = await accounts.this_wasnt_me(body.token)
+    if account is None:
+        raise ApiError(410, "link_invalid", "this link is invalid, used or expired")
+    try:
+        code = await resets.start_reset(account.email)
+    except ResetUnavailable:
+        code = None  # sessions are revoked already; the person can still ask for a reset
+    return UndoDone(verification_code=code)

@@ -6,6 +6,7 @@ from uuid import UUID
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 TotpCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")]
+RecoveryCode = Annotated[str, StringConstraints(min_length=10, max_length=16)]
 
 
 def _normalise_email(value: str) -> str:
@@ -35,6 +36,7 @@ class Login(Strict):
     email: Email
     password: Password
     totp_code: TotpCode | None = None
+    recovery_code: RecoveryCode | None = None
 
 
 class SessionIssued(BaseModel):
@@ -49,6 +51,11 @@ class TotpSetupOut(BaseModel):
 
 class TotpActivate(Strict):
     code: TotpCode
+
+
+class TotpActivated(BaseModel):
+    recovery_codes: list[str]
+    message: str = "Two-factor authentication is on. Keep these recovery codes somewhere safe."
 
 
 class Lookup(Strict):
@@ -71,3 +78,20 @@ class TotpVerifyResult(BaseModel):
 class SetPassword(Strict):
     new_password: Password
     totp_code: TotpCode | None = None
+    recovery_code: RecoveryCode | None = None
+    client_ip: Annotated[str, Field(max_length=45)] | None = None
+
+
+class UndoPasswordChange(Strict):
+    token: Annotated[
+        str, StringConstraints(min_length=16, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")
+    ]
+
+
+class UndoDone(BaseModel):
+    status: str = "sessions_revoked"
+    message: str = (
+        "Every session of the account was signed out and a password reset was started: "
+        "check your email and use the verification code below."
+    )
+    verification_code: str | None

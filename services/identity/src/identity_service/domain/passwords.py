@@ -1,10 +1,19 @@
 """Password policy (NIST SP 800-63B-4: length, no composition rules) and argon2id hashing."""
 
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+
+
+@cache
+def common_passwords() -> frozenset[str]:
+    """The shipped blocklist (data/common-passwords.txt: NFC, case-folded)."""
+    text = resources.files("identity_service").joinpath("data", "common-passwords.txt").read_text()
+    return frozenset(line for line in text.splitlines() if line)
 
 
 @dataclass(frozen=True)
@@ -12,6 +21,7 @@ class PasswordPolicy:
     min_length: int = 15
     min_length_with_totp: int = 8
     max_length: int = 128
+    blocklist: frozenset[str] = field(default_factory=common_passwords, repr=False)
 
 
 class PasswordRejected(ValueError):
@@ -35,8 +45,11 @@ def check_password(password: str, *, email: str, totp_enabled: bool, policy: Pas
         raise PasswordRejected("too_long", f"use at most {policy.max_length} characters")
     if any(unicodedata.category(c) == "Cc" for c in candidate):
         raise PasswordRejected("control_characters", "control characters are not allowed")
-    if candidate.casefold() == email.casefold():
+    folded = candidate.casefold()
+    if folded in (email.casefold(), email.partition("@")[0].casefold()):
         raise PasswordRejected("matches_email", "the password must not be your email address")
+    if folded in policy.blocklist:
+        raise PasswordRejected("common_password", "this password is too common; choose another")
     return candidate
 
 

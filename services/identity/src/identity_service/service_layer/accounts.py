@@ -8,10 +8,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from identity_service.adapters.accounts_repository import Account, AccountsRepository
+from pwreset_contracts import PasswordChangedV1, cloudevents_kafka
+from pwreset_contracts.sealed import KeyRing, seal
+
+from identity_service.adapters.accounts_repository import (
+    Account,
+    AccountsRepository,
+    PasswordChange,
+)
 from identity_service.adapters.secret_box import SecretBox
-from identity_service.domain import sessions, totp
+from identity_service.domain import recovery_codes, sessions, totp, undo_links
 from identity_service.domain.passwords import Argon2Hasher, PasswordPolicy, check_password
+
+EVENT_SOURCE = "/pwreset/identity"
 
 
 class AuthFailed(Exception):
@@ -27,13 +36,45 @@ class AccountNotFound(Exception):
 
 
 class TotpRejected(Exception):
-    pass
+    """A second factor was missing, wrong, or is throttled after too many failures."""
+
+    def __init__(self, message: str, *, throttled: bool = False) -> None:
+        super().__init__(message)
+        self.throttled = throttled
 
 
 @dataclass(frozen=True)
 class TotpSetup:
     secret: str
     provisioning_uri: str
+
+
+@dataclass(frozen=True)
+class SecondFactor:
+    """What a person typed as their second factor: an authenticator code or a recovery code."""
+
+    totp_code: str | None = None
+    recovery_code: str | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.totp_code or self.recovery_code)
+
+
+@dataclass(frozen=True)
+class SecondFactorPolicy:
+    max_failures: int
+    window: timedelta
+    recovery_key: bytes
+    recovery_count: int
+
+
+@dataclass(frozen=True)
+class ChangeNotice:
+    """How a password change is announced: PasswordChanged with a sealed "This wasn't me" link."""
+
+    public_origin: str
+    seal_keys: KeyRing
+    undo_ttl: timedelta
 
 
 class AccountService:
@@ -43,6 +84,8 @@ class AccountService:
         hasher: Argon2Hasher,
         secret_box: SecretBox,
         policy: PasswordPolicy,
+        second_factor: SecondFactorPolicy,
+        notice: ChangeNotice,
         *,
         totp_issuer: str,
         session_ttl: timedelta,
@@ -52,11 +95,16 @@ class AccountService:
         self._hasher = hasher
         self._box = secret_box
         self._policy = policy
+        self._second = second_factor
+        self._notice = notice
         self._issuer = totp_issuer
         self._session_ttl = session_ttl
         self._clock = clock
         # Verified against for unknown emails, so a login takes as long whether or not they exist.
         self._decoy_hash = hasher.hash("decoy password that no account has")
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock(), UTC)
 
     async def _hash(self, password: str) -> str:
         return await asyncio.to_thread(self._hasher.hash, password)
@@ -70,7 +118,7 @@ class AccountService:
         await self._repo.add(account_id, email, await self._hash(password))
         return account_id
 
-    async def login(self, email: str, password: str, totp_code: str | None) -> str:
+    async def login(self, email: str, password: str, factor: SecondFactor) -> str:
         account = await self._repo.by_email(email)
         ok, needs_rehash = await self._verify(
             account.password_hash if account else self._decoy_hash, password
@@ -78,23 +126,25 @@ class AccountService:
         if account is None or not ok:
             raise AuthFailed("invalid_credentials")
         if account.totp_enabled:
-            if not totp_code:
+            if not factor:
                 raise AuthFailed("totp_required")
-            if not await self._accept_totp(account, totp_code):
-                raise AuthFailed("totp_invalid")
+            try:
+                await self._check_second_factor(account, factor)
+            except TotpRejected as exc:
+                raise AuthFailed("totp_throttled" if exc.throttled else "totp_invalid") from exc
         if needs_rehash:
             await self._repo.upgrade_hash(
                 account.id, account.password_hash, await self._hash(password)
             )
         token = sessions.new_session_token()
-        expires = datetime.now(UTC) + self._session_ttl
+        expires = self._now() + self._session_ttl
         await self._repo.add_session(
             uuid.uuid4(), account.id, sessions.token_digest(token), expires
         )
         return token
 
     async def account_of_session(self, token: str) -> UUID | None:
-        return await self._repo.account_of_session(sessions.token_digest(token), datetime.now(UTC))
+        return await self._repo.account_of_session(sessions.token_digest(token), self._now())
 
     async def start_totp(self, account_id: UUID) -> TotpSetup:
         account = await self._require(account_id)
@@ -107,35 +157,116 @@ class AccountService:
         uri = totp.provisioning_uri(secret, account_name=account.email, issuer=self._issuer)
         return TotpSetup(secret=secret, provisioning_uri=uri)
 
-    async def activate_totp(self, account_id: UUID, code: str) -> None:
+    async def activate_totp(self, account_id: UUID, code: str) -> list[str]:
+        """Turn two-factor on; returns the recovery codes, shown this once."""
         account = await self._require(account_id)
         if account.totp_enabled or account.totp_secret_enc is None:
             raise TotpRejected("no pending two-factor setup")
         if not await self._accept_totp(account, code, enable=True):
             raise TotpRejected("the authenticator code is not valid")
+        codes = recovery_codes.new_recovery_codes(self._second.recovery_count)
+        await self._repo.replace_recovery_codes(
+            account_id, [recovery_codes.digest(self._second.recovery_key, c) for c in codes]
+        )
+        return codes
 
     async def lookup(self, email: str) -> Account | None:
         return await self._repo.by_email(email)
 
     async def verify_totp(self, account_id: UUID, code: str) -> bool:
         account = await self._require(account_id)
-        return account.totp_enabled and await self._accept_totp(account, code)
+        if not account.totp_enabled:
+            return False
+        try:
+            await self._check_second_factor(account, SecondFactor(totp_code=code))
+        except TotpRejected:
+            return False
+        return True
 
-    async def set_password(self, account_id: UUID, password: str, totp_code: str | None) -> None:
-        """Called by the reset service once it has checked link and code; TOTP checked here."""
+    async def set_password(
+        self, account_id: UUID, password: str, factor: SecondFactor, client_ip: str | None
+    ) -> None:
+        """Called by the reset service once it has checked link and code. With two-factor on,
+        the second factor is checked here, never skipped: an email reset does not bypass it."""
         account = await self._require(account_id)
         password = check_password(
             password, email=account.email, totp_enabled=account.totp_enabled, policy=self._policy
         )
-        if account.totp_enabled and not (totp_code and await self._accept_totp(account, totp_code)):
-            raise TotpRejected("the authenticator code is not valid")
-        await self._repo.replace_password(account_id, await self._hash(password))
+        if account.totp_enabled:
+            if not factor:
+                raise TotpRejected("enter the code from your authenticator app")
+            await self._check_second_factor(account, factor)
+        password_hash = await self._hash(password)
+        await self._repo.replace_password(
+            account_id, password_hash, self._change_notice(account, client_ip)
+        )
+
+    async def this_wasnt_me(self, token: str) -> Account | None:
+        """Revoke every session of the account the undo link belongs to (once)."""
+        account_id = await self._repo.use_undo_token(undo_links.token_digest(token), self._now())
+        if account_id is None:
+            return None
+        await self._repo.revoke_sessions(account_id)
+        return await self._repo.by_id(account_id)
+
+    def _change_notice(self, account: Account, client_ip: str | None) -> PasswordChange:
+        now = self._now()
+        change_id = uuid.uuid4()
+        token = undo_links.new_undo_token()
+        keys = self._notice.seal_keys
+        event = PasswordChangedV1(
+            change_id=change_id,
+            account_id=account.id,
+            email=account.email,
+            changed_at=now,
+            method="reset",
+            client_ip=client_ip,
+            sealed_undo_link=seal(
+                undo_links.undo_link(self._notice.public_origin, token),
+                key=keys.current,
+                kid=keys.current_id,
+                associated_data=str(change_id),
+            ),
+        )
+        event_id = uuid.uuid4()
+        return PasswordChange(
+            undo_token_hash=undo_links.token_digest(token),
+            undo_expires_at=now + self._notice.undo_ttl,
+            event_id=event_id,
+            event=cloudevents_kafka.encode(event, source=EVENT_SOURCE, event_id=str(event_id)),
+        )
 
     async def _require(self, account_id: UUID) -> Account:
         account = await self._repo.by_id(account_id)
         if account is None:
             raise AccountNotFound
         return account
+
+    async def _check_second_factor(self, account: Account, factor: SecondFactor) -> None:
+        """Accept a TOTP code (each step once) or an unused recovery code; count failures and
+        refuse unchecked once there were too many in the window."""
+        now = self._now()
+        recent = (
+            account.totp_failures_since is not None
+            and account.totp_failures_since > now - self._second.window
+        )
+        if recent and account.totp_failures >= self._second.max_failures:
+            raise TotpRejected("too many wrong codes; wait and try again", throttled=True)
+        if factor.recovery_code:
+            accepted = recovery_codes.looks_like_recovery_code(
+                factor.recovery_code
+            ) and await self._repo.use_recovery_code(
+                account.id, recovery_codes.digest(self._second.recovery_key, factor.recovery_code)
+            )
+        else:
+            accepted = await self._accept_totp(account, factor.totp_code or "")
+        if not accepted:
+            failures = await self._repo.record_second_factor_failure(
+                account.id, now, int(self._second.window.total_seconds())
+            )
+            raise TotpRejected(
+                "the code is not valid", throttled=failures >= self._second.max_failures
+            )
 
     async def _accept_totp(self, account: Account, code: str, *, enable: bool = False) -> bool:
         if account.totp_secret_enc is None:
