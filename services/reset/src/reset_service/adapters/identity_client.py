@@ -17,7 +17,20 @@ class PasswordRejected(Exception):
 
 
 class TotpInvalid(Exception):
-    pass
+    def __init__(self, *, throttled: bool = False) -> None:
+        super().__init__("second factor refused")
+        self.throttled = throttled
+
+
+@dataclass(frozen=True)
+class SecondFactor:
+    """An authenticator code or a recovery code, passed through to identity to check."""
+
+    totp_code: str | None = None
+    recovery_code: str | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.totp_code or self.recovery_code)
 
 
 @dataclass(frozen=True)
@@ -56,10 +69,18 @@ class IdentityClient:
         body = response.json()
         return KnownAccount(UUID(body["account_id"]), bool(body["totp_enabled"]))
 
-    async def set_password(self, account_id: UUID, password: str, totp_code: str | None) -> None:
-        body: dict[str, object] = {"new_password": password}
-        if totp_code is not None:
-            body["totp_code"] = totp_code
+    async def set_password(
+        self,
+        account_id: UUID,
+        password: str,
+        second_factor: SecondFactor | None,
+        client_ip: str | None,
+    ) -> None:
+        body: dict[str, object] = {"new_password": password, "client_ip": client_ip}
+        if second_factor and second_factor.totp_code:
+            body["totp_code"] = second_factor.totp_code
+        if second_factor and second_factor.recovery_code:
+            body["recovery_code"] = second_factor.recovery_code
         response = await self._post(f"/internal/v1/accounts/{account_id}/password", body)
         if response.status_code == 204:
             return
@@ -71,7 +92,7 @@ class IdentityClient:
         if response.status_code == 422 and error.get("error") == "password_rejected":
             raise PasswordRejected(error.get("reason", "rejected"), error.get("message", ""))
         if response.status_code in (403, 422):
-            raise TotpInvalid
+            raise TotpInvalid(throttled=error.get("error") == "totp_throttled")
         raise IdentityUnavailable(f"identity answered {response.status_code}")
 
     async def ping(self) -> None:

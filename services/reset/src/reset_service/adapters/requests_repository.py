@@ -4,7 +4,6 @@ A new request and its ResetRequested record are written in one transaction, so a
 if and only if the request exists; the relay publishes it later (design.md §5).
 """
 
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -13,8 +12,9 @@ from uuid import UUID
 
 import asyncpg
 from pwreset_contracts.cloudevents_kafka import KafkaRecord
+from servicekit.outbox.enqueue import enqueue
 
-OUTBOX_CHANNEL = "outbox"
+from reset_service.adapters.rate_limits import Decision, Limit, take
 
 
 @dataclass(frozen=True)
@@ -73,36 +73,58 @@ class RequestsRepository:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def add(self, request: NewRequest, record: KafkaRecord, event_id: UUID) -> None:
+    async def record_request(
+        self,
+        request: NewRequest,
+        record: KafkaRecord,
+        event_id: UUID,
+        *,
+        ip_limit: Limit,
+        account_limit: Limit,
+        keep: bool,
+        now: datetime,
+    ) -> Decision:
+        """Count the request against both limits and write the request and its event.
+
+        Every request, for a known email or not, runs the same statements in one transaction, so
+        their timing does not tell them apart; only a request for a known account under its limit
+        (``keep``) keeps its rows, the others roll back to a savepoint. Over the IP limit nothing
+        is written. Returns the IP decision (the account limit is silent by design).
+        """
         async with self._pool.acquire() as conn, conn.transaction():
+            by_ip = await take(conn, ip_limit, now)
+            if not by_ip.allowed:
+                return by_ip
+            by_account = await take(conn, account_limit, now)
+            decoy = conn.transaction()
+            await decoy.start()
             # A new request revokes the older ones of the same account.
             await conn.execute(
-                """UPDATE reset_requests SET revoked_at = now()
+                """UPDATE reset_requests SET revoked_at = $2
                    WHERE account_id = $1 AND used_at IS NULL AND revoked_at IS NULL""",
                 request.account_id,
+                now,
             )
             await conn.execute(
                 """INSERT INTO reset_requests
-                   (id, account_id, token_hash, code_hash, hash_key_id, requires_totp, expires_at)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7)""",
+                   (id, account_id, token_hash, code_hash, hash_key_id, requires_totp,
+                    created_at, expires_at)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8)""",
                 request.id,
                 request.account_id,
                 request.token_hash,
                 request.code_hash,
                 request.hash_key_id,
                 request.requires_totp,
+                now,
                 request.expires_at,
             )
-            await conn.execute(
-                """INSERT INTO outbox (event_id, topic, key, value, headers)
-                   VALUES ($1, $2, $3, $4, $5::jsonb)""",
-                event_id,
-                record.topic,
-                record.key,
-                record.value,
-                json.dumps([[name, value.decode()] for name, value in record.headers]),
-            )
-            await conn.execute(f"NOTIFY {OUTBOX_CHANNEL}")
+            await enqueue(conn, event_id, record)
+            if keep and by_account.allowed:
+                await decoy.commit()
+            else:
+                await decoy.rollback()
+            return by_ip
 
     @asynccontextmanager
     async def lock_by_token(self, token_hashes: list[bytes]) -> AsyncIterator[LockedRequest]:

@@ -3,7 +3,11 @@
 from servicekit.http_errors import ApiError
 
 from reset_service.adapters.identity_client import IdentityUnavailable, PasswordRejected
-from reset_service.service_layer.password_resets import ConfirmFailure, ConfirmRejected
+from reset_service.service_layer.password_resets import (
+    ConfirmFailure,
+    ConfirmRejected,
+    RateLimited,
+)
 
 CONFIRM_MESSAGES = {
     ConfirmFailure.LINK_INVALID: "this reset link is invalid, used or expired; request a new one",
@@ -11,6 +15,7 @@ CONFIRM_MESSAGES = {
     ConfirmFailure.CODE_REQUIRED: "enter the verification code shown when you asked for the reset",
     ConfirmFailure.TOTP_REQUIRED: "enter the code from your authenticator app",
     ConfirmFailure.WRONG_CODE: "the code is not right",
+    ConfirmFailure.TOTP_THROTTLED: "too many wrong authenticator codes; wait a few minutes",
 }
 _STATUS = {
     ConfirmFailure.LINK_INVALID: 410,
@@ -18,6 +23,7 @@ _STATUS = {
     ConfirmFailure.CODE_REQUIRED: 400,
     ConfirmFailure.TOTP_REQUIRED: 400,
     ConfirmFailure.WRONG_CODE: 400,
+    ConfirmFailure.TOTP_THROTTLED: 429,
 }
 
 
@@ -33,4 +39,15 @@ def password_error(exc: PasswordRejected) -> ApiError:
 def unavailable(_: IdentityUnavailable) -> ApiError:
     return ApiError(
         503, "service_unavailable", "try again in a moment", headers={"Retry-After": "5"}
+    )
+
+
+def rate_limited(exc: RateLimited) -> ApiError:
+    # Says nothing about any account: only this client sent too many requests.
+    return ApiError(
+        429,
+        "rate_limited",
+        "too many requests from your network; try again later",
+        headers={"Retry-After": str(exc.retry_after_seconds)},
+        retry_after_seconds=exc.retry_after_seconds,
     )

@@ -16,10 +16,11 @@ from servicekit.pages import mount_static
 from servicekit.security_headers import SecurityHeaders
 
 from reset_service.adapters.identity_client import IdentityClient
+from reset_service.adapters.rate_limits import prune_rate_limits
 from reset_service.adapters.requests_repository import RequestsRepository
 from reset_service.api import pages, resets
 from reset_service.core.config import Settings, get_settings
-from reset_service.service_layer.password_resets import PasswordResets
+from reset_service.service_layer.password_resets import PasswordResets, RequestLimits
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -42,8 +43,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             public_origin=settings.public_origin,
             ttl=timedelta(seconds=settings.reset_ttl_seconds),
             max_attempts=settings.max_code_attempts,
+            limits=RequestLimits(
+                account_max=settings.rate_limit_account_max,
+                ip_max=settings.rate_limit_ip_max,
+                window=timedelta(seconds=settings.rate_limit_window_seconds),
+            ),
         )
         stop = asyncio.Event()
+        pruner = asyncio.create_task(
+            prune_rate_limits(pool, timedelta(seconds=settings.rate_limit_window_seconds), stop),
+            name="rate-limit-pruner",
+        )
         relay_task = None
         if settings.outbox_relay_enabled:
             app.state.relay = OutboxRelay(
@@ -60,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             stop.set()
+            await pruner
             if relay_task is not None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await asyncio.wait_for(relay_task, timeout=20)

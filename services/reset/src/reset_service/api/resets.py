@@ -3,23 +3,25 @@
 from fastapi import APIRouter, status
 
 from reset_service.adapters.identity_client import IdentityUnavailable, PasswordRejected
-from reset_service.api.deps import Resets
-from reset_service.api.errors import confirm_error, password_error, unavailable
+from reset_service.api.deps import ClientIp, Resets
+from reset_service.api.errors import confirm_error, password_error, rate_limited, unavailable
 from reset_service.api.schemas import (
     ConfirmReset,
     ResetConfirmed,
     ResetRequest,
     ResetRequestAccepted,
 )
-from reset_service.service_layer.password_resets import ConfirmRejected
+from reset_service.service_layer.password_resets import ConfirmRejected, RateLimited
 
 router = APIRouter(prefix="/v1/password-resets")
 
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED)
-async def request_reset(body: ResetRequest, resets: Resets) -> ResetRequestAccepted:
+async def request_reset(body: ResetRequest, resets: Resets, ip: ClientIp) -> ResetRequestAccepted:
     try:
-        issued = await resets.request(str(body.email))
+        issued = await resets.request(str(body.email), ip)
+    except RateLimited as exc:
+        raise rate_limited(exc) from exc
     except IdentityUnavailable as exc:
         raise unavailable(exc) from exc
     return ResetRequestAccepted(
@@ -29,13 +31,15 @@ async def request_reset(body: ResetRequest, resets: Resets) -> ResetRequestAccep
 
 
 @router.post("/confirm")
-async def confirm_reset(body: ConfirmReset, resets: Resets) -> ResetConfirmed:
+async def confirm_reset(body: ConfirmReset, resets: Resets, ip: ClientIp) -> ResetConfirmed:
     try:
         await resets.confirm(
             token=body.token,
             new_password=body.new_password,
             code=body.verification_code,
             totp_code=body.totp_code,
+            recovery_code=body.recovery_code,
+            client_ip=ip,
         )
     except ConfirmRejected as exc:
         raise confirm_error(exc) from exc

@@ -32,6 +32,7 @@ class ConfirmReset(Strict):
     new_password: Annotated[str, Field(min_length=1, max_length=1024)]
     verification_code: Annotated[str, Field(min_length=1, max_length=32)] | None = None
     totp_code: Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")] | None = None
+    recovery_code: Annotated[str, StringConstraints(min_length=10, max_length=16)] | None = None
 
 
 class ResetConfirmed(BaseModel):

@@ -1,11 +1,13 @@
 """The one settings object, read from environment variables only."""
 
 from functools import cached_property, lru_cache
+from ipaddress import IPv4Network, IPv6Network
 from typing import Literal
 
 from pwreset_contracts.sealed import KeyRing
 from pydantic import AnyHttpUrl, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from servicekit.client_ip import parse_networks
 
 # Development defaults make `make run` work out of the box; production refuses them.
 DEV_INTERNAL_TOKEN = "dev-only-internal-token-change-me"  # noqa: S105 - refused in production
@@ -37,6 +39,14 @@ class Settings(BaseSettings):
     # AES-256-GCM keys sealing the link in ResetRequested; shared with the notifier only.
     link_seal_keys: SecretStr = SecretStr(DEV_LINK_SEAL_KEYS)
 
+    # Requests per sliding window: per account (over it looks like success, no email) and per
+    # client IP (over it is a 429 with Retry-After).
+    rate_limit_account_max: int = Field(default=3, ge=1)
+    rate_limit_ip_max: int = Field(default=20, ge=1)
+    rate_limit_window_seconds: int = Field(default=900, ge=1)
+    # Proxies whose X-Forwarded-For is believed (CIDRs, comma-separated); empty = none.
+    trusted_proxies: str = ""
+
     outbox_relay_enabled: bool = True
     outbox_poll_interval_seconds: float = Field(default=1.0, gt=0, le=60)
     outbox_batch_size: int = Field(default=100, ge=1, le=10_000)
@@ -45,6 +55,10 @@ class Settings(BaseSettings):
     outbox_lease_seconds: float = Field(default=30.0, ge=2, le=600)
 
     max_body_bytes: int = Field(default=16 * 1024, ge=1024)
+
+    @cached_property
+    def trusted_proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        return parse_networks(self.trusted_proxies)
 
     @cached_property
     def token_hash_keyring(self) -> KeyRing:
@@ -62,6 +76,7 @@ class Settings(BaseSettings):
     def _check_keys_and_production(self) -> "Settings":
         self.token_hash_keyring  # noqa: B018 - parse now, so bad keys fail at start
         self.link_seal_keyring  # noqa: B018
+        self.trusted_proxy_networks  # noqa: B018
         if self.environment == "production":
             dev = {
                 "INTERNAL_API_TOKEN": (self.internal_api_token, DEV_INTERNAL_TOKEN),

@@ -13,8 +13,10 @@ from pwreset_contracts.sealed import KeyRing, seal
 from reset_service.adapters.identity_client import (
     IdentityClient,
     PasswordRejected,
+    SecondFactor,
     TotpInvalid,
 )
+from reset_service.adapters.rate_limits import Limit
 from reset_service.adapters.requests_repository import (
     LockedRequest,
     NewRequest,
@@ -40,12 +42,40 @@ class IssuedCode:
     expires_in_seconds: int
 
 
+class RateLimited(Exception):
+    """Too many requests from one client IP (the per-account limit never shows)."""
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        super().__init__(f"retry after {retry_after_seconds}s")
+        self.retry_after_seconds = retry_after_seconds
+
+
+@dataclass(frozen=True)
+class RequestLimits:
+    account_max: int
+    ip_max: int
+    window: timedelta
+
+    def for_email(self, key: bytes, email: str) -> Limit:
+        # Counted for unknown emails too, the same way: the limit says nothing about existence.
+        return Limit(
+            "account",
+            keyed_hash(key, "email:" + email.strip().casefold()),
+            self.account_max,
+            self.window,
+        )
+
+    def for_ip(self, key: bytes, client_ip: str) -> Limit:
+        return Limit("ip", keyed_hash(key, "ip:" + client_ip), self.ip_max, self.window)
+
+
 class ConfirmFailure(enum.Enum):
     LINK_INVALID = "link_invalid"  # unknown, used, revoked or expired: one answer for all
     TOO_MANY_ATTEMPTS = "too_many_attempts"
     CODE_REQUIRED = "verification_code_required"
     TOTP_REQUIRED = "totp_required"
     WRONG_CODE = "wrong_code"
+    TOTP_THROTTLED = "totp_throttled"
 
 
 class ConfirmRejected(Exception):
@@ -72,6 +102,7 @@ class PasswordResets:
         public_origin: str,
         ttl: timedelta,
         max_attempts: int,
+        limits: RequestLimits,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._repo = repo
@@ -81,21 +112,23 @@ class PasswordResets:
         self._origin = public_origin
         self._ttl = ttl
         self._max_attempts = max_attempts
+        self._limits = limits
         self._clock = clock
 
-    async def request(self, email: str) -> IssuedCode:
-        code = new_verification_code()
-        issued = IssuedCode(code, int(self._ttl.total_seconds()))
-        account = await self._identity.lookup(email)
-        if account is None:
-            return issued  # a decoy code; nothing stored, no email
+    async def request(self, email: str, client_ip: str) -> IssuedCode:
+        """Issue a code for any email. Known and unknown emails take the same path (lookup,
+        secrets, sealing, one transaction) so neither the answer nor its timing differs; only a
+        known account under its limit keeps its request and gets an email."""
         now = self._clock()
+        code = new_verification_code()
+        account = await self._identity.lookup(email)
         token = new_link_token()
         request_id = uuid.uuid4()
+        account_id = account.account_id if account else uuid.uuid4()
         link = f"{self._origin}/reset-password?{urlencode({'token': token})}"
         event = ResetRequestedV1(
             request_id=request_id,
-            account_id=account.account_id,
+            account_id=account_id,
             email=email,
             requested_at=now,
             expires_at=now + self._ttl,
@@ -108,20 +141,26 @@ class PasswordResets:
         )
         event_id = uuid.uuid4()
         key = self._hash_keys.current
-        await self._repo.add(
+        decision = await self._repo.record_request(
             NewRequest(
                 id=request_id,
-                account_id=account.account_id,
+                account_id=account_id,
                 token_hash=keyed_hash(key, token),
                 code_hash=keyed_hash(key, code),
                 hash_key_id=self._hash_keys.current_id,
-                requires_totp=account.totp_enabled,
+                requires_totp=bool(account and account.totp_enabled),
                 expires_at=event.expires_at,
             ),
             cloudevents_kafka.encode(event, source=EVENT_SOURCE, event_id=str(event_id)),
             event_id,
+            ip_limit=self._limits.for_ip(key, client_ip),
+            account_limit=self._limits.for_email(key, email),
+            keep=account is not None,
+            now=now,
         )
-        return issued
+        if not decision.allowed:
+            raise RateLimited(decision.retry_after_seconds)
+        return IssuedCode(code, int(self._ttl.total_seconds()))
 
     def _token_hashes(self, token: str) -> list[bytes]:
         return [keyed_hash(key, token) for key in self._hash_keys.keys.values()]
@@ -144,13 +183,22 @@ class PasswordResets:
         return LinkInfo(requires_totp=request.requires_totp, expires_at=request.expires_at)
 
     async def confirm(
-        self, *, token: str, new_password: str, code: str | None, totp_code: str | None
+        self,
+        *,
+        token: str,
+        new_password: str,
+        code: str | None,
+        totp_code: str | None = None,
+        recovery_code: str | None = None,
+        client_ip: str | None = None,
     ) -> None:
+        second_factor = SecondFactor(totp_code, recovery_code)
         failure: ConfirmRejected | None = None
         async with self._repo.lock_by_token(self._token_hashes(token)) as locked:
             request = self._usable(locked.request)
             if request.requires_totp:
-                if not totp_code:
+                # The verification code alone never suffices when two-factor is on.
+                if not second_factor:
                     raise ConfirmRejected(ConfirmFailure.TOTP_REQUIRED)
             elif not code:
                 raise ConfirmRejected(ConfirmFailure.CODE_REQUIRED)
@@ -164,9 +212,12 @@ class PasswordResets:
                     await self._identity.set_password(
                         request.account_id,
                         new_password,
-                        totp_code if request.requires_totp else None,
+                        second_factor if request.requires_totp else None,
+                        client_ip,
                     )
-                except TotpInvalid:
+                except TotpInvalid as exc:
+                    if exc.throttled:
+                        raise ConfirmRejected(ConfirmFailure.TOTP_THROTTLED) from exc
                     failure = await self._failed(locked, ConfirmFailure.WRONG_CODE)
                 else:
                     await locked.mark_used(self._clock())
@@ -180,4 +231,13 @@ class PasswordResets:
         return ConfirmRejected(ConfirmFailure.TOO_MANY_ATTEMPTS if left == 0 else kind, left)
 
 
-__all__ = ["ConfirmFailure", "ConfirmRejected", "IssuedCode", "PasswordRejected", "PasswordResets"]
+__all__ = [
+    "ConfirmFailure",
+    "ConfirmRejected",
+    "IssuedCode",
+    "PasswordRejected",
+    "PasswordResets",
+    "RateLimited",
+    "RequestLimits",
+    "SecondFactor",
+]

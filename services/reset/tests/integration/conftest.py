@@ -1,0 +1,134 @@
+"""Service-layer tests of the reset service on real PostgreSQL.
+
+Identity is replaced by an in-memory fake of *our own* adapter (IdentityClient's interface), as in
+cosmicpython's service-layer tests; PostgreSQL stays real, because the guarantees under test
+(row locks, transactions, limits across connections) live there.
+"""
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import asyncpg
+import pytest
+import reset_service
+from pwreset_contracts import cloudevents_kafka
+from pwreset_contracts.sealed import KeyRing, decode_key, open_sealed
+from reset_service.adapters.identity_client import KnownAccount, SecondFactor, TotpInvalid
+from reset_service.adapters.requests_repository import RequestsRepository
+from reset_service.service_layer.password_resets import PasswordResets, RequestLimits
+from servicekit.testing import migrated_database
+
+MIGRATIONS = Path(reset_service.__file__).parent / "migrations"
+ORIGIN = "https://accounts.example.com"
+
+
+@dataclass
+class FakeIdentity:
+    accounts: dict[str, KnownAccount] = field(default_factory=dict)
+    passwords: dict[uuid.UUID, str] = field(default_factory=dict)
+    valid_totp: str = "123456"
+    delay: float = 0.0
+
+    def add(self, email: str, *, totp: bool = False) -> KnownAccount:
+        account = KnownAccount(uuid.uuid4(), totp)
+        self.accounts[email] = account
+        return account
+
+    async def lookup(self, email: str) -> KnownAccount | None:
+        return self.accounts.get(email)
+
+    async def set_password(
+        self,
+        account_id: uuid.UUID,
+        password: str,
+        second_factor: SecondFactor | None,
+        client_ip: str | None,
+    ) -> None:
+        await asyncio.sleep(self.delay)
+        if second_factor is not None and second_factor.totp_code != self.valid_totp:
+            raise TotpInvalid
+        self.passwords[account_id] = password
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> None:
+        self.now += timedelta(**kwargs)
+
+
+@pytest.fixture(scope="module")
+def dsn(infra) -> str:
+    return migrated_database(infra, "reset", MIGRATIONS)
+
+
+@pytest.fixture
+async def pool(dsn: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=25)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+def identity() -> FakeIdentity:
+    return FakeIdentity()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def make_resets(
+    pool: asyncpg.Pool, identity: FakeIdentity, clock: Clock
+) -> Callable[..., PasswordResets]:
+    def make(*, account_max: int = 3, ip_max: int = 20, ttl_minutes: int = 30) -> PasswordResets:
+        return PasswordResets(
+            RequestsRepository(pool),
+            identity,  # type: ignore[arg-type]
+            hash_keys=KeyRing.parse(f"h1:{'A' * 43}"),
+            seal_keys=KeyRing.parse(f"s1:{'B' * 43}"),
+            public_origin=ORIGIN,
+            ttl=timedelta(minutes=ttl_minutes),
+            max_attempts=5,
+            limits=RequestLimits(account_max, ip_max, timedelta(minutes=15)),
+            clock=clock,
+        )
+
+    return make
+
+
+def unique_email() -> str:
+    return f"p-{uuid.uuid4().hex[:10]}@example.com"
+
+
+def unique_ip() -> str:
+    n = uuid.uuid4().int
+    return f"10.{n % 250}.{(n >> 8) % 250}.{(n >> 16) % 250 + 1}"
+
+
+async def emailed_token(pool: asyncpg.Pool, email: str) -> str:
+    """The token of the newest link sealed for ``email`` in the outbox (what the email carries)."""
+    rows = await pool.fetch("SELECT headers, value FROM outbox ORDER BY id DESC LIMIT 200")
+    for row in rows:
+        headers = [(k, v.encode()) for k, v in json.loads(row["headers"])]
+        event = cloudevents_kafka.decode(headers, row["value"]).data
+        if event.email == email:  # type: ignore[attr-defined]
+            link = open_sealed(
+                event.sealed_link,  # type: ignore[attr-defined]
+                keys={"s1": decode_key("B" * 43)},
+                associated_data=str(event.request_id),  # type: ignore[attr-defined]
+            )
+            return parse_qs(urlsplit(link).query)["token"][0]
+    raise AssertionError(f"no outbox record for {email}")
