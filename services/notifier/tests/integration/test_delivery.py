@@ -56,6 +56,7 @@ async def test_event_becomes_one_email_even_when_delivered_twice(infra, pool) ->
         DeliveriesLedger(pool),
         sender,
         link_keys={"k1": KEY},
+        notice_keys={},
         mail_from="Reset <no-reply@example.com>",
     )
     email = f"it-{uuid.uuid4().hex[:8]}@example.com"

@@ -15,6 +15,7 @@ _templates = Environment(
 )
 
 RESET_SUBJECT = "Reset your password"
+CHANGED_SUBJECT = "Your password was changed"
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,21 @@ def render_reset_email(*, link: str, expires_at: datetime, minutes_valid: int) -
         subject=RESET_SUBJECT,
         text=_templates.get_template("reset_password.txt").render(context),
         html=_templates.get_template("reset_password.html").render(context),
+    )
+
+
+def render_password_changed_email(
+    *, changed_at: datetime, client_ip: str | None, undo_link: str
+) -> Rendered:
+    context = {
+        "when": changed_at.strftime("%d %B %Y, %H:%M UTC"),
+        "client_ip": client_ip or "unknown",
+        "undo_link": undo_link,
+    }
+    return Rendered(
+        subject=CHANGED_SUBJECT,
+        text=_templates.get_template("password_changed.txt").render(context),
+        html=_templates.get_template("password_changed.html").render(context),
     )
 
 

@@ -4,15 +4,20 @@ import enum
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+from email.message import EmailMessage
 
-from pwreset_contracts import ResetRequestedV1
+from pwreset_contracts import PasswordChangedV1, ResetRequestedV1, SealedValue
 from pwreset_contracts.cloudevents_kafka import ReceivedEvent
 from pwreset_contracts.sealed import SealError, open_sealed
 from servicekit.logging import mask_email
 
 from notifier_service.adapters.deliveries_ledger import DeliveriesLedger
 from notifier_service.adapters.smtp_sender import SmtpSender
-from notifier_service.domain.emails import build_message, render_reset_email
+from notifier_service.domain.emails import (
+    build_message,
+    render_password_changed_email,
+    render_reset_email,
+)
 
 log = logging.getLogger("notifier.notifications")
 
@@ -34,45 +39,67 @@ class Notifications:
         sender: SmtpSender,
         *,
         link_keys: dict[str, bytes],
+        notice_keys: dict[str, bytes],
         mail_from: str,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._ledger = ledger
         self._sender = sender
         self._link_keys = link_keys
+        self._notice_keys = notice_keys
         self._mail_from = mail_from
         self._clock = clock
 
     async def handle(self, event: ReceivedEvent) -> Outcome:
         if await self._ledger.already_sent(event.id):
             return Outcome.DUPLICATE
-        data = event.data
-        if not isinstance(data, ResetRequestedV1):
-            raise UndeliverableEvent(f"no email for event type {event.type}")
         now = self._clock()
-        if data.expires_at <= now:
+        composed = self.compose(event, now)
+        if composed is None:
             await self._ledger.record_sent(event.id, event.type)
             return Outcome.EXPIRED  # a link that no longer works helps nobody
-        try:
-            link = open_sealed(
-                data.sealed_link, keys=self._link_keys, associated_data=str(data.request_id)
-            )
-        except SealError as exc:
-            raise UndeliverableEvent(str(exc)) from exc
-        rendered = render_reset_email(
-            link=link,
-            expires_at=data.expires_at,
-            minutes_valid=max(1, round((data.expires_at - data.requested_at).total_seconds() / 60)),
-        )
-        message = build_message(
-            rendered, to=data.email, sender=self._mail_from, event_id=event.id, sent_at=now
-        )
-        await self._sender.send(message)
+        await self._sender.send(composed)
         await self._ledger.record_sent(event.id, event.type)
         log.info(
             "email sent",
             extra={
-                "fields": {"event_id": event.id, "type": event.type, "to": mask_email(data.email)}
+                "fields": {
+                    "event_id": event.id,
+                    "type": event.type,
+                    "to": mask_email(str(composed["To"])),
+                }
             },
         )
         return Outcome.SENT
+
+    def compose(self, event: ReceivedEvent, now: datetime) -> EmailMessage | None:
+        """The email an event asks for, or None when it is no longer worth sending."""
+        data = event.data
+        if isinstance(data, ResetRequestedV1):
+            if data.expires_at <= now:
+                return None
+            link = self._open(data.sealed_link, self._link_keys, str(data.request_id))
+            rendered = render_reset_email(
+                link=link,
+                expires_at=data.expires_at,
+                minutes_valid=max(
+                    1, round((data.expires_at - data.requested_at).total_seconds() / 60)
+                ),
+            )
+        elif isinstance(data, PasswordChangedV1):
+            undo = self._open(data.sealed_undo_link, self._notice_keys, str(data.change_id))
+            rendered = render_password_changed_email(
+                changed_at=data.changed_at, client_ip=data.client_ip, undo_link=undo
+            )
+        else:
+            raise UndeliverableEvent(f"no email for event type {event.type}")
+        return build_message(
+            rendered, to=data.email, sender=self._mail_from, event_id=event.id, sent_at=now
+        )
+
+    @staticmethod
+    def _open(value: SealedValue, keys: dict[str, bytes], associated_data: str) -> str:
+        try:
+            return open_sealed(value, keys=keys, associated_data=associated_data)
+        except SealError as exc:
+            raise UndeliverableEvent(str(exc)) from exc
