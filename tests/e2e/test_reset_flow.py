@@ -107,7 +107,8 @@ async def test_with_totp_on_the_authenticator_code_is_required_and_works(
     totp = pyotp.TOTP(setup.json()["secret"])
     assert setup.json()["provisioning_uri"].startswith("otpauth://totp/")
     activated = await identity.post("/v1/totp/activate", json={"code": totp.now()}, headers=auth)
-    assert activated.status_code == 204, activated.text
+    assert activated.status_code == 200, activated.text
+    assert len(activated.json()["recovery_codes"]) == 10
 
     code = (await reset.post("/v1/password-resets", json={"email": email})).json()[
         "verification_code"

@@ -17,6 +17,12 @@ from devinfra.processes import free_port, log_tail, stop_process, wait_until
 
 SERVICES = ("identity", "reset", "notifier")
 DATABASES = {name: name for name in SERVICES}
+# Tests send hundreds of requests from 127.0.0.1: lift the per-IP limit (tests of the limit
+# start their own reset instance), and trust loopback as a proxy so a test can act as many
+# clients through X-Forwarded-For. `make run` keeps the production defaults.
+TEST_DEFAULTS: dict[str, dict[str, str]] = {
+    "reset": {"RATE_LIMIT_IP_MAX": "1000000", "TRUSTED_PROXIES": "127.0.0.1/32"},
+}
 TOPICS = ("password-reset.requested.v1", "identity.password-changed.v1", "notifier.dead-letter.v1")
 
 
@@ -48,6 +54,7 @@ class Platform:
     run_dir: Path
     ports: dict[str, int] = field(default_factory=dict)
     extra_env: dict[str, dict[str, str]] = field(default_factory=dict)
+    test_defaults: bool = True
     running: dict[str, RunningService] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -69,7 +76,12 @@ class Platform:
             "LOG_LEVEL": "INFO",
         }
         specific = {
-            "identity": {"RESET_PUBLIC_URL": self.url("reset")},
+            "identity": {
+                "RESET_PUBLIC_URL": self.url("reset"),
+                "RESET_URL": self.url("reset"),
+                "PUBLIC_BASE_URL": self.url("identity"),
+                "KAFKA_BOOTSTRAP_SERVERS": e.kafka_bootstrap,
+            },
             "reset": {
                 "KAFKA_BOOTSTRAP_SERVERS": e.kafka_bootstrap,
                 "IDENTITY_URL": self.url("identity"),
@@ -82,7 +94,8 @@ class Platform:
                 "SMTP_PORT": str(e.smtp_port),
             },
         }[name]
-        return {**os.environ, **common, **specific, **self.extra_env.get(name, {})}
+        defaults = TEST_DEFAULTS.get(name, {}) if self.test_defaults else {}
+        return {**os.environ, **defaults, **common, **specific, **self.extra_env.get(name, {})}
 
     def migrate(self) -> None:
         for name in SERVICES:
@@ -104,7 +117,26 @@ class Platform:
             self.start_service(name, timeout=timeout)
 
     def start_service(self, name: str, timeout: float = 60.0) -> RunningService:
-        log = self.log_dir / f"{name}.log"
+        return self._spawn(name, name, self.ports[name], self.env_for(name), timeout)
+
+    def start_instance(
+        self,
+        name: str,
+        instance: str,
+        *,
+        env: dict[str, str] | None = None,
+        timeout: float = 60.0,
+    ) -> RunningService:
+        """One more process of service `name` (a second relay or notifier, say): same database
+        and endpoints, its own port and log, extra `env` on top. Stop it by `instance`."""
+        port = self.ports.setdefault(instance, free_port())
+        environment = {**self.env_for(name), "PORT": str(port), **(env or {})}
+        return self._spawn(instance, name, port, environment, timeout)
+
+    def _spawn(
+        self, key: str, name: str, port: int, env: dict[str, str], timeout: float
+    ) -> RunningService:
+        log = self.log_dir / f"{key}.log"
         out = log.open("ab")
         process = subprocess.Popen(
             [
@@ -115,20 +147,20 @@ class Platform:
                 "--host",
                 "127.0.0.1",
                 "--port",
-                str(self.ports[name]),
+                str(port),
             ],
-            env=self.env_for(name),
+            env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         out.close()
-        service = RunningService(name, self.ports[name], process, log)
-        self.running[name] = service
+        service = RunningService(key, port, process, log)
+        self.running[key] = service
         wait_until(
             lambda: _ready(f"{service.url}/healthz/ready"),
             timeout=timeout,
-            what=f"{name} service",
+            what=f"{key} service",
             process=process,
             log=log,
         )

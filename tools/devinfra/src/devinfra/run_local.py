@@ -104,6 +104,7 @@ def main() -> int:
                     "reset": args.reset_port,
                     "notifier": args.notifier_port,
                 },
+                test_defaults=False,
             )
             try:
                 platform.migrate()
