@@ -5,6 +5,8 @@ import logging
 import sys
 from datetime import UTC, datetime
 
+from servicekit import tracing
+
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
@@ -14,6 +16,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
+        trace_id = tracing.current_trace_id()
+        if trace_id:
+            entry["trace_id"] = trace_id
         entry.update(getattr(record, "fields", {}))
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)

@@ -1,6 +1,7 @@
 """Starts a fresh password reset through the reset service's public API ("This wasn't me")."""
 
 import httpx
+from servicekit import tracing
 
 
 class ResetUnavailable(Exception):
@@ -17,7 +18,9 @@ class ResetClient:
     async def start_reset(self, email: str) -> str:
         """The verification code of the new reset request."""
         try:
-            response = await self._http.post("/v1/password-resets", json={"email": email})
+            response = await self._http.post(
+                "/v1/password-resets", json={"email": email}, headers=tracing.outgoing_headers()
+            )
         except httpx.HTTPError as exc:
             raise ResetUnavailable(type(exc).__name__) from exc
         if response.status_code != 202:

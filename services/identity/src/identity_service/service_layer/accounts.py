@@ -10,6 +10,7 @@ from uuid import UUID
 
 from pwreset_contracts import PasswordChangedV1, cloudevents_kafka
 from pwreset_contracts.sealed import KeyRing, seal
+from servicekit import tracing
 
 from identity_service.adapters.accounts_repository import (
     Account,
@@ -19,6 +20,7 @@ from identity_service.adapters.accounts_repository import (
 from identity_service.adapters.secret_box import SecretBox
 from identity_service.domain import recovery_codes, sessions, totp, undo_links
 from identity_service.domain.passwords import Argon2Hasher, PasswordPolicy, check_password
+from identity_service.metrics import LOGINS, PASSWORD_CHANGES
 
 EVENT_SOURCE = "/pwreset/identity"
 
@@ -119,6 +121,15 @@ class AccountService:
         return account_id
 
     async def login(self, email: str, password: str, factor: SecondFactor) -> str:
+        try:
+            token = await self._login(email, password, factor)
+        except AuthFailed as exc:
+            LOGINS.labels(exc.reason).inc()
+            raise
+        LOGINS.labels("success").inc()
+        return token
+
+    async def _login(self, email: str, password: str, factor: SecondFactor) -> str:
         account = await self._repo.by_email(email)
         ok, needs_rehash = await self._verify(
             account.password_hash if account else self._decoy_hash, password
@@ -200,6 +211,7 @@ class AccountService:
         await self._repo.replace_password(
             account_id, password_hash, self._change_notice(account, client_ip)
         )
+        PASSWORD_CHANGES.inc()
 
     async def this_wasnt_me(self, token: str) -> Account | None:
         """Revoke every session of the account the undo link belongs to (once)."""
@@ -233,7 +245,12 @@ class AccountService:
             undo_token_hash=undo_links.token_digest(token),
             undo_expires_at=now + self._notice.undo_ttl,
             event_id=event_id,
-            event=cloudevents_kafka.encode(event, source=EVENT_SOURCE, event_id=str(event_id)),
+            event=cloudevents_kafka.encode(
+                event,
+                source=EVENT_SOURCE,
+                event_id=str(event_id),
+                extensions=tracing.event_extensions(),
+            ),
         )
 
     async def _require(self, account_id: UUID) -> Account:

@@ -18,6 +18,7 @@ from servicekit.backoff import sleep_unless_stopped
 from servicekit.database import create_pool
 from servicekit.health import health_router
 from servicekit.http_errors import install_error_handlers
+from servicekit.metrics import install_telemetry
 
 from notifier_service.adapters.dead_letters import DeadLetters
 from notifier_service.adapters.deliveries_ledger import DeliveriesLedger, DeliveryBusy
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="notifier", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None
     )
     install_error_handlers(app)
+    install_telemetry(app)
 
     async def database() -> None:
         await app.state.pool.fetchval("SELECT 1")

@@ -9,6 +9,7 @@ from email.message import EmailMessage
 from pwreset_contracts import PasswordChangedV1, ResetRequestedV1, SealedValue
 from pwreset_contracts.cloudevents_kafka import ReceivedEvent
 from pwreset_contracts.sealed import SealError, open_sealed
+from servicekit import tracing
 from servicekit.logging import mask_email
 
 from notifier_service.adapters.deliveries_ledger import DeliveriesLedger
@@ -51,6 +52,14 @@ class Notifications:
         self._clock = clock
 
     async def handle(self, event: ReceivedEvent) -> Outcome:
+        # Continue the trace of the request that produced the event, for the log lines below.
+        token = tracing.set_current(tracing.continue_from(event.extensions.get("traceparent")))
+        try:
+            return await self._handle(event)
+        finally:
+            tracing.reset_current(token)
+
+    async def _handle(self, event: ReceivedEvent) -> Outcome:
         if await self._ledger.already_sent(event.id):
             return Outcome.DUPLICATE
         now = self._clock()

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 import httpx
+from servicekit import tracing
 
 
 class IdentityUnavailable(Exception):
@@ -52,7 +53,7 @@ class IdentityClient:
 
     async def _post(self, path: str, body: dict[str, object]) -> httpx.Response:
         try:
-            response = await self._http.post(path, json=body)
+            response = await self._http.post(path, json=body, headers=tracing.outgoing_headers())
         except httpx.HTTPError as exc:
             raise IdentityUnavailable(type(exc).__name__) from exc
         if response.status_code >= 500 or response.status_code == 401:

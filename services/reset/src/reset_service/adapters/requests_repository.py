@@ -83,18 +83,19 @@ class RequestsRepository:
         account_limit: Limit,
         keep: bool,
         now: datetime,
-    ) -> Decision:
+    ) -> tuple[Decision, bool]:
         """Count the request against both limits and write the request and its event.
 
         Every request, for a known email or not, runs the same statements in one transaction, so
         their timing does not tell them apart; only a request for a known account under its limit
         (``keep``) keeps its rows, the others roll back to a savepoint. Over the IP limit nothing
-        is written. Returns the IP decision (the account limit is silent by design).
+        is written. Returns the IP decision (the account limit is silent by design) and whether
+        the request was kept.
         """
         async with self._pool.acquire() as conn, conn.transaction():
             by_ip = await take(conn, ip_limit, now)
             if not by_ip.allowed:
-                return by_ip
+                return by_ip, False
             by_account = await take(conn, account_limit, now)
             decoy = conn.transaction()
             await decoy.start()
@@ -120,11 +121,12 @@ class RequestsRepository:
                 request.expires_at,
             )
             await enqueue(conn, event_id, record)
-            if keep and by_account.allowed:
+            kept = keep and by_account.allowed
+            if kept:
                 await decoy.commit()
             else:
                 await decoy.rollback()
-            return by_ip
+            return by_ip, kept
 
     @asynccontextmanager
     async def lock_by_token(self, token_hashes: list[bytes]) -> AsyncIterator[LockedRequest]:

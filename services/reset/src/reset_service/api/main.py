@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from servicekit.database import create_pool
 from servicekit.health import health_router
 from servicekit.http_errors import BodySizeLimit, install_error_handlers
+from servicekit.metrics import install_telemetry
 from servicekit.outbox.relay import OutboxRelay
 from servicekit.pages import mount_static
 from servicekit.security_headers import SecurityHeaders
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
+    install_telemetry(app)  # outermost: times and counts everything, 413s included
     app.include_router(resets.router)
     app.include_router(pages.router)
     mount_static(app, Path(__file__).parent.parent / "static")

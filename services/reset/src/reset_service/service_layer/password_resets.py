@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 from pwreset_contracts import ResetRequestedV1, cloudevents_kafka
 from pwreset_contracts.sealed import KeyRing, seal
+from servicekit import tracing
 
 from reset_service.adapters.identity_client import (
     IdentityClient,
@@ -30,6 +31,7 @@ from reset_service.domain.secrets_issued import (
     normalise_code,
     same_secret,
 )
+from reset_service.metrics import RESET_CONFIRMATIONS, RESET_REQUESTS
 
 EVENT_SOURCE = "/pwreset/reset"
 
@@ -141,7 +143,7 @@ class PasswordResets:
         )
         event_id = uuid.uuid4()
         key = self._hash_keys.current
-        decision = await self._repo.record_request(
+        decision, kept = await self._repo.record_request(
             NewRequest(
                 id=request_id,
                 account_id=account_id,
@@ -151,7 +153,12 @@ class PasswordResets:
                 requires_totp=bool(account and account.totp_enabled),
                 expires_at=event.expires_at,
             ),
-            cloudevents_kafka.encode(event, source=EVENT_SOURCE, event_id=str(event_id)),
+            cloudevents_kafka.encode(
+                event,
+                source=EVENT_SOURCE,
+                event_id=str(event_id),
+                extensions=tracing.event_extensions(),
+            ),
             event_id,
             ip_limit=self._limits.for_ip(key, client_ip),
             account_limit=self._limits.for_email(key, email),
@@ -159,7 +166,9 @@ class PasswordResets:
             now=now,
         )
         if not decision.allowed:
+            RESET_REQUESTS.labels("ip_limited").inc()
             raise RateLimited(decision.retry_after_seconds)
+        RESET_REQUESTS.labels("queued" if kept else "suppressed").inc()
         return IssuedCode(code, int(self._ttl.total_seconds()))
 
     def _token_hashes(self, token: str) -> list[bytes]:
@@ -192,7 +201,27 @@ class PasswordResets:
         recovery_code: str | None = None,
         client_ip: str | None = None,
     ) -> None:
-        second_factor = SecondFactor(totp_code, recovery_code)
+        """Set the new password if link and code (or second factor) are right; single use."""
+        try:
+            await self._confirm(
+                token, new_password, code, SecondFactor(totp_code, recovery_code), client_ip
+            )
+        except ConfirmRejected as exc:
+            RESET_CONFIRMATIONS.labels(exc.failure.value).inc()
+            raise
+        except PasswordRejected:
+            RESET_CONFIRMATIONS.labels("password_rejected").inc()
+            raise
+        RESET_CONFIRMATIONS.labels("success").inc()
+
+    async def _confirm(
+        self,
+        token: str,
+        new_password: str,
+        code: str | None,
+        second_factor: SecondFactor,
+        client_ip: str | None,
+    ) -> None:
         failure: ConfirmRejected | None = None
         async with self._repo.lock_by_token(self._token_hashes(token)) as locked:
             request = self._usable(locked.request)

@@ -1,0 +1,91 @@
+"""Prometheus metrics every service exposes, and the HTTP middleware that records them.
+
+The middleware also writes one JSON log line per request (route template, never the raw path:
+the reset link carries a token in its query string) with the request's trace id.
+"""
+
+import logging
+import time
+
+from fastapi import APIRouter, FastAPI
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from servicekit import tracing
+
+log = logging.getLogger("servicekit.access")
+
+HTTP_REQUESTS = Counter(
+    "http_requests_total", "HTTP requests by route and status", ["method", "route", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "http_request_duration_seconds",
+    "HTTP request latency by route",
+    ["method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+_QUIET = {"/metrics", "/healthz/live", "/healthz/ready"}
+
+
+class RequestTelemetry:
+    """Trace context in, metrics and one access log line out."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope.get("headers") or []).get(b"traceparent", b"").decode("latin-1")
+        traceparent = tracing.continue_from(incoming)
+        token = tracing.set_current(traceparent)
+        status = 500
+        started = time.perf_counter()
+
+        async def send_and_record(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"].append((b"traceparent", traceparent.encode()))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_record)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            method = scope["method"]
+            HTTP_REQUESTS.labels(method, template, str(status)).inc()
+            HTTP_LATENCY.labels(method, template).observe(elapsed)
+            if template not in _QUIET:
+                log.info(
+                    "http request",
+                    extra={
+                        "fields": {
+                            "method": method,
+                            "route": template,
+                            "status": status,
+                            "duration_ms": round(elapsed * 1000, 2),
+                        }
+                    },
+                )
+            tracing.reset_current(token)
+
+
+def metrics_router() -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def install_telemetry(app: FastAPI) -> None:
+    app.add_middleware(RequestTelemetry)
+    app.include_router(metrics_router())
