@@ -141,13 +141,14 @@ def test_build_stage_yields_a_venv_with_the_service_and_nothing_else(
         assert result.returncode == 0, f"{command[:2]}: {result.stderr[-2000:]}"
         return result.stdout
 
+    site = next((venv / "lib").glob("python3*/site-packages"))
     help_text = run(venv / "bin" / f"{service}-service", "--help")
     assert "serve" in help_text and "migrate" in help_text
 
     # The app imports with what the image has, and its migrations travelled as package data.
     probe = (
         "import importlib, pathlib;"
-        f"importlib.import_module('{module}.api.main');"
+        f"importlib.import_module('{module}.api.main').create_app();"
         f"root = pathlib.Path(importlib.import_module('{module}').__file__).parent;"
         "print(len(list((root / 'migrations' / 'versions').glob('*.py'))))"
     )
@@ -161,6 +162,18 @@ def test_build_stage_yields_a_venv_with_the_service_and_nothing_else(
     )
     assert found.strip() == "[]", f"the image would carry {found}"
 
+    # Every file of the packages (templates, data, static files, migrations) was installed.
+    for source_root, package in (
+        (f"services/{service}/src", module),
+        ("libs/servicekit/src", "servicekit"),
+        ("contracts/src", "pwreset_contracts"),
+    ):
+        shipped = tmp_path / "src" / source_root / package
+        wanted = {p.relative_to(shipped) for p in shipped.rglob("*") if p.is_file()}
+        installed = {
+            p.relative_to(site / package) for p in (site / package).rglob("*") if p.is_file()
+        }
+        assert wanted <= installed, f"{package}: not installed {sorted(wanted - installed)[:5]}"
+
     # Installed, not linked back to the build directory the runtime stage never receives.
-    site = next((venv / "lib").glob("python3*/site-packages"))
     assert not [p for p in site.glob("*.pth") if str(tmp_path) in p.read_text()]
