@@ -12,7 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from servicekit import tracing
+from servicekit import otel, tracing
 
 log = logging.getLogger("servicekit.access")
 
@@ -86,6 +86,9 @@ def metrics_router() -> APIRouter:
     return router
 
 
-def install_telemetry(app: FastAPI) -> None:
+def install_telemetry(app: FastAPI, service: str) -> None:
+    """Metrics, access log and trace context; OpenTelemetry spans too when OTEL_ENABLED."""
     app.add_middleware(RequestTelemetry)
     app.include_router(metrics_router())
+    if otel.enabled():
+        otel.setup_tracing(app, service)

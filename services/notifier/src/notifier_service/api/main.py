@@ -104,7 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="notifier", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None
     )
     install_error_handlers(app)
-    install_telemetry(app)
+    install_telemetry(app, "notifier")
 
     async def database() -> None:
         await app.state.pool.fetchval("SELECT 1")

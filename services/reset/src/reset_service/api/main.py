@@ -83,7 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
-    install_telemetry(app)  # outermost: times and counts everything, 413s included
+    install_telemetry(app, "reset")  # outermost: times and counts everything, 413s included
     app.include_router(resets.router)
     app.include_router(pages.router)
     mount_static(app, Path(__file__).parent.parent / "static")
