@@ -132,3 +132,21 @@ async def emailed_token(pool: asyncpg.Pool, email: str) -> str:
             )
             return parse_qs(urlsplit(link).query)["token"][0]
     raise AssertionError(f"no outbox record for {email}")
+
+
+@dataclass(frozen=True)
+class Requested:
+    email: str
+    account: KnownAccount
+    code: str
+    token: str
+
+
+async def request_for_new_account(
+    resets: PasswordResets, identity: FakeIdentity, pool: asyncpg.Pool, *, totp: bool = False
+) -> Requested:
+    """A known account, a reset request for it, and what the person has: code and token."""
+    email = unique_email()
+    account = identity.add(email, totp=totp)
+    code = (await resets.request(email, unique_ip())).verification_code
+    return Requested(email, account, code, await emailed_token(pool, email))

@@ -13,7 +13,14 @@ from reset_service.service_layer.password_resets import (
     RateLimited,
 )
 
-from .conftest import Clock, FakeIdentity, emailed_token, unique_email, unique_ip
+from .conftest import (
+    Clock,
+    FakeIdentity,
+    emailed_token,
+    request_for_new_account,
+    unique_email,
+    unique_ip,
+)
 
 pytestmark = pytest.mark.integration
 NEW_PASSWORD = "a brand new long password"
@@ -96,11 +103,10 @@ async def test_expiry_accepted_just_before_rejected_just_after(
 async def test_twenty_concurrent_confirms_exactly_one_succeeds(
     make_resets: Make, identity: FakeIdentity, pool: asyncpg.Pool
 ) -> None:
-    resets, email = make_resets(), unique_email()
-    account = identity.add(email)
+    resets = make_resets()
+    r = await request_for_new_account(resets, identity, pool)
+    code, token = r.code, r.token
     identity.delay = 0.02  # the identity call takes time, as a real argon2id hash does
-    code = (await resets.request(email, unique_ip())).verification_code
-    token = await emailed_token(pool, email)
 
     async def attempt(i: int) -> str:
         try:
@@ -113,16 +119,15 @@ async def test_twenty_concurrent_confirms_exactly_one_succeeds(
     assert results.count("ok") == 1
     assert set(results) - {"ok"} == {ConfirmFailure.LINK_INVALID.value}
     winner = results.index("ok")
-    assert identity.passwords[account.account_id] == f"{NEW_PASSWORD} {winner}"
+    assert identity.passwords[r.account.account_id] == f"{NEW_PASSWORD} {winner}"
 
 
 async def test_five_wrong_codes_burn_the_request(
     make_resets: Make, identity: FakeIdentity, pool: asyncpg.Pool
 ) -> None:
-    resets, email = make_resets(), unique_email()
-    identity.add(email)
-    code = (await resets.request(email, unique_ip())).verification_code
-    token = await emailed_token(pool, email)
+    resets = make_resets()
+    r = await request_for_new_account(resets, identity, pool)
+    code, token = r.code, r.token
     wrong = "ZZZZZZZZ" if code != "ZZZZZZZZ" else "YYYYYYYY"
     left = []
     for _ in range(5):
@@ -170,17 +175,16 @@ async def test_a_new_request_revokes_older_ones(
 async def test_single_use_and_success_revokes_every_outstanding_request(
     make_resets: Make, identity: FakeIdentity, pool: asyncpg.Pool
 ) -> None:
-    resets, email = make_resets(), unique_email()
-    account = identity.add(email)
-    code = (await resets.request(email, unique_ip())).verification_code
-    token = await emailed_token(pool, email)
+    resets = make_resets()
+    r = await request_for_new_account(resets, identity, pool)
+    code, token = r.code, r.token
     await resets.confirm(token=token, new_password=NEW_PASSWORD, code=code)
     with pytest.raises(ConfirmRejected):
         await resets.confirm(token=token, new_password=NEW_PASSWORD, code=code)
     open_requests = await pool.fetchval(
         """SELECT count(*) FROM reset_requests
            WHERE account_id = $1 AND used_at IS NULL AND revoked_at IS NULL""",
-        account.account_id,
+        r.account.account_id,
     )
     assert open_requests == 0
 
@@ -188,10 +192,9 @@ async def test_single_use_and_success_revokes_every_outstanding_request(
 async def test_inspecting_the_link_never_consumes_it(
     make_resets: Make, identity: FakeIdentity, pool: asyncpg.Pool
 ) -> None:
-    resets, email = make_resets(), unique_email()
-    identity.add(email)
-    code = (await resets.request(email, unique_ip())).verification_code
-    token = await emailed_token(pool, email)
+    resets = make_resets()
+    r = await request_for_new_account(resets, identity, pool)
+    code, token = r.code, r.token
     for _ in range(3):  # a mail scanner, then the person, then a reload
         info = await resets.inspect_link(token)
         assert not info.requires_totp
@@ -201,10 +204,9 @@ async def test_inspecting_the_link_never_consumes_it(
 async def test_with_totp_on_the_verification_code_alone_is_refused(
     make_resets: Make, identity: FakeIdentity, pool: asyncpg.Pool
 ) -> None:
-    resets, email = make_resets(), unique_email()
-    identity.add(email, totp=True)
-    code = (await resets.request(email, unique_ip())).verification_code
-    token = await emailed_token(pool, email)
+    resets = make_resets()
+    r = await request_for_new_account(resets, identity, pool, totp=True)
+    code, token = r.code, r.token
     with pytest.raises(ConfirmRejected) as rejected:
         await resets.confirm(token=token, new_password=NEW_PASSWORD, code=code)
     assert rejected.value.failure is ConfirmFailure.TOTP_REQUIRED
@@ -214,10 +216,9 @@ async def test_with_totp_on_the_verification_code_alone_is_refused(
 async def test_tokens_and_codes_are_stored_only_as_keyed_hashes(
     make_resets: Make, identity: FakeIdentity, pool: asyncpg.Pool
 ) -> None:
-    resets, email = make_resets(), unique_email()
-    identity.add(email)
-    code = (await resets.request(email, unique_ip())).verification_code
-    token = await emailed_token(pool, email)
+    resets = make_resets()
+    r = await request_for_new_account(resets, identity, pool)
+    code, token = r.code, r.token
     dump = await pool.fetchval(
         """SELECT string_agg(encode(token_hash, 'escape') || encode(code_hash, 'escape'), '')
            FROM reset_requests"""
