@@ -130,6 +130,7 @@ class EventConsumer:
                 self._consumer = None
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(consumer.stop(), 10)
+        log.info("consumer stopped: offsets committed, group left")
 
     async def _consume(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
         while not stop.is_set():

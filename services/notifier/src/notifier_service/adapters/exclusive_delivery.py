@@ -33,6 +33,7 @@ class ExclusiveDelivery:
         async with self._ledger.claim(event.id, event.type) as claim:
             if claim.settled:
                 self.skipped_total += 1
+                log.info("already delivered; skipped", extra={"fields": {"event_id": event.id}})
                 return None
             if self._sender.accepted(event.id):
                 # Sent by this process, but the ledger write failed (database away): record only.

@@ -1,0 +1,247 @@
+"""Fault tests: the platform as real processes on infrastructure of its own (these tests stop
+brokers and kill services, so they never share the session's `infra`).
+
+Every test prints a line of counts (see the summary at the end of the run): requested, accepted,
+delivered, duplicates, dead-lettered, and whatever else it measured. Loopback only; every wait is
+bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from email.parser import BytesHeaderParser
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from devinfra.platform import SERVICES, TOPICS, Endpoints, Platform
+from devinfra.providers import Infrastructure, start_infrastructure
+
+PASSWORD = "fault tolerant horse battery staple"
+RESULTS: list[str] = []
+# The fault handles (stop/kill/start) exist only for local processes: force that provider.
+PROVIDER_VARIABLES = (
+    "PWRESET_TEST_POSTGRES_DSN",
+    "PWRESET_TEST_KAFKA_BOOTSTRAP",
+    "PWRESET_TEST_SMTP_HOST",
+    "PWRESET_TEST_SMTP_PORT",
+    "PWRESET_TEST_MAILDIR",
+    "PWRESET_TEST_MAILPIT_URL",
+)
+SERVICE_ENV = {
+    "reset": {
+        "RATE_LIMIT_IP_MAX": "1000000",
+        "OUTBOX_POLL_INTERVAL_SECONDS": "0.5",
+        "OUTBOX_LEASE_SECONDS": "10",
+    },
+    "notifier": {"DELIVERY_RETRY_MAX_SECONDS": "1.0", "SMTP_TIMEOUT_SECONDS": "5"},
+}
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if RESULTS:
+        terminalreporter.section("fault tests: counts")
+        for line in RESULTS:
+            terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="session")
+def fault_infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infrastructure]:
+    run_dir = tmp_path_factory.mktemp("faults")
+    with pytest.MonkeyPatch.context() as patch:
+        for name in PROVIDER_VARIABLES:
+            patch.delenv(name, raising=False)
+        patch.setenv("PWRESET_INFRA_PROVIDER", "local")
+        with start_infrastructure(run_dir) as infra:
+            yield infra
+
+
+@pytest.fixture(scope="session")
+def platform(fault_infra: Infrastructure, tmp_path_factory: pytest.TempPathFactory):
+    fault_infra.create_topics(list(TOPICS))
+    endpoints = Endpoints(
+        database_url={name: fault_infra.dsn_for(name) for name in SERVICES},
+        kafka_bootstrap=fault_infra.kafka_bootstrap,
+        smtp_host=fault_infra.smtp_host,
+        smtp_port=fault_infra.smtp_port,
+    )
+    running = Platform(endpoints, tmp_path_factory.mktemp("fault-platform"), extra_env=SERVICE_ENV)
+    running.migrate()
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()
+
+
+class MailTally:
+    """Reads the capture's maildir incrementally: recipient and arrival time of every message."""
+
+    def __init__(self, maildir: Path) -> None:
+        self._dir = maildir
+        self._seen: set[str] = set()
+        self.arrivals: list[tuple[str, float, str]] = []  # (to, arrival time, Message-ID)
+
+    def refresh(self) -> None:
+        if not self._dir.is_dir():
+            return
+        for path in sorted(self._dir.glob("[0-9]*.eml")):
+            if path.name in self._seen:
+                continue
+            self._seen.add(path.name)
+            headers = BytesHeaderParser().parsebytes(path.read_bytes())
+            arrived = int(path.name.split("-")[0]) / 1e9  # the capture names files by time_ns
+            self.arrivals.append((str(headers["To"]), arrived, str(headers["Message-ID"])))
+
+    def counts(self, addresses: set[str]) -> Counter[str]:
+        self.refresh()
+        return Counter(to for to, _, _ in self.arrivals if to in addresses)
+
+    def last_arrival(self, addresses: set[str]) -> float:
+        return max(t for to, t, _ in self.arrivals if to in addresses)
+
+
+@dataclass
+class Tally:
+    requested: int = 0
+    accepted: set[str] = field(default_factory=set)
+    refused: set[str] = field(default_factory=set)
+    statuses: Counter[str] = field(default_factory=Counter)  # answers to the refused ones
+
+
+class FaultKit:
+    """What the fault tests do over and over: accounts, reset requests, counting emails."""
+
+    def __init__(self, infra: Infrastructure, platform: Platform, http: httpx.AsyncClient):
+        self.infra = infra
+        self.platform = platform
+        self.http = http
+        assert infra.smtp is not None and infra.kafka is not None and infra.postgres is not None
+        self.mail = MailTally(infra.smtp.maildir)
+        self.account_ids: dict[str, str] = {}
+
+    async def accounts(self, count: int, tag: str) -> list[str]:
+        """New accounts (their ids land in `account_ids`)."""
+        emails = [f"{tag}-{n}-{uuid.uuid4().hex[:6]}@example.com" for n in range(count)]
+        limit = asyncio.Semaphore(4)  # argon2id on 2 cores: more in parallel only queues
+
+        async def create(email: str) -> None:
+            async with limit:
+                response = await self.http.post(
+                    f"{self.platform.url('identity')}/v1/accounts",
+                    json={"email": email, "password": PASSWORD},
+                )
+                assert response.status_code == 201, response.text
+                self.account_ids[email] = response.json()["id"]
+
+        await asyncio.gather(*(create(e) for e in emails))
+        return emails
+
+    async def request_reset(self, email: str, tally: Tally, via: str = "reset") -> None:
+        tally.requested += 1
+        try:
+            response = await self.http.post(
+                f"{self.platform.url(via)}/v1/password-resets", json={"email": email}
+            )
+            accepted = response.status_code == 202
+            answer = str(response.status_code)
+        except httpx.HTTPError as exc:
+            accepted, answer = False, type(exc).__name__
+        if not accepted:
+            tally.statuses[answer] += 1
+        (tally.accepted if accepted else tally.refused).add(email)
+
+    async def stream(
+        self, emails: list[str], per_second: float, tally: Tally, via: tuple[str, ...] = ("reset",)
+    ) -> None:
+        """Requests at a steady rate, each on its own task (a slow answer does not slow the
+        rate); returns when every request has been answered."""
+        tasks = []
+        for n, email in enumerate(emails):
+            tasks.append(asyncio.create_task(self.request_reset(email, tally, via[n % len(via)])))
+            await asyncio.sleep(1 / per_second)
+        await asyncio.gather(*tasks)
+
+    async def wait_for_mail(self, addresses: set[str], within: float) -> Counter[str]:
+        """Wait until each address has at least one email (or `within` passes); then a little
+        longer, so that late duplicates are counted too."""
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            counts = await asyncio.to_thread(self.mail.counts, addresses)
+            if len(counts) == len(addresses):
+                break
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(2)
+        return await asyncio.to_thread(self.mail.counts, addresses)
+
+    async def readiness(self, key: str) -> tuple[int, dict]:
+        try:
+            response = await self.http.get(f"{self.platform.url(key)}/healthz/ready", timeout=5)
+        except httpx.HTTPError as exc:
+            return 0, {"error": type(exc).__name__}
+        return response.status_code, response.json()
+
+    def log_offset(self, key: str) -> int:
+        return (self.platform.log_dir / f"{key}.log").stat().st_size
+
+    def log_lines(self, key: str, since: int, containing: str) -> int:
+        with (self.platform.log_dir / f"{key}.log").open("rb") as log:
+            log.seek(since)
+            return sum(1 for line in log if containing.encode() in line)
+
+    @contextlib.asynccontextmanager
+    async def notifier_db(self) -> AsyncIterator[asyncpg.Connection]:
+        conn = await asyncpg.connect(self.platform.endpoints.database_url["notifier"])
+        try:
+            yield conn
+        finally:
+            await conn.close()
+
+    @staticmethod
+    def tally() -> Tally:
+        return Tally()
+
+    @staticmethod
+    def outcome(tally: Tally, counts: Counter[str]) -> dict[str, int]:
+        return outcome(tally, counts)
+
+    def report(self, test: str, **numbers: object) -> None:
+        line = f"{test}: " + ", ".join(f"{k}={v}" for k, v in numbers.items())
+        RESULTS.append(line)
+        print(line)
+
+
+def outcome(tally: Tally, counts: Counter[str]) -> dict[str, int]:
+    """requested/accepted/delivered/lost/duplicates for the accepted requests of a test
+    (duplicates counts every extra copy to any address of the test)."""
+    return {
+        "requested": tally.requested,
+        "accepted": len(tally.accepted),
+        "delivered": sum(1 for e in tally.accepted if counts[e] >= 1),
+        "lost": sum(1 for e in tally.accepted if counts[e] == 0),
+        "duplicates": sum(max(counts[e] - 1, 0) for e in counts),
+    }
+
+
+@pytest.fixture
+async def kit(fault_infra: Infrastructure, platform: Platform) -> AsyncIterator[FaultKit]:
+    async with httpx.AsyncClient(timeout=20) as http:
+        yield FaultKit(fault_infra, platform, http)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "faults: stops and kills real infrastructure and services")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if Path(str(item.fspath)).is_relative_to(here):
+            item.add_marker(pytest.mark.faults)
