@@ -50,7 +50,8 @@ The password-reset platform is running.
   emails are printed below and kept as .eml files in {maildir}
   service logs: {run_dir / "logs"}
 
-Walk the flow with curl:
+Walk the flow in a browser: open {identity}/login, then "Forgot your password?"
+(or go straight to {reset}/forgot-password). Or with curl:
   1. curl -s -X POST {reset}/v1/password-resets -H 'content-type: application/json' \\
        -d '{{"email": "{DEMO_EMAIL}"}}'
      -> note the verification_code; the "Reset your password" email's link appears below.
