@@ -5,11 +5,12 @@ SHELL := /bin/bash
 export UV_SYSTEM_CERTS := 1
 UV := uv
 
-.PHONY: help setup run test test-unit test-e2e test-browser lint format clean
+.PHONY: help setup run test test-unit test-e2e test-faults test-browser lint format clean
 
 help:
 	@echo "make run    - install what is missing, start infrastructure + services, demo account"
 	@echo "make test   - install what is missing, lint, run every test (unit, integration, e2e)"
+	@echo "make test-faults - only the fault tests (Kafka/SMTP/PostgreSQL outages, kills; ~2-3 min)"
 	@echo "make test-browser - the pages in Debian's Chromium; screenshots in artifacts/screenshots/"
 	@echo "make lint   - ruff"
 	@echo "make clean  - remove local run state (.run/)"
@@ -34,10 +35,14 @@ test: setup lint
 	$(UV) run --frozen pytest
 
 test-unit:
-	$(UV) run --frozen pytest -m "not e2e and not integration"
+	$(UV) run --frozen pytest -m "not e2e and not integration and not faults"
 
 test-e2e:
 	$(UV) run --frozen pytest tests/e2e
+
+# Also part of `make test` (and so of .ci/run): pytest collects tests/faults with the rest.
+test-faults: setup
+	$(UV) run --frozen pytest tests/faults
 
 test-browser:
 	$(UV) run --frozen pytest tests/browser
