@@ -188,6 +188,14 @@ class FaultKit:
             return 0, {"error": type(exc).__name__}
         return response.status_code, response.json()
 
+    async def metric(self, key: str, sample: str) -> float:
+        """The value of one Prometheus sample (name with its labels) on a service's /metrics."""
+        text = (await self.http.get(f"{self.platform.url(key)}/metrics")).text
+        for line in text.splitlines():
+            if line.startswith(sample + " "):
+                return float(line.split()[-1])
+        return 0.0
+
     def log_offset(self, key: str) -> int:
         return (self.platform.log_dir / f"{key}.log").stat().st_size
 

@@ -20,6 +20,7 @@ async def test_requests_during_a_kafka_outage_are_all_accepted_and_mailed_once(k
     await asyncio.sleep(8)  # long enough for both services to have noticed
     reset_ready, reset_body = await kit.readiness("reset")
     notifier_ready, notifier_body = await kit.readiness("notifier")
+    backlog = await kit.metric("reset", "outbox_backlog_rows")
     await during
     await asyncio.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - stopped)))
 
@@ -34,11 +35,13 @@ async def test_requests_during_a_kafka_outage_are_all_accepted_and_mailed_once(k
         **numbers,
         dead_lettered=0,
         drain_after_return_s=round(drained, 2),
+        outbox_backlog_during=int(backlog),
     )
 
     # Kafka away: reset still takes requests (degraded, not unready); the notifier is unready.
     assert (reset_ready, reset_body.get("degraded")) == (200, ["kafka"])
     assert (notifier_ready, notifier_body.get("failing")) == (503, ["kafka"])
+    assert backlog > 0  # the metric shows the rows waiting for Kafka
     assert numbers["accepted"] == numbers["requested"] == 40
     assert numbers["lost"] == 0 and numbers["duplicates"] == 0
     assert after == {"reset": 200, "notifier": 200}  # and both recover on their own

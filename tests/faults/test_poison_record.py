@@ -36,10 +36,11 @@ async def test_a_poison_record_is_dead_lettered_and_the_queue_behind_it_moves(ki
             poison.offset,
         )
     numbers = kit.outcome(tally, counts)
+    counted = await kit.metric("notifier", "notifier_dead_letters_total")
     kit.report("5 poison record", **numbers, dead_lettered=len(letters))
 
     assert numbers["accepted"] == 5 and numbers["lost"] == 0 and numbers["duplicates"] == 0
-    assert len(letters) == 1 and recorded == 1
+    assert len(letters) == 1 and recorded == 1 and counted >= 1
     headers, letter_key, value = letters[0]
     letter = read_dead_letter(headers)
     assert (letter.origin_topic, letter.origin_partition, letter.origin_offset) == (

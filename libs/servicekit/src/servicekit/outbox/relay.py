@@ -29,6 +29,7 @@ from aiokafka.errors import KafkaError
 
 from servicekit.backoff import Backoff, sleep_unless_stopped
 from servicekit.kafka import cluster_reachable, idempotent_producer
+from servicekit.outbox import metrics
 from servicekit.outbox.enqueue import OUTBOX_CHANNEL
 from servicekit.outbox.listener import NotifyListener
 from servicekit.outbox.store import OutboxRow, OutboxStore
@@ -38,6 +39,7 @@ log = logging.getLogger("servicekit.outbox.relay")
 # Failures that only mean "try again soon": the broker or the database is away.
 TRANSIENT = (KafkaError, OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 PRUNE_EVERY_SECONDS = 60.0
+BACKLOG_EVERY_SECONDS = 5.0
 
 
 class PublishFailed(Exception):
@@ -92,6 +94,8 @@ class OutboxRelay:
 
     async def run(self, stop: asyncio.Event) -> None:
         listener = asyncio.create_task(self._listener.run(stop), name="outbox-listener")
+        # Its own task: the backlog matters most while publishing is stuck (Kafka away).
+        watcher = asyncio.create_task(self._watch_backlog(stop), name="outbox-backlog")
         backoff = Backoff(initial=0.1, maximum=self._max_backoff)
         next_prune = time.monotonic()
         try:
@@ -103,6 +107,7 @@ class OutboxRelay:
                     claimed = await self._publish_batch(producer)
                 except (*TRANSIENT, PublishFailed) as exc:
                     self.failures_total += 1
+                    metrics.PUBLISH_FAILURES.inc()
                     delay = backoff.next_delay()
                     log.warning(
                         "outbox publish failed; retrying",
@@ -119,9 +124,10 @@ class OutboxRelay:
                 if claimed < self._batch_size:
                     await self._wait_for_work(stop)
         finally:
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
+            for task in (listener, watcher):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await self._drop_producer()
 
     async def _ensure_producer(self) -> AIOKafkaProducer:
@@ -140,14 +146,21 @@ class OutboxRelay:
     async def _drop_producer(self) -> None:
         producer, self._producer = self._producer, None
         if producer is not None:
+            # Bounded: with the broker away, stop() would wait to flush what cannot be sent.
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(producer.stop(), 5)
+                await asyncio.wait_for(producer.stop(), 2)
 
     async def _publish_batch(self, producer: AIOKafkaProducer) -> int:
+        started = time.perf_counter()
         rows = await self._store.claim(self.owner, self._batch_size, self._lease_seconds)
         if not rows:
             return 0
         acked, failed, error = await self._send(producer, rows)
+        metrics.PUBLISH_SECONDS.observe(time.perf_counter() - started)
+        acked_ids = set(acked)
+        for row in rows:
+            if row.id in acked_ids:
+                metrics.EVENTS_PUBLISHED.labels(row.topic).inc()
         # If marking fails (database gone), the lease runs out and the rows go out again: a
         # duplicate in Kafka, which consumers drop by event id; never a loss.
         await self._store.mark_published(self.owner, acked)
@@ -192,6 +205,14 @@ class OutboxRelay:
         if failed and error is None:
             error = TimeoutError(f"no ack within {self._publish_timeout:.0f}s")
         return acked, failed, error
+
+    async def _watch_backlog(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                rows, age = await self._store.backlog()
+                metrics.OUTBOX_BACKLOG.set(rows)
+                metrics.OUTBOX_OLDEST_AGE.set(age)
+            await sleep_unless_stopped(stop, BACKLOG_EVERY_SECONDS)
 
     async def _prune(self) -> None:
         try:

@@ -16,6 +16,7 @@ from aiokafka.structs import ConsumerRecord
 from pwreset_contracts.dead_letters import DEAD_LETTER_TOPIC, dead_letter_headers
 from servicekit.kafka import idempotent_producer
 
+from notifier_service.adapters import delivery_metrics as metrics
 from notifier_service.adapters.deliveries_ledger import DeliveriesLedger
 from notifier_service.adapters.smtp_sender import scrub
 
@@ -70,6 +71,7 @@ class DeadLetters:
             event_id=event_id, event_type=event_type, origin=origin, reason=reason
         )
         self.total += 1
+        metrics.DEAD_LETTERS.inc()
         log.error(
             "record dead-lettered",
             extra={

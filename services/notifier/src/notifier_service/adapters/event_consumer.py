@@ -30,6 +30,7 @@ from pwreset_contracts.cloudevents_kafka import InvalidRecord, ReceivedEvent, de
 from servicekit.backoff import Backoff, sleep_unless_stopped
 from servicekit.kafka import cluster_reachable
 
+from notifier_service.adapters import delivery_metrics as metrics
 from notifier_service.adapters.dead_letters import DeadLetters
 
 log = logging.getLogger("notifier.consumer")
@@ -80,6 +81,7 @@ class EventConsumer:
         self._consumer: AIOKafkaConsumer | None = None
         # Next offset to commit per partition: records up to it are durable.
         self._done: dict[TopicPartition, int] = {}
+        self._position: dict[TopicPartition, int] = {}  # next offset, kept after commits (lag)
         # Bumped on every revocation: records fetched before it are no longer ours to handle.
         self._generation = 0
         # Held while a record is handled; the rebalance listener takes it to wait for that record.
@@ -146,6 +148,7 @@ class EventConsumer:
                 # the next fetch starts from what is still ours; a failure pauses again.
                 self._resume(consumer)
             await self._commit(consumer)
+            self._measure_lag(consumer)
 
     async def _handle_with_retry(
         self,
@@ -162,7 +165,7 @@ class EventConsumer:
                     return  # revoked meanwhile: the partition's next owner handles it
                 step, reason = await self._handle(record)
                 if step is _Step.DONE:
-                    self._done[tp] = record.offset + 1
+                    self._done[tp] = self._position[tp] = record.offset + 1
                     self.processed_total += 1
                     if self.paused_since is not None:
                         self._resume(consumer)
@@ -205,6 +208,7 @@ class EventConsumer:
     def _pause(self, consumer: AIOKafkaConsumer, reason: str, tp: TopicPartition, offset: int):
         self.paused_since = time.monotonic()
         self.pause_reason = reason
+        metrics.PAUSED.set(1)
         consumer.pause(*consumer.assignment())
         log.warning(
             "deliveries paused; retrying with backoff",
@@ -215,6 +219,7 @@ class EventConsumer:
         paused_for = time.monotonic() - (self.paused_since or time.monotonic())
         self.paused_since = None
         self.pause_reason = None
+        metrics.PAUSED.set(0)
         consumer.resume(*consumer.assignment())
         log.info("deliveries resumed", extra={"fields": {"paused_s": round(paused_for, 1)}})
 
@@ -236,6 +241,12 @@ class EventConsumer:
                     consumer.seek(tp, records[0].offset)
             if time.monotonic() - started < 0.05:
                 await sleep_unless_stopped(stop, min(remaining, 0.2))
+
+    def _measure_lag(self, consumer: AIOKafkaConsumer) -> None:
+        for tp in consumer.assignment():
+            end, position = consumer.highwater(tp), self._position.get(tp)
+            if end is not None and position is not None:
+                metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(end - position, 0))
 
     # -- commits -------------------------------------------------------------------------
     async def _commit(

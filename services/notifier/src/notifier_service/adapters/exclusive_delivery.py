@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from pwreset_contracts.cloudevents_kafka import ReceivedEvent
 
+from notifier_service.adapters import delivery_metrics as metrics
 from notifier_service.adapters.deliveries_ledger import DATABASE_AWAY, DeliveriesLedger
 from notifier_service.adapters.smtp_sender import SmtpSender, TransientSmtpError
 
@@ -41,6 +42,7 @@ class ExclusiveDelivery:
                 return None
             if claim.interrupted:
                 self.interrupted_total += 1
+                metrics.INTERRUPTED_RESENDS.inc()
                 log.warning(
                     "resending after an interrupted attempt; the server may have it already",
                     extra={"fields": {"event_id": event.id, "attempts": claim.attempts}},

@@ -17,6 +17,8 @@ from email.message import EmailMessage
 import aiosmtplib
 from servicekit.logging import mask_email
 
+from notifier_service.adapters import delivery_metrics as metrics
+
 log = logging.getLogger("notifier.smtp")
 
 # A connection idle for longer is checked with NOOP before use: servers drop idle clients, and
@@ -105,6 +107,19 @@ class SmtpSender:
         return client
 
     async def send(self, message: EmailMessage) -> None:
+        started = time.perf_counter()
+        try:
+            await self._send(message)
+        except TransientSmtpError:
+            metrics.SMTP_FAILURES.labels("transient").inc()
+            raise
+        except PermanentSmtpError:
+            metrics.SMTP_FAILURES.labels("permanent").inc()
+            raise
+        metrics.EMAILS_SENT.inc()
+        metrics.SMTP_SECONDS.observe(time.perf_counter() - started)
+
+    async def _send(self, message: EmailMessage) -> None:
         async with self._lock:
             try:
                 async with asyncio.timeout(self._timeout * 3):

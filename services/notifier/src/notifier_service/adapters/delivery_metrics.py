@@ -1,0 +1,23 @@
+"""Prometheus metrics of delivery (design.md §6: emails sent/failed/dead-lettered, consumer lag,
+SMTP latency), served by servicekit's /metrics."""
+
+from prometheus_client import Counter, Gauge, Histogram
+
+EMAILS_SENT = Counter("notifier_emails_sent_total", "Emails the SMTP server accepted")
+SMTP_FAILURES = Counter(
+    "notifier_smtp_failures_total", "SMTP sends that failed, by kind", ["kind"]
+)  # kind: transient (retried) | permanent (dead-lettered)
+SMTP_SECONDS = Histogram(
+    "notifier_smtp_send_seconds",
+    "One SMTP send, connection reuse included",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+DEAD_LETTERS = Counter("notifier_dead_letters_total", "Records copied to the dead-letter topic")
+INTERRUPTED_RESENDS = Counter(
+    "notifier_interrupted_resends_total",
+    "Events sent again because an earlier attempt died between SMTP accept and ledger write",
+)
+PAUSED = Gauge("notifier_deliveries_paused", "1 while consumption is paused for a retry")
+CONSUMER_LAG = Gauge(
+    "notifier_consumer_lag_records", "Records behind the partition's end", ["topic", "partition"]
+)
