@@ -79,7 +79,10 @@ async def test_per_ip_limit_is_a_429_with_retry_after(platform: Platform) -> Non
     limited = Platform(
         platform.endpoints,
         platform.run_dir / "ip-limited",
-        ports={"identity": platform.ports["identity"]},
+        ports={
+            "identity": platform.ports["identity"],
+            "identity-internal": platform.ports["identity-internal"],
+        },
         extra_env={"reset": {"RATE_LIMIT_IP_MAX": "3", "OUTBOX_RELAY_ENABLED": "false"}},
     )
     limited.start_service("reset")
@@ -154,17 +157,33 @@ async def test_get_and_head_of_the_link_never_consume_it(
     assert confirmed.status_code == 200, confirmed.text
 
 
-async def test_internal_api_requires_the_service_credential(identity: httpx.AsyncClient) -> None:
+async def test_internal_api_requires_the_service_credential(platform: Platform) -> None:
     body = {"email": new_email()}
-    missing = await identity.post("/internal/v1/accounts/lookup", json=body)
-    wrong = await identity.post(
-        "/internal/v1/accounts/lookup", json=body, headers={"Authorization": "Bearer nope"}
-    )
-    set_password = await identity.post(
-        f"/internal/v1/accounts/{uuid.uuid4()}/password", json={"new_password": NEW_PASSWORD}
-    )
+    async with httpx.AsyncClient(
+        base_url=platform.url("identity-internal"), timeout=10
+    ) as internal:
+        missing = await internal.post("/internal/v1/accounts/lookup", json=body)
+        wrong = await internal.post(
+            "/internal/v1/accounts/lookup", json=body, headers={"Authorization": "Bearer nope"}
+        )
+        set_password = await internal.post(
+            f"/internal/v1/accounts/{uuid.uuid4()}/password", json={"new_password": NEW_PASSWORD}
+        )
+        public_on_internal = await internal.post("/v1/login", json=body)
     assert missing.status_code == wrong.status_code == set_password.status_code == 401
     assert missing.json()["error"] == "unauthorized"
+    assert public_on_internal.status_code == 404  # the internal port serves nothing else
+
+
+async def test_internal_api_is_not_served_on_the_public_port(identity: httpx.AsyncClient) -> None:
+    # A NetworkPolicy admits only reset to the internal port; the public port must not serve
+    # the internal API at all, credential or not.
+    response = await identity.post(
+        "/internal/v1/accounts/lookup",
+        json={"email": new_email()},
+        headers={"Authorization": "Bearer dev-only-internal-token-change-me"},
+    )
+    assert response.status_code == 404
 
 
 async def test_totp_code_used_at_login_is_rejected_at_reset(

@@ -2,6 +2,7 @@
 
 import argparse
 import os
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,6 +17,12 @@ def run(
     serve = sub.add_parser("serve", help="run the HTTP server")
     serve.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    serve.add_argument(
+        "--internal-port",
+        type=int,
+        default=int(os.environ["INTERNAL_PORT"]) if os.environ.get("INTERNAL_PORT") else None,
+        help="also listen here for the internal API (see servicekit.internal_port)",
+    )
     sub.add_parser("migrate", help="apply database migrations, then exit")
     args = parser.parse_args()
 
@@ -28,7 +35,7 @@ def run(
 
     import uvicorn
 
-    uvicorn.run(
+    config = uvicorn.Config(
         app_factory,
         factory=True,
         host=args.host,
@@ -37,3 +44,16 @@ def run(
         access_log=False,
         proxy_headers=False,
     )
+    sockets = [_listen(args.host, args.port)]
+    if args.internal_port is not None:
+        sockets.append(_listen(args.host, args.internal_port))
+    uvicorn.Server(config).run(sockets=sockets)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock

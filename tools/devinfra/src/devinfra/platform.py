@@ -63,6 +63,8 @@ class Platform:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for name in SERVICES:
             self.ports.setdefault(name, free_port())
+        # identity's internal API listens on a port of its own (servicekit.internal_port).
+        self.ports.setdefault("identity-internal", free_port())
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"
@@ -77,6 +79,7 @@ class Platform:
         }
         specific = {
             "identity": {
+                "INTERNAL_PORT": str(self.ports["identity-internal"]),
                 "RESET_PUBLIC_URL": self.url("reset"),
                 "RESET_URL": self.url("reset"),
                 "PUBLIC_BASE_URL": self.url("identity"),
@@ -84,7 +87,7 @@ class Platform:
             },
             "reset": {
                 "KAFKA_BOOTSTRAP_SERVERS": e.kafka_bootstrap,
-                "IDENTITY_URL": self.url("identity"),
+                "IDENTITY_URL": self.url("identity-internal"),
                 "PUBLIC_BASE_URL": self.url("reset"),
                 "IDENTITY_PUBLIC_URL": self.url("identity"),
             },

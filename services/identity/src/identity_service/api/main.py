@@ -9,6 +9,7 @@ from pwreset_contracts.sealed import decode_key
 from servicekit.database import create_pool
 from servicekit.health import health_router
 from servicekit.http_errors import BodySizeLimit, install_error_handlers
+from servicekit.internal_port import InternalPortGate
 from servicekit.metrics import install_telemetry
 from servicekit.pages import mount_static
 from servicekit.security_headers import SecurityHeaders
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(InternalPortGate, internal_port=settings.internal_port)
     install_telemetry(app, "identity")  # outermost: times and counts everything, 413s included
     app.include_router(public.router)
     app.include_router(internal.router)

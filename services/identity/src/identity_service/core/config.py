@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     reset_public_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8002")
     session_ttl_seconds: int = Field(default=12 * 3600, ge=60)
     max_body_bytes: int = Field(default=16 * 1024, ge=1024)
+    # The internal API (for the reset service) is served only on this port when it is set, so a
+    # NetworkPolicy can admit just the reset pods to it; required in production.
+    internal_port: int | None = Field(default=None, ge=1, le=65535)
 
     @cached_property
     def notice_seal_keyring(self) -> KeyRing:
@@ -68,6 +71,10 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> "Settings":
         self.notice_seal_keyring  # noqa: B018 - parse now, so bad keys fail at start
+        if self.environment == "production" and self.internal_port is None:
+            raise ValueError(
+                "set INTERNAL_PORT: production serves the internal API on its own port"
+            )
         if self.environment == "production":
             dev_values = {
                 "INTERNAL_API_TOKEN": (self.internal_api_token, DEV_INTERNAL_TOKEN),
