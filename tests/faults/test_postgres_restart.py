@@ -47,5 +47,5 @@ async def test_services_ride_out_a_postgres_restart(kit) -> None:
     assert {n: s.process.pid for n, s in kit.platform.running.items()} == processes
     assert all(s.process.poll() is None for s in kit.platform.running.values())
     assert numbers["lost"] == 0 and numbers["duplicates"] == 0
-    assert numbers["accepted"] >= 30  # most of the stream ran while the database was up
+    assert numbers["accepted"] >= 10  # the stream ran on both sides of the restart
     assert len(later.accepted) == 5 and all(counts[e] == 1 for e in later.accepted)
