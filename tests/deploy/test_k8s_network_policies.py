@@ -10,6 +10,9 @@ import pytest
 OVERLAYS = ("dev", "prod")
 INGRESS_NAMESPACE = "ingress-nginx"
 MONITORING_NAMESPACE = "monitoring"
+IDENTITY_INTERNAL_PORT = 8001  # identity's internal API, for reset only
+# Every pod but identity and reset: none of them calls identity.
+OTHER_PODS = ("notifier", "identity-migrate", "reset-migrate", "notifier-migrate", "create-topics")
 Labels = dict[str, str]
 
 
@@ -86,12 +89,23 @@ def test_default_deny_both_ways(policies: Policies) -> None:
     )  # fmt: skip
 
 
-def test_identity_takes_connections_from_reset_not_from_other_pods(policies: Policies) -> None:
-    assert policies.connect("reset", "identity", 8000)
-    assert not policies.connect("reset", "identity", 8001)
-    for other in ("notifier", "identity-migrate", "reset-migrate", "create-topics"):
-        assert not policies.connect(other, "identity", 8000), other
+def test_only_reset_reaches_identitys_internal_port(policies: Policies) -> None:
+    assert policies.connect("reset", "identity", IDENTITY_INTERNAL_PORT)
+    for other in OTHER_PODS:
+        assert not policies.connect(other, "identity", IDENTITY_INTERNAL_PORT), other
+    for namespace in (INGRESS_NAMESPACE, MONITORING_NAMESPACE, "default"):
+        assert not policies.from_namespace(namespace, "identity", IDENTITY_INTERNAL_PORT), namespace
+
+
+def test_identitys_public_port_takes_the_ingress_controller_and_monitoring_not_pods(
+    policies: Policies,
+) -> None:
+    assert policies.from_namespace(INGRESS_NAMESPACE, "identity", 8000)
+    assert policies.from_namespace(MONITORING_NAMESPACE, "identity", 8000)
     assert not policies.from_namespace("default", "identity", 8000)
+    # reset needs only the internal API: nothing in the namespace calls identity's public port.
+    for other in ("reset", *OTHER_PODS):
+        assert not policies.connect(other, "identity", 8000), other
 
 
 def test_public_apis_are_open_to_the_ingress_controller_only(policies: Policies) -> None:

@@ -2,6 +2,8 @@
 security context, no service-account token, a writable /tmp only; plus Services, PDBs, HPAs,
 migration Jobs, and secrets that are only ever referenced."""
 
+import base64
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +11,7 @@ import pytest
 import yaml
 from identity_service.core.config import Settings as IdentitySettings
 from notifier_service.core.config import Settings as NotifierSettings
+from pydantic import ValidationError
 from reset_service.core.config import Settings as ResetSettings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -23,10 +26,25 @@ SECRET_VARIABLES = {
     "TOKEN_HASH_KEYS", "LINK_SEAL_KEYS", "NOTICE_SEAL_KEYS", "SMTP_USERNAME", "SMTP_PASSWORD",
 }  # fmt: skip
 POD_KINDS = {"Deployment", "Job"}
+HTTP_PORT = {"name": "http", "port": 8000, "targetPort": "http", "protocol": "TCP"}
+SERVICE_PORTS = {
+    "identity": [
+        HTTP_PORT,
+        # Its internal API (for reset), apart so the NetworkPolicy can admit only reset to it.
+        {"name": "internal", "port": 8001, "targetPort": "internal", "protocol": "TCP"},
+    ],
+    "reset": [HTTP_PORT],
+    "notifier": [HTTP_PORT],
+}
 
 
 def by_kind(docs: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
     return {d["metadata"]["name"]: d for d in docs if d["kind"] == kind}
+
+
+def config_data(docs: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+    """Each generated ConfigMap's data by its base name (without kustomize's hash suffix)."""
+    return {n.rsplit("-", 1)[0]: c.get("data", {}) for n, c in by_kind(docs, "ConfigMap").items()}
 
 
 def pod_templates(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -108,9 +126,24 @@ def test_services_select_only_the_service_pods(docs: list[dict[str, Any]]) -> No
         assert not any(selector.items() <= j.items() for j in job_labels), (
             "a Job pod in the Service"
         )
-        assert services[name]["spec"]["ports"] == [
-            {"name": "http", "port": 8000, "targetPort": "http", "protocol": "TCP"}
-        ]
+        assert services[name]["spec"]["ports"] == SERVICE_PORTS[name], name
+
+
+def test_identity_serves_its_internal_api_on_its_own_port_and_reset_calls_that(
+    docs: list[dict[str, Any]],
+) -> None:
+    """The NetworkPolicy admits reset to identity:8001 only: the container must listen there,
+    the Service must forward there, and reset's IDENTITY_URL must name it."""
+    config = config_data(docs)
+    (container,) = by_kind(docs, "Deployment")["identity"]["spec"]["template"]["spec"]["containers"]
+    assert {"name": "internal", "containerPort": 8001, "protocol": "TCP"} in container["ports"]
+    assert config["identity-config"]["INTERNAL_PORT"] == "8001"
+    ports = {p["name"]: p for p in by_kind(docs, "Service")["identity"]["spec"]["ports"]}
+    assert ports["internal"]["targetPort"] == "internal"
+    assert config["reset-config"]["IDENTITY_URL"] == f"http://identity:{ports['internal']['port']}"
+    # Probes stay on the public port, which keeps answering /healthz/.
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert container[probe]["httpGet"]["port"] == "http"
 
 
 def test_every_service_has_a_disruption_budget(docs: list[dict[str, Any]]) -> None:
@@ -152,7 +185,7 @@ def test_prod_runs_at_least_two_of_each(rendered: dict[str, list[dict[str, Any]]
         h["spec"]["minReplicas"] >= 2 for h in by_kind(docs, "HorizontalPodAutoscaler").values()
     )
     assert by_kind(docs, "Deployment")["notifier"]["spec"]["replicas"] >= 2
-    config = {n.rsplit("-", 1)[0]: c["data"] for n, c in by_kind(docs, "ConfigMap").items()}
+    config = config_data(docs)
     assert all(config[f"{s}-config"]["ENVIRONMENT"] == "production" for s in SERVICES)
     assert config["reset-config"]["PUBLIC_BASE_URL"].startswith("https://")
     assert config["notifier-config"]["SMTP_SECURITY"] != "none"
@@ -202,6 +235,57 @@ def test_every_variable_is_a_setting(name: str, docs: list[dict[str, Any]]) -> N
     fields = {f.upper() for f in SETTINGS[name].model_fields}
     assert not names - fields - CLI_VARIABLES, "read by nothing (a typo?)"
     assert {v for v in SECRET_VARIABLES if v.lower() in SETTINGS[name].model_fields} <= names
+
+
+def rendered_environment(docs: list[dict[str, Any]], workload: str) -> dict[str, str]:
+    """What the workload's container sees: its ConfigMaps, its literal values, and for each
+    required secretKeyRef a well-formed stand-in (real values never enter the repository)."""
+    configs = {c["metadata"]["name"]: c["data"] for c in by_kind(docs, "ConfigMap").values()}
+    kind, name = workload.split("/")
+    (container,) = by_kind(docs, kind)[name]["spec"]["template"]["spec"]["containers"]
+    environment: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        environment |= configs[source["configMapRef"]["name"]]
+    for variable in container.get("env", []):
+        if "value" in variable:
+            environment[variable["name"]] = variable["value"]
+        elif not variable["valueFrom"]["secretKeyRef"].get("optional", False):
+            environment[variable["name"]] = stand_in_secret(variable["name"])
+    return environment
+
+
+def stand_in_secret(name: str) -> str:
+    key = base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
+    if name == "DATABASE_URL":
+        return "postgresql://service:stand-in@postgres.example.com:5432/service"
+    if name.endswith("_KEYS"):
+        return f"k1:{key}"
+    return key  # single keys (32 bytes, base64url) and INTERNAL_API_TOKEN alike
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_the_settings_load_from_the_rendered_environment(
+    name: str, docs: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the service and its migration would start: production settings refuse a missing or
+    development value (identity in production, for one, needs INTERNAL_PORT)."""
+    for workload in (f"Deployment/{name}", f"Job/{name}-migrate"):
+        with monkeypatch.context() as env:
+            for variable, value in rendered_environment(docs, workload).items():
+                env.setenv(variable, value)
+            SETTINGS[name]()
+
+
+def test_the_settings_load_check_catches_identity_without_its_internal_port(
+    rendered: dict[str, list[dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    environment = rendered_environment(rendered["prod"], "Deployment/identity")
+    del environment["INTERNAL_PORT"]
+    monkeypatch.delenv("INTERNAL_PORT", raising=False)
+    for variable, value in environment.items():
+        monkeypatch.setenv(variable, value)
+    with pytest.raises(ValidationError, match="INTERNAL_PORT"):
+        IdentitySettings()
 
 
 def test_namespaces_enforce_the_restricted_pod_security_standard(
