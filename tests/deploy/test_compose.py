@@ -133,7 +133,18 @@ def test_shared_secrets_are_the_same_value_on_both_sides(services: dict[str, Any
     assert env["identity"]["INTERNAL_API_TOKEN"] == env["reset"]["INTERNAL_API_TOKEN"]
     assert env["reset"]["LINK_SEAL_KEYS"] == env["notifier"]["LINK_SEAL_KEYS"]
     assert env["identity"]["NOTICE_SEAL_KEYS"] == env["notifier"]["NOTICE_SEAL_KEYS"]
-    assert env["reset"]["IDENTITY_URL"] == "http://identity:8000"
+
+
+def test_reset_calls_identitys_internal_port_which_the_host_cannot_reach(
+    services: dict[str, Any],
+) -> None:
+    identity = services["identity"]
+    internal = identity["environment"]["INTERNAL_PORT"]
+    assert internal == "8001"
+    assert services["reset"]["environment"]["IDENTITY_URL"] == f"http://identity:{internal}"
+    assert identity["expose"] == [internal]
+    # Published: the public port only (the container's 8000), never the internal one.
+    assert [p.rsplit(":", 1)[1] for p in identity["ports"]] == ["8000"]
 
 
 @pytest.mark.parametrize("name", SERVICES)
