@@ -5,13 +5,14 @@ SHELL := /bin/bash
 export UV_SYSTEM_CERTS := 1
 UV := uv
 
-.PHONY: help setup run test test-unit test-e2e test-faults test-browser lint format clean
+.PHONY: help setup run test test-unit test-e2e test-faults test-browser bench lint format clean
 
 help:
 	@echo "make run    - install what is missing, start infrastructure + services, demo account"
 	@echo "make test   - install what is missing, lint, run every test (unit, integration, e2e)"
 	@echo "make test-faults - only the fault tests (Kafka/SMTP/PostgreSQL outages, kills; ~2-3 min)"
 	@echo "make test-browser - the pages in Debian's Chromium; screenshots in artifacts/screenshots/"
+	@echo "make bench  - the numbers of design.md 7 beside their references (~12 min; not in make test)"
 	@echo "make lint   - ruff"
 	@echo "make clean  - remove local run state (.run/)"
 
@@ -46,6 +47,14 @@ test-faults: setup
 
 test-browser:
 	$(UV) run --frozen pytest tests/browser
+
+# Not part of `make test`: it takes the whole machine for about 12 minutes (docs/benchmarks.md).
+# wrk (Debian's package) drives the throughput runs; installed here when missing.
+bench: setup
+	@command -v wrk >/dev/null 2>&1 || { \
+		SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -q && $$SUDO apt-get install -y -q --no-install-recommends wrk; }
+	$(UV) run --frozen python -m bench.run
 
 clean:
 	rm -rf .run

@@ -1,0 +1,113 @@
+"""Confirm and login throughput beside the argon2id bound.
+
+The bound is what this machine can hash at all: argon2id at the identity service's parameters
+(its Settings defaults, which the bench does not override), one process per core, hashing
+back to back, measured in the same run. A login verifies one hash, a confirm computes one (the
+new password), so each is compared with the bound directly. Both are driven closed-loop by 8
+concurrent clients, enough to keep the identity service's hashing threads busy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+from argon2 import PasswordHasher
+from identity_service.core.config import Settings as IdentitySettings
+
+from bench.delivery import Mail
+from bench.load import closed_loop
+from bench.system import PASSWORD, System
+from bench.waiting import eventually
+
+CLIENTS = 8
+
+
+def _hash_for(seconds: float, memory_kib: int, time_cost: int, parallelism: int) -> float:
+    hasher = PasswordHasher(memory_cost=memory_kib, time_cost=time_cost, parallelism=parallelism)
+    hasher.hash("warm-up")
+    done, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        hasher.hash("a password of ordinary length")
+        done += 1
+    return done / (time.perf_counter() - started)
+
+
+async def argon2_bound(seconds: float = 4.0) -> float:
+    """argon2id hashes per second on all cores at identity's parameters."""
+    settings = IdentitySettings()
+    parameters = (
+        settings.argon2_memory_kib,
+        settings.argon2_time_cost,
+        settings.argon2_parallelism,
+    )
+    cores = os.cpu_count() or 1
+    loop = asyncio.get_running_loop()
+    with ProcessPoolExecutor(cores) as pool:
+        rates = await asyncio.gather(
+            *(loop.run_in_executor(pool, _hash_for, seconds, *parameters) for _ in range(cores))
+        )
+    return sum(rates)
+
+
+async def login_throughput(system: System, *, count: int) -> float:
+    emails = system.bench_accounts["login"]
+    async with httpx.AsyncClient(base_url=system.platform.url("identity"), timeout=60) as http:
+
+        async def login(email: object) -> int:
+            answer = await http.post("/v1/login", json={"email": email, "password": PASSWORD})
+            return answer.status_code
+
+        elapsed, statuses = await closed_loop(
+            CLIENTS, [emails[i % len(emails)] for i in range(count)], login
+        )
+    if any(s != 200 for s in statuses):
+        raise RuntimeError(f"logins failed: {sorted(set(statuses))}")
+    return count / elapsed
+
+
+async def confirm_throughput(system: System, *, run: int) -> float:
+    """Confirms per second: one fresh request per account (token from its email, code from the
+    answer), then every account confirms a new password."""
+    emails = system.bench_accounts["link-confirm"]
+    mail = Mail(system, emails)
+    codes: dict[str, str] = {}
+    async with httpx.AsyncClient(base_url=system.platform.url("reset"), timeout=60) as http:
+
+        async def request(email: object) -> int:
+            answer = await http.post("/v1/password-resets", json={"email": email})
+            codes[str(email)] = answer.json()["verification_code"]
+            return answer.status_code
+
+        await closed_loop(CLIENTS, emails, request)
+
+        def tokens() -> dict[str, str]:
+            mail.collect()
+            found = {}
+            for accepted in sorted(mail.accepted, key=lambda a: a.at):
+                if accepted.link and "/reset-password?" in accepted.link:
+                    found[accepted.recipient] = parse_qs(urlsplit(accepted.link).query)["token"][0]
+            return found
+
+        await eventually(lambda: len(tokens()) == len(emails), within=60, what="reset links")
+        links = tokens()
+
+        async def confirm(email: object) -> int:
+            answer = await http.post(
+                "/v1/password-resets/confirm",
+                json={
+                    "token": links[str(email)],
+                    "verification_code": codes[str(email)],
+                    "new_password": f"{PASSWORD} {run}",
+                },
+            )
+            return answer.status_code
+
+        elapsed, statuses = await closed_loop(CLIENTS, emails, confirm)
+    if any(s != 200 for s in statuses):
+        raise RuntimeError(f"confirms failed: {sorted(set(statuses))}")
+    return len(emails) / elapsed
