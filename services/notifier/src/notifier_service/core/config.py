@@ -31,9 +31,10 @@ class Settings(BaseSettings):
     # Longest wait between two tries of an email the SMTP server (or a dependency) refused for
     # now; consumption stays paused meanwhile.
     delivery_retry_max_seconds: float = Field(default=5.0, gt=0, le=300)
-    # Settled deliveries are forgotten after this; must exceed the topics' retention, so no
-    # record can come back after its ledger row is gone.
-    ledger_retention_seconds: int = Field(default=7 * 86_400, ge=3600)
+    # Settled deliveries are forgotten after this; must exceed the topics' retention plus one
+    # segment (identity.password-changed.v1: 7 days + 1-day segments), so no record can come
+    # back after its ledger row is gone.
+    ledger_retention_seconds: int = Field(default=9 * 86_400, ge=3600)
 
     # Keys opening the sealed reset link (shared with the reset service only).
     link_seal_keys: SecretStr = SecretStr(DEV_LINK_SEAL_KEYS)
