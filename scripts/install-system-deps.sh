@@ -34,6 +34,9 @@ if ! command -v mvn >/dev/null 2>&1; then
 fi
 # The browser tests drive Debian's Chromium (never a browser downloaded by Playwright).
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# The AsyncAPI document is validated with @asyncapi/parser from the npm registry.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 need_uv=0
 if ! command -v uv >/dev/null 2>&1; then
     need_uv=1
@@ -56,7 +59,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
     fi
     $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 else
-    echo "install-system-deps: postgresql, java and mvn already present"
+    echo "install-system-deps: postgresql, java, mvn, chromium and node already present"
 fi
 
 if [ "$need_uv" -eq 1 ]; then
