@@ -12,15 +12,17 @@ from identity_service.core.config import Settings
 from identity_service.service_layer.accounts import AccountService
 
 
-def get_settings(request: Request) -> Settings:
+# Dependencies are `async def` on purpose: FastAPI runs a plain `def` dependency in its thread
+# pool, two thread hand-offs per request for a dictionary lookup (bench profile, docs/benchmarks.md).
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_accounts(request: Request) -> AccountService:
+async def get_accounts(request: Request) -> AccountService:
     return request.app.state.accounts
 
 
-def get_reset_client(request: Request) -> ResetClient:
+async def get_reset_client(request: Request) -> ResetClient:
     return request.app.state.reset_client
 
 

@@ -6,11 +6,13 @@ from servicekit.client_ip import client_ip
 from reset_service.service_layer.password_resets import PasswordResets
 
 
-def get_resets(request: Request) -> PasswordResets:
+# Dependencies are `async def` on purpose: FastAPI runs a plain `def` dependency in its thread
+# pool, two thread hand-offs per request for a dictionary lookup (bench profile, docs/benchmarks.md).
+async def get_resets(request: Request) -> PasswordResets:
     return request.app.state.resets
 
 
-def get_client_ip(request: Request) -> str:
+async def get_client_ip(request: Request) -> str:
     """The caller's IP; X-Forwarded-For counts only from TRUSTED_PROXIES."""
     peer = request.client.host if request.client else None
     return client_ip(
