@@ -10,7 +10,7 @@ from devinfra.platform import SERVICES, TOPICS, Endpoints, Platform
 
 
 @pytest.fixture(scope="session")
-def platform(infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+def platform(infra) -> Iterator[Platform]:
     infra.create_topics(list(TOPICS))
     endpoints = Endpoints(
         database_url={name: infra.dsn_for(name) for name in SERVICES},
@@ -18,7 +18,9 @@ def platform(infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platfo
         smtp_host=infra.smtp_host,
         smtp_port=infra.smtp_port,
     )
-    run_dir = Path(tmp_path_factory.mktemp("platform"))
+    # Under the infrastructure's run dir, not pytest's tmp_path: pytest deletes old basetemp
+    # folders when another session starts, and the tests read these service logs.
+    run_dir = Path(infra.run_dir) / "platform"
     running = Platform(endpoints, run_dir)
     running.migrate()
     try:

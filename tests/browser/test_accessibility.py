@@ -29,6 +29,8 @@ async def test_the_reset_flow_works_with_the_keyboard_alone(
 ) -> None:
     email = await new_account()
     await page.goto(f"{urls['identity']}/login")
+    # autofocus lands after load: wait for it, or the first name read is the page's body.
+    await expect(page.get_by_label("Email address")).to_be_focused()
     assert await tab_order(page, 3) == ["email", "password", "Log in", "Forgot your password?"]
     await page.keyboard.press("Enter")
     await expect(page).to_have_url(f"{urls['reset']}/forgot-password")
@@ -44,6 +46,7 @@ async def test_the_reset_flow_works_with_the_keyboard_alone(
     await expect(page.get_by_role("status")).to_have_text("Copied")
 
     await page.goto(mail.link_in(await mail.reset_email(email)))
+    await expect(page.get_by_label("New Password")).to_be_focused()
     assert await tab_order(page, 3) == [
         "new_password",
         "confirm_password",

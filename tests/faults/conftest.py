@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import shutil
 import time
 import uuid
 from collections import Counter
@@ -21,6 +23,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+from devinfra.paths import default_run_dir
 from devinfra.platform import SERVICES, TOPICS, Endpoints, Platform
 from devinfra.providers import Infrastructure, start_infrastructure
 
@@ -53,18 +56,20 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 
 @pytest.fixture(scope="session")
-def fault_infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infrastructure]:
-    run_dir = tmp_path_factory.mktemp("faults")
+def fault_infra() -> Iterator[Infrastructure]:
+    # Not pytest's tmp_path: another pytest session starting meanwhile may prune it.
+    run_dir = default_run_dir() / f"faults-{os.getpid()}"
     with pytest.MonkeyPatch.context() as patch:
         for name in PROVIDER_VARIABLES:
             patch.delenv(name, raising=False)
         patch.setenv("PWRESET_INFRA_PROVIDER", "local")
         with start_infrastructure(run_dir) as infra:
             yield infra
+    shutil.rmtree(run_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-def platform(fault_infra: Infrastructure, tmp_path_factory: pytest.TempPathFactory):
+def platform(fault_infra: Infrastructure):
     fault_infra.create_topics(list(TOPICS))
     endpoints = Endpoints(
         database_url={name: fault_infra.dsn_for(name) for name in SERVICES},
@@ -72,7 +77,7 @@ def platform(fault_infra: Infrastructure, tmp_path_factory: pytest.TempPathFacto
         smtp_host=fault_infra.smtp_host,
         smtp_port=fault_infra.smtp_port,
     )
-    running = Platform(endpoints, tmp_path_factory.mktemp("fault-platform"), extra_env=SERVICE_ENV)
+    running = Platform(endpoints, fault_infra.run_dir / "platform", extra_env=SERVICE_ENV)
     running.migrate()
     try:
         running.start()
