@@ -13,7 +13,7 @@ from identity_service.service_layer.accounts import AccountService
 
 
 # Dependencies are `async def` on purpose: FastAPI runs a plain `def` dependency in its thread
-# pool, two thread hand-offs per request for a dictionary lookup (bench profile, docs/benchmarks.md).
+# pool: two thread hand-offs per request for a dictionary lookup (docs/benchmarks.md).
 async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 

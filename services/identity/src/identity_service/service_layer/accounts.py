@@ -1,9 +1,11 @@
 """Use cases of identity: register, log in, two-factor, and what the reset service asks for."""
 
 import asyncio
+import os
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
@@ -23,6 +25,10 @@ from identity_service.domain.passwords import Argon2Hasher, PasswordPolicy, chec
 from identity_service.metrics import LOGINS, PASSWORD_CHANGES
 
 EVENT_SOURCE = "/pwreset/identity"
+# argon2id is CPU- and memory-bound (19 MiB a hash): more hashing threads than cores only thrash
+# the caches and keep more arenas of freed hash memory resident. asyncio's default pool has
+# cores + 4 threads; on 2 cores 6 threads hash 13% slower than 2 (bench, docs/benchmarks.md).
+_HASHING = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="argon2id")
 
 
 class AuthFailed(Exception):
@@ -109,10 +115,14 @@ class AccountService:
         return datetime.fromtimestamp(self._clock(), UTC)
 
     async def _hash(self, password: str) -> str:
-        return await asyncio.to_thread(self._hasher.hash, password)
+        return await asyncio.get_running_loop().run_in_executor(
+            _HASHING, self._hasher.hash, password
+        )
 
     async def _verify(self, stored: str, password: str) -> tuple[bool, bool]:
-        return await asyncio.to_thread(self._hasher.verify, stored, password)
+        return await asyncio.get_running_loop().run_in_executor(
+            _HASHING, self._hasher.verify, stored, password
+        )
 
     async def register(self, email: str, password: str) -> UUID:
         password = check_password(password, email=email, totp_enabled=False, policy=self._policy)
