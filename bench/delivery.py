@@ -100,8 +100,8 @@ async def end_to_end(system: System, *, rate: float, seconds: float) -> tuple[li
     return match_in_order(answered, mail.accepted), len(samples) - len(answered)
 
 
-async def notifier_throughput(system: System, *, count: int) -> float:
-    """Emails per second from a backlog of `count` events, first email to last."""
+async def queue_backlog(system: System, *, count: int) -> list[str]:
+    """Stop the notifier and leave `count` events for it in Kafka (published by the relay)."""
     emails = system.bench_accounts["notify"]
     system.platform.stop_service("notifier")
     poster = ResetPoster(system)
@@ -113,11 +113,22 @@ async def notifier_throughput(system: System, *, count: int) -> float:
         await poster.aclose()
     assert all(s == 202 for s in statuses), statuses
     await eventually(lambda: _empty_outbox(system), within=60, what="outbox published", every=0.2)
+    return emails
+
+
+async def drain_backlog(system: System, emails: list[str], *, count: int) -> float:
+    """Start the notifier; emails per second from the first email to the last."""
     mail = Mail(system, emails)
     system.platform.start_service("notifier")
     await eventually(lambda: mail.collect() >= count, within=180, what="the notifier's backlog")
     times = sorted(a.at for a in mail.accepted)
     return (len(times) - 1) / (times[-1] - times[0])
+
+
+async def notifier_throughput(system: System, *, count: int) -> float:
+    """Emails per second from a backlog of `count` events, first email to last."""
+    emails = await queue_backlog(system, count=count)
+    return await drain_backlog(system, emails, count=count)
 
 
 async def _empty_outbox(system: System) -> bool:

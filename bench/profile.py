@@ -24,6 +24,7 @@ from pathlib import Path
 from bench import delivery, passwords
 from bench.load import reset_request_script, wrk
 from bench.system import System, running_system
+from bench.waiting import eventually
 
 OUT = Path(__file__).parent / "results" / "profiles"
 
@@ -74,13 +75,14 @@ def record(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes]:
     )
 
 
-async def prepare(system: System, load: str, run_dir: Path) -> Path | None:
+async def prepare(system: System, load: str, run_dir: Path, seconds: float) -> Path | None:
     """Accounts first (argon2id), so that the profile sees only the load."""
     if load == "reset":
         emails = await system.create_accounts("profile", 200)
         return reset_request_script(run_dir / "profile.lua", emails)
     if load == "notifier":
         system.bench_accounts["notify"] = await system.create_accounts("notify", 100)
+        await delivery.queue_backlog(system, count=int(150 * seconds))
     if load == "confirm":
         system.bench_accounts["link-confirm"] = await system.create_accounts("link-confirm", 200)
     return None
@@ -90,7 +92,9 @@ async def drive(system: System, load: str, seconds: float, script: Path | None) 
     if load == "reset":
         await asyncio.to_thread(wrk, system.platform.url("reset") + "/", seconds, script)
     elif load == "notifier":
-        await delivery.notifier_throughput(system, count=int(150 * seconds))
+        await delivery.drain_backlog(
+            system, system.bench_accounts["notify"], count=int(150 * seconds)
+        )
     elif load == "confirm":
         await passwords.confirm_throughput(system, run=0)
 
@@ -105,9 +109,13 @@ def main() -> int:
         with running_system(Path(tmp)) as system:
 
             async def go() -> None:
-                script = await prepare(system, args.load, Path(tmp))
+                script = await prepare(system, args.load, Path(tmp), args.seconds)
                 spies = {}
                 task = asyncio.create_task(drive(system, args.load, args.seconds, script))
+                if args.load == "notifier":  # a new notifier process: wait until it runs
+                    await eventually(
+                        lambda: "notifier" in system.platform.running, within=60, what="notifier"
+                    )
                 for service in ("reset", "identity", "notifier"):
                     out = OUT / f"{args.load}-{service}.txt"
                     spies[service] = (record(system.pid(service), args.seconds, out), out)
