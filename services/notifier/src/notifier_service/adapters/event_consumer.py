@@ -10,8 +10,12 @@
   called while paused, so the group sees a live member: no rebalance, however long the outage.
 - Permanent failures (SMTP 5xx, an event that can never become an email) and poison records
   (undecodable, invalid schema, unknown type) go to the dead-letter topic; the partition moves on.
-- Shutdown (`stop` set, e.g. SIGTERM through uvicorn's lifespan): no new record is started, the one
-  in flight finishes, offsets are committed, the consumer leaves the group.
+- Shutdown (`stop` set, e.g. SIGTERM through uvicorn's lifespan): no new record is started, those
+  in flight finish, offsets are committed, the consumer leaves the group.
+- Concurrency: the partitions of a fetched batch are handled side by side (at most `concurrency`
+  at a time), each partition's records one after the other, so per-key order holds (a key always
+  lands on the same partition). One email at a time waits on round trips most of its time (ledger,
+  SMTP), so a second one in flight nearly doubles throughput (docs/benchmarks.md).
 """
 
 import asyncio
@@ -19,6 +23,7 @@ import contextlib
 import enum
 import logging
 import time
+from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -68,6 +73,7 @@ class EventConsumer:
         permanent: tuple[type[Exception], ...],
         max_retry_backoff_seconds: float = 5.0,
         kafka_options: dict[str, Any] | None = None,
+        concurrency: int = 1,
     ) -> None:
         self._bootstrap = bootstrap_servers
         self._group_id = group_id
@@ -78,14 +84,18 @@ class EventConsumer:
         self._permanent = permanent
         self._max_backoff = max_retry_backoff_seconds
         self._kafka_options = kafka_options or {}
+        self._concurrency = max(1, concurrency)
         self._consumer: AIOKafkaConsumer | None = None
         # Next offset to commit per partition: records up to it are durable.
         self._done: dict[TopicPartition, int] = {}
         self._position: dict[TopicPartition, int] = {}  # next offset, kept after commits (lag)
         # Bumped on every revocation: records fetched before it are no longer ours to handle.
         self._generation = 0
-        # Held while a record is handled; the rebalance listener takes it to wait for that record.
-        self._in_flight = asyncio.Lock()
+        # Held while a record of the partition is handled; the rebalance listener takes them all
+        # to wait for the records in flight.
+        self._in_flight: defaultdict[TopicPartition, asyncio.Lock] = defaultdict(asyncio.Lock)
+        # While paused, one task polls Kafka for all (getmany is not to be awaited twice at once).
+        self._polling = asyncio.Lock()
         self.paused_since: float | None = None
         self.pause_reason: str | None = None
         self.processed_total = 0
@@ -138,17 +148,44 @@ class EventConsumer:
         while not stop.is_set():
             batches = await consumer.getmany(timeout_ms=500)
             generation = self._generation
-            for tp, records in batches.items():
-                for record in records:
-                    if stop.is_set() or generation != self._generation:
-                        break
-                    await self._handle_with_retry(consumer, tp, record, stop, generation)
-            if self.paused_since is not None:
+            slots = asyncio.Semaphore(self._concurrency)
+            halt = asyncio.Event()  # a partition's task failed: the others stop after their record
+            outcomes = await asyncio.gather(
+                *(
+                    self._handle_partition(consumer, tp, records, stop, generation, slots, halt)
+                    for tp, records in batches.items()
+                ),
+                return_exceptions=True,
+            )
+            failures = [o for o in outcomes if isinstance(o, BaseException)]
+            if failures:
+                raise failures[0]
+            if self.paused_since is not None or consumer.paused():
                 # The record we paused for was given up (revoked, or shutting down): resume, so
                 # the next fetch starts from what is still ours; a failure pauses again.
                 self._resume(consumer)
             await self._commit(consumer)
             self._measure_lag(consumer)
+
+    async def _handle_partition(
+        self,
+        consumer: AIOKafkaConsumer,
+        tp: TopicPartition,
+        records: list[Record],
+        stop: asyncio.Event,
+        generation: int,
+        slots: asyncio.Semaphore,
+        halt: asyncio.Event,
+    ) -> None:
+        async with slots:
+            try:
+                for record in records:
+                    if stop.is_set() or halt.is_set() or generation != self._generation:
+                        return
+                    await self._handle_with_retry(consumer, tp, record, stop, generation)
+            except BaseException:
+                halt.set()
+                raise
 
     async def _handle_with_retry(
         self,
@@ -160,7 +197,7 @@ class EventConsumer:
     ) -> None:
         backoff = Backoff(initial=0.2, maximum=self._max_backoff)
         while not stop.is_set():
-            async with self._in_flight:
+            async with self._in_flight[tp]:
                 if generation != self._generation:
                     return  # revoked meanwhile: the partition's next owner handles it
                 step, reason = await self._handle(record)
@@ -232,13 +269,19 @@ class EventConsumer:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return
-            consumer.pause(*consumer.assignment())  # partitions assigned since are paused too
-            started = time.monotonic()
-            fetched = await consumer.getmany(timeout_ms=int(min(remaining, 0.5) * 1000))
-            for tp, records in fetched.items():
-                # Fetched by a race with a new assignment: read them again after the resume.
-                if records:
-                    consumer.seek(tp, records[0].offset)
+            if self._polling.locked() or self.paused_since is None:
+                # Another partition's task polls for us all, or one of them succeeded and
+                # resumed: pausing again now would leave the partitions paused for good.
+                await sleep_unless_stopped(stop, min(remaining, 0.2))
+                continue
+            async with self._polling:
+                consumer.pause(*consumer.assignment())  # partitions assigned since are paused too
+                started = time.monotonic()
+                fetched = await consumer.getmany(timeout_ms=int(min(remaining, 0.5) * 1000))
+                for tp, records in fetched.items():
+                    # Fetched by a race with a new assignment: read them again after the resume.
+                    if records:
+                        consumer.seek(tp, records[0].offset)
             if time.monotonic() - started < 0.05:
                 await sleep_unless_stopped(stop, min(remaining, 0.2))
 
@@ -276,7 +319,10 @@ class EventConsumer:
             return  # the first join of a consumer revokes nothing
         consumer = self._consumer
         self.revocations_total += 1
-        async with self._in_flight:  # let the record in flight finish, then commit it too
+        async with contextlib.AsyncExitStack() as held:
+            # Let every record in flight finish, then commit them too.
+            for tp in sorted(self._in_flight):
+                await held.enter_async_context(self._in_flight[tp])
             self._generation += 1
             if consumer is not None:
                 await self._commit(consumer, only=set(revoked))

@@ -79,6 +79,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             transient=(TransientSmtpError, DeliveryBusy),
             permanent=(PermanentSmtpError, UndeliverableEvent),
             max_retry_backoff_seconds=settings.delivery_retry_max_seconds,
+            # Each delivery holds a pooled connection for its ledger claim and briefly takes a
+            # second one: more deliveries in flight than half the pool could wait on each other.
+            concurrency=max(1, settings.db_pool_max_size // 2),
         )
         app.state.pool = pool
         app.state.consumer = consumer
