@@ -233,19 +233,25 @@ async def e2e_rows(system: System, plan: Plan, stages: dict[str, float]) -> list
 
 async def password_rows(system: System, plan: Plan) -> list[Row]:
     bounds, logins, confirms = [], [], []
+    cpu: dict[str, list[dict[str, float]]] = {"login": [], "confirm": []}
     for run in range(plan.runs):
         # The bound just before and just after, the higher one kept: a neighbour's burst of CPU
         # during one measurement must not make the ratio look better than it is.
         before = await passwords.argon2_bound()
-        logins.append(await passwords.login_throughput(system, count=plan.logins))
-        confirms.append(await passwords.confirm_throughput(system, run=run))
+        login, login_cpu = await passwords.login_throughput(system, count=plan.logins)
+        confirm, confirm_cpu = await passwords.confirm_throughput(system, run=run)
         bounds.append(max(before, await passwords.argon2_bound()))
+        logins.append(login)
+        confirms.append(confirm)
+        cpu["login"].append(login_cpu)
+        cpu["confirm"].append(confirm_cpu)
     bound = median(bounds)
     login, confirm = median(logins), median(confirms)
     details = {
         "argon2_per_second": bounds,
         "login_per_second": logins,
         "confirm_per_second": confirms,
+        "cpu_ms_per_operation": cpu,
     }
     return [
         Row(

@@ -25,6 +25,7 @@ from devinfra.platform import SERVICES, TOPICS, Endpoints, Platform
 from devinfra.processes import free_port, port_accepts, stop_process, wait_until
 from devinfra.providers import Infrastructure, start_infrastructure
 
+from bench.procstat import cpu_seconds, tree_cpu_seconds
 from bench.smtp_sink import SmtpSink
 
 PASSWORD = "benchmark horse battery staple"  # noqa: S105 - the bench accounts' password
@@ -65,6 +66,16 @@ class System:
     def kafka_pid(self) -> int:
         assert self.infra.kafka is not None and self.infra.kafka._process is not None
         return self.infra.kafka._process.pid
+
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds so far of every process of the system, and of the bench itself."""
+        return {
+            **{name: cpu_seconds(self.pid(name)) for name in SERVICES},
+            "postgres": tree_cpu_seconds(self.postgres_pid),
+            "kafka": cpu_seconds(self.kafka_pid),
+            "smtp sink": cpu_seconds(self.sink.pid),
+            "load generator": cpu_seconds(os.getpid()),
+        }
 
     def dsn(self, service: str) -> str:
         return self.platform.endpoints.database_url[service]

@@ -56,6 +56,7 @@ CONSUMER_DEFAULTS: dict[str, Any] = {
     # flight per broker and leaves out partitions whose records are still buffered, so a record
     # arriving on such a partition waits for that fetch to return: up to this long (the default,
     # 500 ms, was the whole of a 500 ms request-to-email latency at 100 requests/s; bench).
+    # The price: an idle consumer's empty fetches cost the broker about 8% of a core more.
     "fetch_max_wait_ms": 20,
 }
 
