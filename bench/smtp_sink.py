@@ -1,10 +1,11 @@
 """An SMTP sink that timestamps every message the moment it accepts it (for the latency rows).
 
 Run as a process: `python -m bench.smtp_sink --port N --log FILE`. One line per accepted message:
-`<time_ns> <recipient> <Message-ID> <first link or ->`. The link is parsed only for recipients
-whose local part starts with `link-` (the confirm benchmark needs the token; parsing every
-message would cost the sink CPU the other rows should not pay). No fsync: unlike devinfra's
-capture, nothing here has to survive a crash, and the sink must not add disk latency.
+`<time_ns> <recipient> <Message-ID> <first link or ->`. The link is parsed only from reset
+emails to recipients whose local part starts with `link-` (the confirm benchmark needs the
+token; parsing every message would cost the sink CPU the other rows should not pay). No fsync:
+unlike devinfra's capture, nothing here has to survive a crash, and the sink must not add disk
+latency.
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ class TimestampingHandler:
         found = _MESSAGE_ID.search(content, 0, header_end if header_end > 0 else len(content))
         message_id = found.group(1).decode() if found else "-"
         recipient = envelope.rcpt_tos[0] if envelope.rcpt_tos else "-"
-        link = first_link(content) if recipient.startswith("link-") else "-"
+        wanted = recipient.startswith("link-") and b"Subject: Reset your password" in content
+        link = first_link(content) if wanted else "-"
         self._log.write(f"{accepted_ns} {recipient} {message_id} {link}\n")
         return "250 OK"
 
