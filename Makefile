@@ -12,7 +12,7 @@ help:
 	@echo "make test   - install what is missing, lint, run every test (unit, integration, e2e)"
 	@echo "make test-faults - only the fault tests (Kafka/SMTP/PostgreSQL outages, kills; ~2-3 min)"
 	@echo "make test-browser - the pages in Debian's Chromium; screenshots in artifacts/screenshots/"
-	@echo "make bench  - the numbers of design.md 7 beside their references (~12 min; not in make test)"
+	@echo "make bench  - the numbers of design.md 7 beside their references (~7 min; not in make test)"
 	@echo "make lint   - ruff"
 	@echo "make clean  - remove local run state (.run/)"
 
@@ -48,7 +48,7 @@ test-faults: setup
 test-browser:
 	$(UV) run --frozen pytest tests/browser
 
-# Not part of `make test`: it takes the whole machine for about 12 minutes (docs/benchmarks.md).
+# Not part of `make test`: it takes the whole machine for about 7 minutes (docs/benchmarks.md).
 # wrk (Debian's package) drives the throughput runs; installed here when missing.
 bench: setup
 	@command -v wrk >/dev/null 2>&1 || { \
