@@ -1,10 +1,21 @@
 """Tracing behind its setting: off by default, and when on, requests become spans."""
 
+from collections.abc import Iterator
+
 import httpx
 import pytest
 from fastapi import FastAPI
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from servicekit import otel
+
+
+@pytest.fixture(autouse=True)
+def _uninstrument_httpx() -> Iterator[None]:
+    # setup_tracing instruments httpx process-wide; left on, it would rewrite the traceparent
+    # header of every later test's httpx client in this pytest process.
+    yield
+    HTTPXClientInstrumentor().uninstrument()
 
 
 def test_off_unless_enabled(monkeypatch: pytest.MonkeyPatch) -> None:
