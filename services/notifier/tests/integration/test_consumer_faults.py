@@ -3,12 +3,10 @@ pause while SMTP refuses, dead letters for poison and permanent failures, one se
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import asyncpg
-import notifier_service
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from notifier_service.adapters.dead_letters import DeadLetters
@@ -24,29 +22,9 @@ from notifier_service.service_layer.notifications import Notifications, Undelive
 from pwreset_contracts import ResetRequestedV1, cloudevents_kafka
 from pwreset_contracts.dead_letters import read_dead_letter
 from pwreset_contracts.sealed import seal
-from servicekit.testing import migrated_database
 
 pytestmark = pytest.mark.integration
-MIGRATIONS = Path(notifier_service.__file__).parent / "migrations"
 KEY = b"n" * 32
-
-
-@pytest.fixture(scope="module")
-def dsn(infra) -> str:
-    return migrated_database(infra, "notifier", MIGRATIONS)
-
-
-@pytest.fixture
-async def pool(dsn: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=6)
-    yield pool
-    await pool.close()
-
-
-@pytest.fixture
-def smtp_mode(infra):
-    yield infra.smtp.set_mode
-    infra.smtp.set_mode("accept")
 
 
 class Stack:

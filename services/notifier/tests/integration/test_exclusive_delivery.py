@@ -3,12 +3,9 @@ happens in the window between "SMTP accepted" and "ledger recorded"."""
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import asyncpg
-import notifier_service
 import pytest
 from notifier_service.adapters.deliveries_ledger import DeliveriesLedger
 from notifier_service.adapters.exclusive_delivery import ExclusiveDelivery
@@ -16,23 +13,9 @@ from notifier_service.adapters.smtp_sender import SmtpSender
 from notifier_service.service_layer.notifications import Notifications, Outcome
 from pwreset_contracts import ResetRequestedV1, cloudevents_kafka
 from pwreset_contracts.sealed import seal
-from servicekit.testing import migrated_database
 
 pytestmark = pytest.mark.integration
-MIGRATIONS = Path(notifier_service.__file__).parent / "migrations"
 KEY = b"n" * 32
-
-
-@pytest.fixture(scope="module")
-def dsn(infra) -> str:
-    return migrated_database(infra, "notifier", MIGRATIONS)
-
-
-@pytest.fixture
-async def pool(dsn: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=8)
-    yield pool
-    await pool.close()
 
 
 class LedgerThatFailsOnce(DeliveriesLedger):
