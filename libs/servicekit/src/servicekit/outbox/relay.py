@@ -28,7 +28,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from servicekit.backoff import Backoff, sleep_unless_stopped
-from servicekit.kafka import cluster_reachable, idempotent_producer
+from servicekit.kafka import cluster_reachable, start_idempotent_producer
 from servicekit.outbox import metrics
 from servicekit.outbox.enqueue import OUTBOX_CHANNEL
 from servicekit.outbox.listener import NotifyListener
@@ -132,14 +132,7 @@ class OutboxRelay:
 
     async def _ensure_producer(self) -> AIOKafkaProducer:
         if self._producer is None:
-            producer = idempotent_producer(self._bootstrap, **self._kafka_options)
-            try:
-                await asyncio.wait_for(producer.start(), 15)
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(producer.stop(), 5)
-                raise
-            self._producer = producer
+            self._producer = await start_idempotent_producer(self._bootstrap, **self._kafka_options)
             log.info("outbox relay connected to Kafka")
         return self._producer
 

@@ -14,7 +14,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 from pwreset_contracts.dead_letters import DEAD_LETTER_TOPIC, dead_letter_headers
-from servicekit.kafka import idempotent_producer
+from servicekit.kafka import start_idempotent_producer
 
 from notifier_service.adapters import delivery_metrics as metrics
 from notifier_service.adapters.deliveries_ledger import DeliveriesLedger
@@ -87,14 +87,7 @@ class DeadLetters:
 
     async def _ensure_producer(self) -> AIOKafkaProducer:
         if self._producer is None:
-            producer = idempotent_producer(self._bootstrap, **self._kafka_options)
-            try:
-                await asyncio.wait_for(producer.start(), 15)
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(producer.stop(), 5)
-                raise
-            self._producer = producer
+            self._producer = await start_idempotent_producer(self._bootstrap, **self._kafka_options)
         return self._producer
 
     async def close(self) -> None:
