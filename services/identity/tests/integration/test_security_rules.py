@@ -1,111 +1,49 @@
-"""design.md §4, two-factor, passwords and sessions: each rule with the test that proves it,
-on real PostgreSQL through identity's service layer."""
+"""Two-factor, passwords and sessions: each rule with the test that proves it, on real
+PostgreSQL through identity's service layer (docs/security.md has the table)."""
 
 import asyncio
 import base64
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
-from datetime import timedelta
-from pathlib import Path
+from collections.abc import Callable
 
 import asyncpg
-import identity_service
-import pyotp
 import pytest
-from identity_service.adapters.accounts_repository import AccountsRepository
-from identity_service.adapters.secret_box import SecretBox
 from identity_service.core.config import Settings
-from identity_service.domain.passwords import Argon2Hasher, PasswordPolicy, PasswordRejected
+from identity_service.domain.passwords import PasswordRejected
 from identity_service.service_layer.accounts import (
     AccountService,
     AuthFailed,
-    ChangeNotice,
     SecondFactor,
-    SecondFactorPolicy,
     TotpRejected,
 )
 from pwreset_contracts import cloudevents_kafka
-from pwreset_contracts.sealed import KeyRing, decode_key, open_sealed
-from servicekit.testing import migrated_database
+from pwreset_contracts.sealed import open_sealed
+
+from .conftest import NEW_PASSWORD, NOTICE_KEYS, PASSWORD, Clock, MakeTotpAccount
 
 pytestmark = pytest.mark.integration
-MIGRATIONS = Path(identity_service.__file__).parent / "migrations"
-PASSWORD = "correct horse battery staple"
-NEW_PASSWORD = "another long and fresh password"
-NOTICE_KEYS = KeyRing.parse(f"n1:{'N' * 43}")
-
-
-@pytest.fixture(scope="module")
-def dsn(infra) -> str:
-    return migrated_database(infra, "identity", MIGRATIONS)
-
-
-@pytest.fixture
-async def pool(dsn: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=10)
-    yield pool
-    await pool.close()
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def make_service(pool: asyncpg.Pool, clock: Clock) -> Callable[..., AccountService]:
-    def make(time_cost: int = 2) -> AccountService:
-        return AccountService(
-            AccountsRepository(pool),
-            Argon2Hasher(19 * 1024, time_cost, 1),
-            SecretBox("S" * 43),
-            PasswordPolicy(),
-            SecondFactorPolicy(5, timedelta(minutes=15), decode_key("R" * 43), 10),
-            ChangeNotice("https://id.example.com", NOTICE_KEYS, timedelta(days=7)),
-            totp_issuer="test",
-            session_ttl=timedelta(hours=1),
-            clock=clock,
-        )
-
-    return make
-
-
-async def totp_account(
-    accounts: AccountService, clock: Clock
-) -> tuple[uuid.UUID, str, pyotp.TOTP, list[str]]:
-    email = f"t-{uuid.uuid4().hex[:10]}@example.com"
-    account_id = await accounts.register(email, PASSWORD)
-    setup = await accounts.start_totp(account_id)
-    totp = pyotp.TOTP(setup.secret)
-    codes = await accounts.activate_totp(account_id, totp.at(clock.now))
-    return account_id, email, totp, codes
 
 
 async def test_totp_secret_is_encrypted_at_rest(
-    make_service: Callable[..., AccountService], clock: Clock, pool: asyncpg.Pool
+    make_service: Callable[..., AccountService],
+    clock: Clock,
+    make_totp_account: MakeTotpAccount,
+    pool: asyncpg.Pool,
 ) -> None:
     accounts = make_service()
-    account_id, _, totp, _ = await totp_account(accounts, clock)
+    account_id, _, totp, _ = await make_totp_account(accounts)
     stored = await pool.fetchval("SELECT totp_secret_enc FROM accounts WHERE id = $1", account_id)
     assert totp.secret.encode() not in stored
     assert len(base64.b32decode(totp.secret)) >= 20  # at least 160 bits
 
 
 async def test_a_totp_code_is_accepted_once_across_login_and_reset(
-    make_service: Callable[..., AccountService], clock: Clock
+    make_service: Callable[..., AccountService], clock: Clock, make_totp_account: MakeTotpAccount
 ) -> None:
     accounts = make_service()
-    account_id, email, totp, _ = await totp_account(accounts, clock)
+    account_id, email, totp, _ = await make_totp_account(accounts)
     clock.now += 30
     code = totp.at(clock.now)
     await accounts.login(email, PASSWORD, SecondFactor(totp_code=code))
@@ -114,10 +52,10 @@ async def test_a_totp_code_is_accepted_once_across_login_and_reset(
 
 
 async def test_an_email_reset_never_bypasses_totp(
-    make_service: Callable[..., AccountService], clock: Clock
+    make_service: Callable[..., AccountService], clock: Clock, make_totp_account: MakeTotpAccount
 ) -> None:
     accounts = make_service()
-    account_id, email, totp, _ = await totp_account(accounts, clock)
+    account_id, email, totp, _ = await make_totp_account(accounts)
     with pytest.raises(TotpRejected):
         await accounts.set_password(account_id, NEW_PASSWORD, SecondFactor(), None)
     clock.now += 30
@@ -128,10 +66,10 @@ async def test_an_email_reset_never_bypasses_totp(
 
 
 async def test_second_factor_failures_are_throttled_per_account(
-    make_service: Callable[..., AccountService], clock: Clock
+    make_service: Callable[..., AccountService], clock: Clock, make_totp_account: MakeTotpAccount
 ) -> None:
     accounts = make_service()
-    _, email, totp, _ = await totp_account(accounts, clock)
+    _, email, totp, _ = await make_totp_account(accounts)
     clock.now += 30
     good = totp.at(clock.now)
     bad = "000000" if good != "000000" else "111111"
@@ -149,10 +87,13 @@ async def test_second_factor_failures_are_throttled_per_account(
 
 
 async def test_recovery_codes_are_single_use_and_stored_hashed(
-    make_service: Callable[..., AccountService], clock: Clock, pool: asyncpg.Pool
+    make_service: Callable[..., AccountService],
+    clock: Clock,
+    make_totp_account: MakeTotpAccount,
+    pool: asyncpg.Pool,
 ) -> None:
     accounts = make_service()
-    account_id, email, _, codes = await totp_account(accounts, clock)
+    account_id, email, _, codes = await make_totp_account(accounts)
     assert len(codes) == 10 and len(set(codes)) == 10
     stored = await pool.fetch(
         "SELECT code_hash FROM recovery_codes WHERE account_id = $1", account_id

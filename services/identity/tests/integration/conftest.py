@@ -1,0 +1,95 @@
+"""Identity's service layer over real PostgreSQL: one migrated database per test module, a
+controllable clock, and a factory for AccountService with test-sized settings."""
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import identity_service
+import pyotp
+import pytest
+from identity_service.adapters.accounts_repository import AccountsRepository
+from identity_service.adapters.secret_box import SecretBox
+from identity_service.domain.passwords import Argon2Hasher, PasswordPolicy
+from identity_service.service_layer.accounts import (
+    AccountService,
+    ChangeNotice,
+    SecondFactorPolicy,
+)
+from pwreset_contracts.sealed import KeyRing, decode_key
+from servicekit.testing import migrated_database
+
+MIGRATIONS = Path(identity_service.__file__).parent / "migrations"
+PASSWORD = "correct horse battery staple"
+NEW_PASSWORD = "another long and fresh password"
+NOTICE_KEYS = KeyRing.parse(f"n1:{'N' * 43}")
+
+
+@pytest.fixture(scope="module")
+def dsn(infra) -> str:
+    return migrated_database(infra, "identity", MIGRATIONS)
+
+
+@pytest.fixture
+async def pool(dsn: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=20)
+    yield pool
+    await pool.close()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def make_service(pool: asyncpg.Pool, clock: Clock) -> Callable[..., AccountService]:
+    def make(time_cost: int = 2, *, hasher: Any = None) -> AccountService:
+        return AccountService(
+            AccountsRepository(pool),
+            hasher or Argon2Hasher(19 * 1024, time_cost, 1),
+            SecretBox("S" * 43),
+            PasswordPolicy(),
+            SecondFactorPolicy(5, timedelta(minutes=15), decode_key("R" * 43), 10),
+            ChangeNotice("https://id.example.com", NOTICE_KEYS, timedelta(days=7)),
+            totp_issuer="test",
+            session_ttl=timedelta(hours=1),
+            clock=clock,
+        )
+
+    return make
+
+
+def new_email(prefix: str = "a") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}@example.com"
+
+
+TotpAccount = tuple[uuid.UUID, str, pyotp.TOTP, list[str]]
+MakeTotpAccount = Callable[..., Awaitable[TotpAccount]]
+
+
+@pytest.fixture
+def make_totp_account(clock: Clock) -> MakeTotpAccount:
+    """An account with two-factor on: (id, email, its TOTP, its recovery codes)."""
+
+    async def make(accounts: AccountService, password: str = PASSWORD) -> TotpAccount:
+        email = new_email("t")
+        account_id = await accounts.register(email, password)
+        setup = await accounts.start_totp(account_id)
+        totp = pyotp.TOTP(setup.secret)
+        codes = await accounts.activate_totp(account_id, totp.at(clock.now))
+        return account_id, email, totp, codes
+
+    return make
