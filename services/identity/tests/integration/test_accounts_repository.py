@@ -58,7 +58,9 @@ async def test_replacing_the_password_revokes_every_session(repo: AccountsReposi
     account_id = await _account(repo)
     expires = datetime.now(UTC) + timedelta(hours=1)
     for _ in range(3):
-        await repo.add_session(uuid.uuid4(), account_id, uuid.uuid4().bytes, expires)
+        assert await repo.add_session(
+            uuid.uuid4(), account_id, uuid.uuid4().bytes, expires, credentials_epoch=0
+        )
     assert await repo.count_active_sessions(account_id) == 3
     await repo.replace_password(account_id, "$argon2id$new")
     assert await repo.count_active_sessions(account_id) == 0

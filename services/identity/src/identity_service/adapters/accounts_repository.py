@@ -1,5 +1,6 @@
 """PostgreSQL storage of accounts and sessions (asyncpg)."""
 
+import enum
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -23,6 +24,10 @@ class Account:
     totp_last_step: int | None
     totp_failures: int
     totp_failures_since: datetime | None
+    totp_consecutive_failures: int
+    # Bumped by every change of credentials or sign-out-everywhere: a session is only written
+    # for the epoch its login read, so a login in flight across a reset ends in no session.
+    credentials_epoch: int
 
 
 @dataclass(frozen=True)
@@ -36,7 +41,14 @@ class PasswordChange:
 
 
 _SELECT = """SELECT id, email, password_hash, totp_secret_enc, totp_enabled, totp_last_step,
-                    totp_failures, totp_failures_since FROM accounts"""
+                    totp_failures, totp_failures_since, totp_consecutive_failures,
+                    credentials_epoch FROM accounts"""
+
+
+class SecondFactorAttempt(enum.Enum):
+    ALLOWED = "allowed"
+    THROTTLED = "throttled"  # too many failures in the window
+    LOCKED = "locked"  # too many consecutive failures: only a recovery code (or support) now
 
 
 class AccountsRepository:
@@ -73,7 +85,8 @@ class AccountsRepository:
         """Record a TOTP step as used; False if it (or a later one) was used already."""
         result = await self._pool.execute(
             """UPDATE accounts SET totp_last_step = $2, totp_enabled = totp_enabled OR $3,
-                                  totp_failures = 0, totp_failures_since = NULL
+                                  totp_failures = 0, totp_failures_since = NULL,
+                                  totp_consecutive_failures = 0
                WHERE id = $1 AND (totp_last_step IS NULL OR totp_last_step < $2)""",
             account_id,
             step,
@@ -81,23 +94,52 @@ class AccountsRepository:
         )
         return result == "UPDATE 1"
 
-    async def record_second_factor_failure(
-        self, account_id: UUID, now: datetime, window_seconds: int
-    ) -> int:
-        """Count a failed TOTP/recovery code; the count restarts after the window."""
-        return await self._pool.fetchval(
+    async def reserve_second_factor_attempt(
+        self,
+        account_id: UUID,
+        now: datetime,
+        *,
+        window_seconds: int,
+        max_per_window: int,
+        lockout_after: int,
+        recovery_code: bool,
+    ) -> tuple[SecondFactorAttempt, int]:
+        """Count an attempt as a failure *before* its code is checked, in one statement: however
+        many requests arrive at once, at most `max_per_window` codes are checked per window, and
+        none (but recovery codes) after `lockout_after` consecutive failures. A code that turns
+        out right clears the counts (claim_totp_step, use_recovery_code). Returns the verdict
+        and the failures counted in the window, this attempt included."""
+        reserved = await self._pool.fetchval(
+            # "window over": no failure yet, or the first one is older than the window ($3 s).
             """UPDATE accounts SET
-                 totp_failures = CASE WHEN totp_failures_since IS NULL
-                     OR totp_failures_since < $2::timestamptz - make_interval(secs => $3)
-                     THEN 1 ELSE totp_failures + 1 END,
-                 totp_failures_since = CASE WHEN totp_failures_since IS NULL
-                     OR totp_failures_since < $2::timestamptz - make_interval(secs => $3)
-                     THEN $2::timestamptz ELSE totp_failures_since END
-               WHERE id = $1 RETURNING totp_failures""",
+                  totp_failures = CASE WHEN totp_failures_since IS NULL
+                      OR totp_failures_since <= $2::timestamptz - make_interval(secs => $3)
+                      THEN 1 ELSE totp_failures + 1 END,
+                  totp_failures_since = CASE WHEN totp_failures_since IS NULL
+                      OR totp_failures_since <= $2::timestamptz - make_interval(secs => $3)
+                      THEN $2::timestamptz ELSE totp_failures_since END,
+                  totp_consecutive_failures = totp_consecutive_failures + 1
+                WHERE id = $1
+                  AND (totp_failures_since IS NULL
+                      OR totp_failures_since <= $2::timestamptz - make_interval(secs => $3)
+                      OR totp_failures < $4)
+                  AND ($6 OR totp_consecutive_failures < $5)
+                RETURNING totp_failures""",
             account_id,
             now,
             float(window_seconds),
+            max_per_window,
+            lockout_after,
+            recovery_code,
         )
+        if reserved is not None:
+            return SecondFactorAttempt.ALLOWED, reserved
+        consecutive = await self._pool.fetchval(
+            "SELECT totp_consecutive_failures FROM accounts WHERE id = $1", account_id
+        )
+        if not recovery_code and (consecutive or 0) >= lockout_after:
+            return SecondFactorAttempt.LOCKED, max_per_window
+        return SecondFactorAttempt.THROTTLED, max_per_window
 
     async def replace_recovery_codes(self, account_id: UUID, code_hashes: list[bytes]) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
@@ -109,8 +151,13 @@ class AccountsRepository:
 
     async def use_recovery_code(self, account_id: UUID, code_hash: bytes) -> bool:
         result = await self._pool.execute(
-            """UPDATE recovery_codes SET used_at = now()
-               WHERE account_id = $1 AND code_hash = $2 AND used_at IS NULL""",
+            """WITH used AS (
+                   UPDATE recovery_codes SET used_at = now()
+                   WHERE account_id = $1 AND code_hash = $2 AND used_at IS NULL
+                   RETURNING account_id)
+               UPDATE accounts SET totp_failures = 0, totp_failures_since = NULL,
+                                   totp_consecutive_failures = 0
+               WHERE id IN (SELECT account_id FROM used)""",
             account_id,
             code_hash,
         )
@@ -129,7 +176,8 @@ class AccountsRepository:
         PasswordChanged event in the outbox: one transaction."""
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(
-                """UPDATE accounts SET password_hash = $2, password_changed_at = now()
+                """UPDATE accounts SET password_hash = $2, password_changed_at = now(),
+                                       credentials_epoch = credentials_epoch + 1
                    WHERE id = $1""",
                 account_id,
                 password_hash,
@@ -146,7 +194,12 @@ class AccountsRepository:
                 await enqueue(conn, change.event_id, change.event)
 
     async def revoke_sessions(self, account_id: UUID) -> None:
-        async with self._pool.acquire() as conn:
+        """Sign out everywhere, including logins still in flight (the epoch moves on)."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "UPDATE accounts SET credentials_epoch = credentials_epoch + 1 WHERE id = $1",
+                account_id,
+            )
             await _revoke_sessions(conn, account_id)
 
     async def use_undo_token(self, token_hash: bytes, now: datetime) -> UUID | None:
@@ -169,16 +222,29 @@ class AccountsRepository:
         )
 
     async def add_session(
-        self, session_id: UUID, account_id: UUID, token_hash: bytes, expires_at: datetime
-    ) -> None:
-        await self._pool.execute(
+        self,
+        session_id: UUID,
+        account_id: UUID,
+        token_hash: bytes,
+        expires_at: datetime,
+        *,
+        credentials_epoch: int,
+    ) -> bool:
+        """Write the session only if the account's credentials are still those the login
+        verified (compare-and-set on the epoch). FOR SHARE orders it against a password change:
+        either the change waits for this insert and then revokes the session, or this insert
+        waits for the change and finds the epoch moved on."""
+        result = await self._pool.execute(
             """INSERT INTO sessions (id, account_id, token_hash, expires_at)
-               VALUES ($1, $2, $3, $4)""",
+               SELECT $1, id, $3, $4 FROM accounts
+               WHERE id = $2 AND credentials_epoch = $5 FOR SHARE""",
             session_id,
             account_id,
             token_hash,
             expires_at,
+            credentials_epoch,
         )
+        return result == "INSERT 0 1"
 
     async def account_of_session(self, token_hash: bytes, now: datetime) -> UUID | None:
         return await self._pool.fetchval(

@@ -55,5 +55,4 @@ async def set_password(account_id: UUID, body: SetPassword, accounts: Accounts) 
     except PasswordRejected as exc:
         raise password_rejected(exc) from exc
     except TotpRejected as exc:
-        error = "totp_throttled" if exc.throttled else "totp_invalid"
-        raise ApiError(403, error, str(exc)) from exc
+        raise ApiError(403, exc.reason, str(exc)) from exc

@@ -41,6 +41,12 @@ _FAILURES = {
         "totp_code",
         True,
     ),
+    "account_locked": (
+        "Too many wrong codes in a row. Log in with one of your recovery codes, "
+        "or contact support.",
+        "recovery_code",
+        True,
+    ),
 }
 _INPUT_PROBLEMS = {
     "email": "Enter your email address, like name@example.com.",

@@ -27,6 +27,7 @@ _LOGIN_MESSAGES = {
     "totp_required": "enter the code from your authenticator app",
     "totp_invalid": "the authenticator code is not valid",
     "totp_throttled": "too many wrong codes; wait a few minutes and try again",
+    "account_locked": "too many wrong codes in a row; use a recovery code or contact support",
 }
 
 

@@ -18,6 +18,7 @@ from identity_service.adapters.accounts_repository import (
     Account,
     AccountsRepository,
     PasswordChange,
+    SecondFactorAttempt,
 )
 from identity_service.adapters.secret_box import SecretBox
 from identity_service.domain import recovery_codes, sessions, totp, undo_links
@@ -44,11 +45,19 @@ class AccountNotFound(Exception):
 
 
 class TotpRejected(Exception):
-    """A second factor was missing, wrong, or is throttled after too many failures."""
+    """A second factor was missing, wrong, throttled after too many failures in the window, or
+    locked after too many in a row (then only a recovery code, or support, gets past it)."""
 
-    def __init__(self, message: str, *, throttled: bool = False) -> None:
+    def __init__(self, message: str, *, throttled: bool = False, locked: bool = False) -> None:
         super().__init__(message)
-        self.throttled = throttled
+        self.throttled = throttled or locked
+        self.locked = locked
+
+    @property
+    def reason(self) -> str:
+        if self.locked:
+            return "account_locked"
+        return "totp_throttled" if self.throttled else "totp_invalid"
 
 
 @dataclass(frozen=True)
@@ -74,6 +83,8 @@ class SecondFactorPolicy:
     window: timedelta
     recovery_key: bytes
     recovery_count: int
+    # NIST SP 800-63B: at most 100 consecutive failed attempts on one account.
+    lockout_after: int = 100
 
 
 @dataclass(frozen=True)
@@ -152,16 +163,23 @@ class AccountService:
             try:
                 await self._check_second_factor(account, factor)
             except TotpRejected as exc:
-                raise AuthFailed("totp_throttled" if exc.throttled else "totp_invalid") from exc
+                raise AuthFailed(exc.reason) from exc
         if needs_rehash:
             await self._repo.upgrade_hash(
                 account.id, account.password_hash, await self._hash(password)
             )
         token = sessions.new_session_token()
         expires = self._now() + self._session_ttl
-        await self._repo.add_session(
-            uuid.uuid4(), account.id, sessions.token_digest(token), expires
-        )
+        if not await self._repo.add_session(
+            uuid.uuid4(),
+            account.id,
+            sessions.token_digest(token),
+            expires,
+            credentials_epoch=account.credentials_epoch,
+        ):
+            # The password (or the second factor) changed, or every session was signed out,
+            # while this login was being checked: what it verified is no longer the account's.
+            raise AuthFailed("invalid_credentials")
         return token
 
     async def account_of_session(self, token: str) -> UUID | None:
@@ -270,14 +288,22 @@ class AccountService:
         return account
 
     async def _check_second_factor(self, account: Account, factor: SecondFactor) -> None:
-        """Accept a TOTP code (each step once) or an unused recovery code; count failures and
-        refuse unchecked once there were too many in the window."""
-        now = self._now()
-        recent = (
-            account.totp_failures_since is not None
-            and account.totp_failures_since > now - self._second.window
+        """Accept a TOTP code (each step once) or an unused recovery code. Each attempt is
+        counted before its code is checked (see reserve_second_factor_attempt)."""
+        attempt, failures = await self._repo.reserve_second_factor_attempt(
+            account.id,
+            self._now(),
+            window_seconds=int(self._second.window.total_seconds()),
+            max_per_window=self._second.max_failures,
+            lockout_after=self._second.lockout_after,
+            recovery_code=bool(factor.recovery_code),
         )
-        if recent and account.totp_failures >= self._second.max_failures:
+        if attempt is SecondFactorAttempt.LOCKED:
+            raise TotpRejected(
+                "too many wrong codes in a row; use a recovery code or contact support",
+                locked=True,
+            )
+        if attempt is SecondFactorAttempt.THROTTLED:
             raise TotpRejected("too many wrong codes; wait and try again", throttled=True)
         if factor.recovery_code:
             accepted = recovery_codes.looks_like_recovery_code(
@@ -288,9 +314,6 @@ class AccountService:
         else:
             accepted = await self._accept_totp(account, factor.totp_code or "")
         if not accepted:
-            failures = await self._repo.record_second_factor_failure(
-                account.id, now, int(self._second.window.total_seconds())
-            )
             raise TotpRejected(
                 "the code is not valid", throttled=failures >= self._second.max_failures
             )

@@ -93,7 +93,7 @@ class IdentityClient:
         if response.status_code == 422 and error.get("error") == "password_rejected":
             raise PasswordRejected(error.get("reason", "rejected"), error.get("message", ""))
         if response.status_code in (403, 422):
-            raise TotpInvalid(throttled=error.get("error") == "totp_throttled")
+            raise TotpInvalid(throttled=error.get("error") in ("totp_throttled", "account_locked"))
         raise IdentityUnavailable(f"identity answered {response.status_code}")
 
     async def ping(self) -> None:

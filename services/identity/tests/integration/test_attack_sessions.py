@@ -1,0 +1,82 @@
+"""Attacks on sessions: a login in flight while the password is reset must not end in a session.
+
+The thief holds the old password and logs in; argon2id takes tens of milliseconds, and the owner's
+reset commits in between. Whatever the interleaving, no session that was created with the old
+password may be alive once the reset has returned.
+"""
+
+import asyncio
+import threading
+from collections.abc import Callable
+
+import pytest
+from identity_service.domain.passwords import Argon2Hasher
+from identity_service.service_layer.accounts import AccountService, AuthFailed, SecondFactor
+
+from .conftest import NEW_PASSWORD, PASSWORD, new_email
+
+pytestmark = pytest.mark.integration
+
+
+class GatedHasher(Argon2Hasher):
+    """argon2id whose verify waits for a gate: holds logins between "account read" and
+    "session written" for as long as a test needs."""
+
+    def __init__(self) -> None:
+        super().__init__(19 * 1024, 2, 1)
+        self.gate = threading.Event()
+        self.gate.set()
+        self.waiting = threading.Semaphore(0)
+
+    def verify(self, stored_hash: str, password: str) -> tuple[bool, bool]:
+        result = super().verify(stored_hash, password)
+        if not self.gate.is_set():
+            self.waiting.release()
+            self.gate.wait(timeout=30)
+        return result
+
+
+async def _live_sessions(accounts: AccountService, tokens: list[str]) -> int:
+    return sum([await accounts.account_of_session(t) is not None for t in tokens])
+
+
+async def test_a_login_verified_before_a_reset_creates_no_session_after_it(
+    make_service: Callable[..., AccountService],
+) -> None:
+    hasher = GatedHasher()
+    accounts = make_service(hasher=hasher)
+    email = new_email("race")
+    account_id = await accounts.register(email, PASSWORD)
+
+    hasher.gate.clear()
+    login = asyncio.create_task(accounts.login(email, PASSWORD, SecondFactor()))
+    # The thief's password has been checked against the old hash; now the owner resets.
+    await asyncio.to_thread(hasher.waiting.acquire, timeout=30)
+    await accounts.set_password(account_id, NEW_PASSWORD, SecondFactor(), None)
+    hasher.gate.set()
+
+    with pytest.raises(AuthFailed) as refused:
+        await login
+    assert refused.value.reason == "invalid_credentials"
+
+
+async def test_twenty_logins_racing_a_reset_leave_no_session_alive(
+    make_service: Callable[..., AccountService],
+) -> None:
+    accounts = make_service()
+    email = new_email("race")
+    account_id = await accounts.register(email, PASSWORD)
+
+    async def thief() -> str | None:
+        try:
+            return await accounts.login(email, PASSWORD, SecondFactor())
+        except AuthFailed:
+            return None
+
+    logins = [asyncio.create_task(thief()) for _ in range(24)]
+    await asyncio.sleep(0.05)  # some logins are hashing, most are queued behind them
+    await accounts.set_password(account_id, NEW_PASSWORD, SecondFactor(), None)
+    tokens = [t for t in await asyncio.gather(*logins) if t is not None]
+    assert await _live_sessions(accounts, tokens) == 0
+    # The owner still logs in with the new password.
+    assert await accounts.login(email, NEW_PASSWORD, SecondFactor())
