@@ -5,6 +5,9 @@ proxy saw; anything further left was written by the client and could be anything
 """
 
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
+from typing import Annotated
+
+from fastapi import Depends, Request
 
 Network = IPv4Network | IPv6Network
 
@@ -35,3 +38,17 @@ def client_ip(peer: str | None, forwarded_for: str | None, trusted: tuple[Networ
             return str(candidate)
         address = candidate
     return str(address)
+
+
+async def request_client_ip(request: Request) -> str:
+    """FastAPI dependency: the caller's IP; X-Forwarded-For counts only from the proxies in the
+    app's `settings.trusted_proxy_networks`."""
+    peer = request.client.host if request.client else None
+    return client_ip(
+        peer,
+        request.headers.get("x-forwarded-for"),
+        request.app.state.settings.trusted_proxy_networks,
+    )
+
+
+ClientIp = Annotated[str, Depends(request_client_ip)]

@@ -13,6 +13,8 @@ import identity_service
 import pyotp
 import pytest
 from identity_service.adapters.accounts_repository import AccountsRepository
+from identity_service.adapters.login_throttle_repository import LoginThrottleRepository
+from identity_service.adapters.password_hashing import PasswordHashing
 from identity_service.adapters.secret_box import SecretBox
 from identity_service.domain.passwords import Argon2Hasher, PasswordPolicy
 from identity_service.service_layer.accounts import (
@@ -20,6 +22,7 @@ from identity_service.service_layer.accounts import (
     ChangeNotice,
     SecondFactorPolicy,
 )
+from identity_service.service_layer.login_throttle import LoginLimits, LoginThrottle
 from pwreset_contracts.sealed import KeyRing, decode_key
 from servicekit.testing import migrated_database
 
@@ -27,6 +30,8 @@ MIGRATIONS = Path(identity_service.__file__).parent / "migrations"
 PASSWORD = "correct horse battery staple"
 NEW_PASSWORD = "another long and fresh password"
 NOTICE_KEYS = KeyRing.parse(f"n1:{'N' * 43}")
+# For tests of something else than failed-login limits that send many logins side by side.
+NO_LOGIN_LIMITS = {"free_per_account": 10**6, "free_per_account_ip": 10**6, "free_per_ip": 10**6}
 
 
 @pytest.fixture(scope="module")
@@ -56,10 +61,19 @@ def clock() -> Clock:
 
 @pytest.fixture
 def make_service(pool: asyncpg.Pool, clock: Clock) -> Callable[..., AccountService]:
-    def make(time_cost: int = 2, *, hasher: Any = None) -> AccountService:
+    def make(
+        time_cost: int = 2, *, hasher: Any = None, queue_limit: int = 1000, **limits: Any
+    ) -> AccountService:
+        forget_after = limits.pop("forget_after", timedelta(hours=1))
         return AccountService(
             AccountsRepository(pool),
-            hasher or Argon2Hasher(19 * 1024, time_cost, 1),
+            PasswordHashing(
+                hasher or Argon2Hasher(19 * 1024, time_cost, 1), queue_limit=queue_limit
+            ),
+            LoginThrottle(
+                LoginThrottleRepository(pool, forget_after=forget_after),
+                LoginLimits.build(key=b"T" * 32, forget_after=forget_after, **limits),
+            ),
             SecretBox("S" * 43),
             PasswordPolicy(),
             SecondFactorPolicy(5, timedelta(minutes=15), decode_key("R" * 43), 10),

@@ -17,7 +17,7 @@ from identity_service.service_layer.accounts import (
     TotpRejected,
 )
 
-from .conftest import NEW_PASSWORD, PASSWORD, Clock, MakeTotpAccount
+from .conftest import NEW_PASSWORD, NO_LOGIN_LIMITS, PASSWORD, Clock, MakeTotpAccount
 
 pytestmark = pytest.mark.integration
 
@@ -40,7 +40,7 @@ async def test_thirty_concurrent_guesses_check_at_most_the_allowed_codes(
     make_totp_account: MakeTotpAccount,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    accounts = make_service()
+    accounts = make_service(**NO_LOGIN_LIMITS)  # only the second factor's limit is under test
     _, email, totp, _ = await make_totp_account(accounts)
     clock.now += 30
     right = totp.at(clock.now)

@@ -22,6 +22,8 @@ DATABASES = {name: name for name in SERVICES}
 # clients through X-Forwarded-For. `make run` keeps the production defaults.
 TEST_DEFAULTS: dict[str, dict[str, str]] = {
     "reset": {"RATE_LIMIT_IP_MAX": "1000000", "TRUSTED_PROXIES": "127.0.0.1/32"},
+    # Per-account limits stay as in production; tests of the per-IP limit use X-Forwarded-For.
+    "identity": {"LOGIN_FREE_FAILURES_PER_IP": "1000000", "TRUSTED_PROXIES": "127.0.0.1/32"},
 }
 TOPICS = ("password-reset.requested.v1", "identity.password-changed.v1", "notifier.dead-letter.v1")
 

@@ -1,9 +1,12 @@
 """Builds the FastAPI app: wiring of adapters into the service layer happens here only."""
 
+import hashlib
+import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
+from asyncpg import Pool
 from fastapi import FastAPI
 from pwreset_contracts.sealed import decode_key
 from servicekit.database import create_pool
@@ -12,13 +15,16 @@ from servicekit.http_errors import BodySizeLimit, install_error_handlers
 from servicekit.internal_port import InternalPortGate
 from servicekit.metrics import install_telemetry
 from servicekit.pages import mount_static
+from servicekit.periodic import periodic
 from servicekit.security_headers import SecurityHeaders
 
 from identity_service.adapters.accounts_repository import AccountsRepository
+from identity_service.adapters.login_throttle_repository import LoginThrottleRepository
 from identity_service.adapters.outbox import outbox_relay
+from identity_service.adapters.password_hashing import PasswordHashing
 from identity_service.adapters.reset_client import ResetClient
 from identity_service.adapters.secret_box import SecretBox
-from identity_service.api import internal, pages, public
+from identity_service.api import errors, internal, pages, public
 from identity_service.core.config import Settings, get_settings
 from identity_service.domain.passwords import Argon2Hasher, PasswordPolicy
 from identity_service.service_layer.accounts import (
@@ -26,6 +32,29 @@ from identity_service.service_layer.accounts import (
     ChangeNotice,
     SecondFactorPolicy,
 )
+from identity_service.service_layer.login_throttle import LoginLimits, LoginThrottle
+
+
+def login_throttle(pool: Pool, settings: Settings) -> LoginThrottle:
+    forget_after = timedelta(seconds=settings.login_failure_memory_seconds)
+    recovery_key = decode_key(settings.recovery_code_hash_key.get_secret_value())
+    return LoginThrottle(
+        LoginThrottleRepository(pool, forget_after=forget_after),
+        LoginLimits.build(
+            # A key of its own, derived from a secret identity already holds: the table keeps
+            # no address or IP in clear, and nobody can precompute its keys.
+            key=hmac.new(recovery_key, b"pwreset login-throttle v1", hashlib.sha256).digest(),
+            free_per_account=settings.login_free_failures_per_account,
+            max_delay_per_account=timedelta(seconds=settings.login_max_delay_per_account_seconds),
+            free_per_account_ip=settings.login_free_failures_per_account_ip,
+            max_delay_per_account_ip=timedelta(
+                seconds=settings.login_max_delay_per_account_ip_seconds
+            ),
+            free_per_ip=settings.login_free_failures_per_ip,
+            max_delay_per_ip=timedelta(seconds=settings.login_max_delay_per_ip_seconds),
+            forget_after=forget_after,
+        ),
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -38,9 +67,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.reset_client = ResetClient(str(settings.reset_url))
         app.state.accounts = AccountService(
             AccountsRepository(pool),
-            Argon2Hasher(
-                settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism
+            PasswordHashing(
+                Argon2Hasher(
+                    settings.argon2_memory_kib,
+                    settings.argon2_time_cost,
+                    settings.argon2_parallelism,
+                ),
+                queue_limit=settings.hash_queue_max,
             ),
+            login_throttle(pool, settings),
             SecretBox(settings.totp_encryption_key.get_secret_value()),
             PasswordPolicy(
                 min_length=settings.password_min_length,
@@ -52,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 window=timedelta(seconds=settings.totp_failure_window_seconds),
                 recovery_key=decode_key(settings.recovery_code_hash_key.get_secret_value()),
                 recovery_count=settings.recovery_code_count,
+                lockout_after=settings.totp_lockout_failures,
             ),
             ChangeNotice(
                 public_origin=settings.public_origin,
@@ -61,7 +97,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             totp_issuer=settings.totp_issuer,
             session_ttl=timedelta(seconds=settings.session_ttl_seconds),
         )
-        async with outbox_relay(app, pool, settings):
+        prune = app.state.accounts.prune_login_throttle
+        async with outbox_relay(app, pool, settings), periodic("login-throttle-prune", 600, prune):
             try:
                 yield
             finally:
@@ -73,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
+    errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(InternalPortGate, internal_port=settings.internal_port)

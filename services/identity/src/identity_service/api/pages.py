@@ -13,12 +13,15 @@ from fastapi import APIRouter, Cookie, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from servicekit import csrf
+from servicekit.client_ip import ClientIp
 from servicekit.pages import page_templates, render_page
 
+from identity_service.adapters.password_hashing import HashingBusy
 from identity_service.api.deps import Accounts
 from identity_service.api.schemas import Login
 from identity_service.core.config import Settings
 from identity_service.service_layer.accounts import AuthFailed, SecondFactor
+from identity_service.service_layer.login_throttle import LoginThrottled
 
 router = APIRouter(include_in_schema=False)
 templates = page_templates(Path(__file__).parent.parent / "templates")
@@ -28,6 +31,7 @@ LOGGED_IN_PATH = "/logged-in"
 
 RESET_DONE = "Your password was changed. Log in with your new password."
 FORM_EXPIRED = "This form had expired. Please log in again."
+BUSY = "We are very busy right now. Please try again in a moment."
 # (message, field to correct, whether the second factor is asked for)
 _FAILURES = {
     "invalid_credentials": ("The email or password is wrong.", "password", False),
@@ -54,6 +58,13 @@ _INPUT_PROBLEMS = {
     "totp_code": "Enter the 6-digit code from your authenticator app.",
     "recovery_code": "Enter a recovery code exactly as you saved it.",
 }
+
+
+def _wait_text(seconds: int) -> str:
+    if seconds < 60:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = -(-seconds // 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
 def _session_cookie(request: Request) -> str:
@@ -96,6 +107,7 @@ async def login_form(request: Request, reset: str | None = None) -> HTMLResponse
 async def login(
     request: Request,
     accounts: Accounts,
+    ip: ClientIp,
     email: Annotated[str | None, Form(max_length=320)] = None,
     password: Annotated[str | None, Form(max_length=1024)] = None,
     totp_code: Annotated[str | None, Form(max_length=32)] = None,
@@ -124,8 +136,24 @@ async def login(
         )
     try:
         token = await accounts.login(
-            str(form.email), form.password, SecondFactor(form.totp_code, form.recovery_code)
+            str(form.email), form.password, SecondFactor(form.totp_code, form.recovery_code), ip
         )
+    except LoginThrottled as exc:
+        wait = _wait_text(exc.retry_after_seconds)
+        page = _login_page(
+            request,
+            429,
+            email=str(form.email),
+            second_step=second_step,
+            error=f"Too many failed attempts. Wait {wait}, then try again.",
+            error_field="password",
+        )
+        page.headers["Retry-After"] = str(exc.retry_after_seconds)
+        return page
+    except HashingBusy as exc:
+        page = _login_page(request, 503, email=str(form.email), error=BUSY, error_field="password")
+        page.headers["Retry-After"] = str(exc.retry_after_seconds)
+        return page
     except AuthFailed as exc:
         if exc.reason == "totp_required":
             return _login_page(request, 401, email=str(form.email), second_step=True)

@@ -1,6 +1,7 @@
 """Routes a person's browser or app calls."""
 
 from fastapi import APIRouter, status
+from servicekit.client_ip import ClientIp
 from servicekit.http_errors import ApiError
 
 from identity_service.adapters.accounts_repository import EmailTaken
@@ -47,10 +48,10 @@ async def create_account(body: CreateAccount, accounts: Accounts) -> AccountCrea
 
 
 @router.post("/login")
-async def login(body: Login, accounts: Accounts) -> SessionIssued:
+async def login(body: Login, accounts: Accounts, ip: ClientIp) -> SessionIssued:
     try:
         token = await accounts.login(
-            body.email, body.password, SecondFactor(body.totp_code, body.recovery_code)
+            body.email, body.password, SecondFactor(body.totp_code, body.recovery_code), ip
         )
     except AuthFailed as exc:
         raise ApiError(401, exc.reason, _LOGIN_MESSAGES[exc.reason]) from exc

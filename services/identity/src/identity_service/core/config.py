@@ -1,11 +1,13 @@
 """The one settings object, read from environment variables only."""
 
 from functools import cached_property, lru_cache
+from ipaddress import IPv4Network, IPv6Network
 from typing import Literal
 
 from pwreset_contracts.sealed import KeyRing
 from pydantic import AnyHttpUrl, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from servicekit.client_ip import parse_networks
 
 # Development defaults make `make run` work out of the box; production refuses them.
 DEV_INTERNAL_TOKEN = "dev-only-internal-token-change-me"  # noqa: S105 - refused in production
@@ -26,9 +28,12 @@ class Settings(BaseSettings):
     # AES-256-GCM key (base64url, 32 bytes) encrypting TOTP secrets at rest.
     totp_encryption_key: SecretStr = SecretStr(DEV_TOTP_KEY)
     totp_issuer: str = "pwreset"
-    # A code is refused unchecked after this many failures within the window (per account).
+    # A code is refused unchecked after this many failures within the window (per account)...
     totp_max_failures: int = Field(default=5, ge=1, le=100)
     totp_failure_window_seconds: int = Field(default=900, ge=60)
+    # ...and after this many in a row (NIST SP 800-63B: at most 100), only a recovery code
+    # (or support) gets past the second factor.
+    totp_lockout_failures: int = Field(default=100, ge=10, le=100)
     # HMAC key (base64url, 32 bytes) for stored recovery-code hashes.
     recovery_code_hash_key: SecretStr = SecretStr(DEV_RECOVERY_KEY)
     recovery_code_count: int = Field(default=10, ge=5, le=20)
@@ -55,6 +60,21 @@ class Settings(BaseSettings):
     # The reset service's public origin: the login page's "Forgot your password?" link.
     reset_public_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8002")
     session_ttl_seconds: int = Field(default=12 * 3600, ge=60)
+
+    # Failed-login limits: failures allowed for free per scope, then a delay that doubles from
+    # 1 s up to the scope's cap; counts are forgotten after LOGIN_FAILURE_MEMORY_SECONDS quiet.
+    # The per-account cap bounds how long attackers elsewhere can hold the owner up.
+    login_free_failures_per_account: int = Field(default=10, ge=1)
+    login_max_delay_per_account_seconds: int = Field(default=60, ge=1, le=3600)
+    login_free_failures_per_account_ip: int = Field(default=5, ge=1)
+    login_max_delay_per_account_ip_seconds: int = Field(default=900, ge=1, le=86_400)
+    login_free_failures_per_ip: int = Field(default=30, ge=1)
+    login_max_delay_per_ip_seconds: int = Field(default=900, ge=1, le=86_400)
+    login_failure_memory_seconds: int = Field(default=3600, ge=60)
+    # Logins and registrations waiting for argon2id beyond this many get 503 + Retry-After.
+    hash_queue_max: int = Field(default=32, ge=1, le=10_000)
+    # Proxies whose X-Forwarded-For is believed for the client IP (comma-separated CIDRs).
+    trusted_proxies: str = ""
     max_body_bytes: int = Field(default=16 * 1024, ge=1024)
     # The internal API (for the reset service) is served only on this port when it is set, so a
     # NetworkPolicy can admit just the reset pods to it; required in production.
@@ -64,6 +84,10 @@ class Settings(BaseSettings):
     def notice_seal_keyring(self) -> KeyRing:
         return KeyRing.parse(self.notice_seal_keys.get_secret_value())
 
+    @cached_property
+    def trusted_proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        return parse_networks(self.trusted_proxies)
+
     @property
     def public_origin(self) -> str:
         return str(self.public_base_url).rstrip("/")
@@ -71,6 +95,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> "Settings":
         self.notice_seal_keyring  # noqa: B018 - parse now, so bad keys fail at start
+        self.trusted_proxy_networks  # noqa: B018
         if self.environment == "production" and self.internal_port is None:
             raise ValueError(
                 "set INTERNAL_PORT: production serves the internal API on its own port"

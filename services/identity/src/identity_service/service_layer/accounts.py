@@ -1,11 +1,8 @@
 """Use cases of identity: register, log in, two-factor, and what the reset service asks for."""
 
-import asyncio
-import os
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
@@ -20,16 +17,14 @@ from identity_service.adapters.accounts_repository import (
     PasswordChange,
     SecondFactorAttempt,
 )
+from identity_service.adapters.password_hashing import HashingBusy, PasswordHashing
 from identity_service.adapters.secret_box import SecretBox
 from identity_service.domain import recovery_codes, sessions, totp, undo_links
-from identity_service.domain.passwords import Argon2Hasher, PasswordPolicy, check_password
+from identity_service.domain.passwords import PasswordPolicy, check_password
 from identity_service.metrics import LOGINS, PASSWORD_CHANGES
+from identity_service.service_layer.login_throttle import LoginThrottle, LoginThrottled
 
 EVENT_SOURCE = "/pwreset/identity"
-# argon2id is CPU- and memory-bound (19 MiB a hash): more hashing threads than cores only thrash
-# the caches and keep more arenas of freed hash memory resident. asyncio's default pool has
-# cores + 4 threads; on 2 cores 6 threads hash 13% slower than 2 (bench, docs/benchmarks.md).
-_HASHING = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="argon2id")
 
 
 class AuthFailed(Exception):
@@ -100,7 +95,8 @@ class AccountService:
     def __init__(
         self,
         repo: AccountsRepository,
-        hasher: Argon2Hasher,
+        hashing: PasswordHashing,
+        throttle: LoginThrottle,
         secret_box: SecretBox,
         policy: PasswordPolicy,
         second_factor: SecondFactorPolicy,
@@ -111,7 +107,8 @@ class AccountService:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._repo = repo
-        self._hasher = hasher
+        self._hashing = hashing
+        self._throttle = throttle
         self._box = secret_box
         self._policy = policy
         self._second = second_factor
@@ -120,43 +117,50 @@ class AccountService:
         self._session_ttl = session_ttl
         self._clock = clock
         # Verified against for unknown emails, so a login takes as long whether or not they exist.
-        self._decoy_hash = hasher.hash("decoy password that no account has")
+        self._decoy_hash = hashing.hash_now("decoy password that no account has")
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), UTC)
 
-    async def _hash(self, password: str) -> str:
-        return await asyncio.get_running_loop().run_in_executor(
-            _HASHING, self._hasher.hash, password
-        )
-
-    async def _verify(self, stored: str, password: str) -> tuple[bool, bool]:
-        return await asyncio.get_running_loop().run_in_executor(
-            _HASHING, self._hasher.verify, stored, password
-        )
-
     async def register(self, email: str, password: str) -> UUID:
         password = check_password(password, email=email, totp_enabled=False, policy=self._policy)
         account_id = uuid.uuid4()
-        await self._repo.add(account_id, email, await self._hash(password))
+        async with self._hashing.shared_slot():
+            password_hash = await self._hashing.hash(password)
+        await self._repo.add(account_id, email, password_hash)
         return account_id
 
-    async def login(self, email: str, password: str, factor: SecondFactor) -> str:
+    async def login(
+        self, email: str, password: str, factor: SecondFactor, client_ip: str = "unknown"
+    ) -> str:
+        """A session token, or AuthFailed; LoginThrottled (429) past the failed-login limits,
+        HashingBusy (503) when the hashing queue is full."""
         try:
-            token = await self._login(email, password, factor)
+            token = await self._login(email, password, factor, client_ip)
         except AuthFailed as exc:
             LOGINS.labels(exc.reason).inc()
+            raise
+        except LoginThrottled:
+            LOGINS.labels("throttled").inc()
+            raise
+        except HashingBusy:
+            LOGINS.labels("busy").inc()
             raise
         LOGINS.labels("success").inc()
         return token
 
-    async def _login(self, email: str, password: str, factor: SecondFactor) -> str:
-        account = await self._repo.by_email(email)
-        ok, needs_rehash = await self._verify(
-            account.password_hash if account else self._decoy_hash, password
-        )
+    async def _login(self, email: str, password: str, factor: SecondFactor, client_ip: str) -> str:
+        async with self._hashing.shared_slot():
+            # Counted as a failure before the password is checked: logins sent side by side
+            # cannot all slip under the limit. Unknown emails go through the same steps.
+            attempt = await self._throttle.reserve(email, client_ip, self._now())
+            account = await self._repo.by_email(email)
+            ok, needs_rehash = await self._hashing.verify(
+                account.password_hash if account else self._decoy_hash, password
+            )
         if account is None or not ok:
             raise AuthFailed("invalid_credentials")
+        await attempt.password_verified()
         if account.totp_enabled:
             if not factor:
                 raise AuthFailed("totp_required")
@@ -165,9 +169,7 @@ class AccountService:
             except TotpRejected as exc:
                 raise AuthFailed(exc.reason) from exc
         if needs_rehash:
-            await self._repo.upgrade_hash(
-                account.id, account.password_hash, await self._hash(password)
-            )
+            await self._rehash(account, password)
         token = sessions.new_session_token()
         expires = self._now() + self._session_ttl
         if not await self._repo.add_session(
@@ -181,6 +183,9 @@ class AccountService:
             # while this login was being checked: what it verified is no longer the account's.
             raise AuthFailed("invalid_credentials")
         return token
+
+    async def prune_login_throttle(self) -> int:
+        return await self._throttle.repo.prune(self._now())
 
     async def account_of_session(self, token: str) -> UUID | None:
         return await self._repo.account_of_session(sessions.token_digest(token), self._now())
@@ -235,7 +240,7 @@ class AccountService:
             if not factor:
                 raise TotpRejected("enter the code from your authenticator app")
             await self._check_second_factor(account, factor)
-        password_hash = await self._hash(password)
+        password_hash = await self._hashing.hash_for_change(password)
         await self._repo.replace_password(
             account_id, password_hash, self._change_notice(account, client_ip)
         )
@@ -280,6 +285,15 @@ class AccountService:
                 extensions=tracing.event_extensions(),
             ),
         )
+
+    async def _rehash(self, account: Account, password: str) -> None:
+        """Upgrade a hash made with older parameters; skipped when the lane is busy."""
+        try:
+            async with self._hashing.shared_slot():
+                new_hash = await self._hashing.hash(password)
+        except HashingBusy:
+            return
+        await self._repo.upgrade_hash(account.id, account.password_hash, new_hash)
 
     async def _require(self, account_id: UUID) -> Account:
         account = await self._repo.by_id(account_id)

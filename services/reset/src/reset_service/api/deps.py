@@ -1,7 +1,7 @@
 from typing import Annotated
 
 from fastapi import Depends, Request
-from servicekit.client_ip import client_ip
+from servicekit.client_ip import ClientIp
 
 from reset_service.service_layer.password_resets import PasswordResets
 
@@ -12,15 +12,6 @@ async def get_resets(request: Request) -> PasswordResets:
     return request.app.state.resets
 
 
-async def get_client_ip(request: Request) -> str:
-    """The caller's IP; X-Forwarded-For counts only from TRUSTED_PROXIES."""
-    peer = request.client.host if request.client else None
-    return client_ip(
-        peer,
-        request.headers.get("x-forwarded-for"),
-        request.app.state.settings.trusted_proxy_networks,
-    )
-
-
 Resets = Annotated[PasswordResets, Depends(get_resets)]
-ClientIp = Annotated[str, Depends(get_client_ip)]
+
+__all__ = ["ClientIp", "Resets", "get_resets"]

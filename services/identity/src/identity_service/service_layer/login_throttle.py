@@ -1,0 +1,90 @@
+"""Failed-login limits per account, per account and client IP, and per client IP.
+
+The account scope is keyed by the email as typed (normalised), so an unknown email is throttled
+exactly like a known one: the answers never tell whether an account exists. Keys are HMACs, so
+the table holds no address or IP in clear.
+"""
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from identity_service.adapters.login_throttle_repository import LoginThrottleRepository
+from identity_service.domain.login_throttle import ThrottleRule
+
+
+class LoginThrottled(Exception):
+    """Too many failed logins for this account or address; ``retry_after_seconds`` says when."""
+
+    def __init__(self, retry_after: timedelta) -> None:
+        super().__init__("too many failed attempts")
+        self.retry_after_seconds = max(1, int(-(-retry_after.total_seconds() // 1)))
+
+
+@dataclass(frozen=True)
+class LoginLimits:
+    per_account: ThrottleRule
+    per_account_ip: ThrottleRule
+    per_ip: ThrottleRule
+    forget_after: timedelta
+    key: bytes
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        key: bytes,
+        free_per_account: int = 10,
+        max_delay_per_account: timedelta = timedelta(seconds=60),
+        free_per_account_ip: int = 5,
+        max_delay_per_account_ip: timedelta = timedelta(minutes=15),
+        free_per_ip: int = 30,
+        max_delay_per_ip: timedelta = timedelta(minutes=15),
+        forget_after: timedelta = timedelta(hours=1),
+    ) -> "LoginLimits":
+        return cls(
+            ThrottleRule("account", free_per_account, max_delay_per_account),
+            ThrottleRule("account_ip", free_per_account_ip, max_delay_per_account_ip),
+            ThrottleRule("ip", free_per_ip, max_delay_per_ip),
+            forget_after,
+            key,
+        )
+
+
+class LoginAttempt:
+    """A reserved attempt: counted as a failure unless `password_verified` gives it back."""
+
+    def __init__(self, throttle: "LoginThrottle", scopes: tuple[tuple[ThrottleRule, bytes], ...]):
+        self._throttle = throttle
+        self._scopes = scopes
+
+    async def password_verified(self) -> None:
+        # The owner got in: clear the account's scopes; the address keeps its other failures.
+        await self._throttle.repo.give_back(self._scopes, clear=(True, True, False))
+
+
+class LoginThrottle:
+    def __init__(self, repo: LoginThrottleRepository, limits: LoginLimits) -> None:
+        self.repo = repo
+        self._limits = limits
+
+    def _key(self, scope: str, *parts: str) -> bytes:
+        message = "\x00".join((scope, *parts)).encode()
+        return hmac.new(self._limits.key, message, hashlib.sha256).digest()
+
+    def scopes(self, email: str, client_ip: str) -> tuple[tuple[ThrottleRule, bytes], ...]:
+        account = email.strip().casefold()
+        limits = self._limits
+        return (
+            (limits.per_account, self._key("account", account)),
+            (limits.per_account_ip, self._key("account_ip", account, client_ip)),
+            (limits.per_ip, self._key("ip", client_ip)),
+        )
+
+    async def reserve(self, email: str, client_ip: str, now: datetime) -> LoginAttempt:
+        scopes = self.scopes(email, client_ip)
+        verdict = await self.repo.reserve(scopes, now)
+        if not verdict.allowed:
+            raise LoginThrottled(verdict.retry_after)
+        return LoginAttempt(self, scopes)

@@ -1,0 +1,93 @@
+"""Attacks on identity's public API over HTTP: online guessing side by side, the same answers for
+unknown emails, and a hashing flood answered with 503 at once."""
+
+import asyncio
+import secrets
+
+import httpx
+import pytest
+from devinfra.platform import Platform
+
+from .test_reset_flow import OLD_PASSWORD, create_account, new_email
+
+pytestmark = pytest.mark.e2e
+WRONG = "certainly not the right password"
+
+
+def spoofed_ip() -> dict[str, str]:
+    # The test platform trusts loopback as a proxy, so each test can be a client of its own.
+    return {"X-Forwarded-For": f"10.{secrets.randbelow(256)}.{secrets.randbelow(256)}.7"}
+
+
+async def test_twenty_five_concurrent_wrong_passwords_are_mostly_refused_unchecked(
+    identity: httpx.AsyncClient,
+) -> None:
+    email = new_email()
+    await create_account(identity, email)
+    ip = spoofed_ip()
+    answers = await asyncio.gather(
+        *(
+            identity.post(
+                "/v1/login", json={"email": email, "password": f"{WRONG} {i}"}, headers=ip
+            )
+            for i in range(25)
+        )
+    )
+    statuses = [a.status_code for a in answers]
+    assert statuses.count(401) <= 6, statuses  # 5 free failures, the 6th sets a delay
+    throttled = [a for a in answers if a.status_code == 429]
+    assert len(throttled) >= 19
+    for answer in throttled:
+        assert answer.json()["error"] == "login_throttled"
+        assert int(answer.headers["retry-after"]) >= 1
+    # Even the right password waits out the delay from this address.
+    right = await identity.post(
+        "/v1/login", json={"email": email, "password": OLD_PASSWORD}, headers=ip
+    )
+    assert right.status_code == 429
+
+
+async def test_throttling_does_not_tell_known_from_unknown_emails(
+    identity: httpx.AsyncClient,
+) -> None:
+    known = new_email()
+    await create_account(identity, known)
+    seen = []
+    for email in (known, new_email()):
+        ip = spoofed_ip()
+        answers = [
+            await identity.post("/v1/login", json={"email": email, "password": WRONG}, headers=ip)
+            for _ in range(8)
+        ]
+        seen.append([(a.status_code, a.json()["error"], sorted(a.headers)) for a in answers])
+    assert [s[:2] for s in seen[0]] == [s[:2] for s in seen[1]]
+    assert [s[0] for s in seen[0]] == [401] * 6 + [429] * 2
+
+
+async def test_a_login_flood_gets_503_with_retry_after_instead_of_queueing(
+    platform: Platform,
+) -> None:
+    small = Platform(
+        platform.endpoints,
+        platform.run_dir / "hash-queue",
+        extra_env={"identity": {"HASH_QUEUE_MAX": "2", "OUTBOX_RELAY_ENABLED": "false"}},
+    )
+    small.start_service("identity")
+    try:
+        async with httpx.AsyncClient(base_url=small.url("identity"), timeout=30) as client:
+            answers = await asyncio.gather(
+                *(
+                    client.post(
+                        "/v1/login",
+                        json={"email": new_email(), "password": WRONG},
+                        headers=spoofed_ip(),
+                    )
+                    for _ in range(30)
+                )
+            )
+    finally:
+        small.stop()
+    busy = [a for a in answers if a.status_code == 503]
+    assert busy, [a.status_code for a in answers]
+    assert all(a.json()["error"] == "busy" and a.headers["retry-after"] == "1" for a in busy)
+    assert {a.status_code for a in answers} <= {401, 503}
