@@ -8,6 +8,7 @@ from pwreset_contracts.sealed import KeyRing
 from pydantic import AnyHttpUrl, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from servicekit.client_ip import parse_networks
+from servicekit.production import ProductionChecks
 
 # Development defaults make `make run` work out of the box; production refuses them.
 DEV_INTERNAL_TOKEN = "dev-only-internal-token-change-me"  # noqa: S105 - refused in production
@@ -96,22 +97,19 @@ class Settings(BaseSettings):
     def _refuse_dev_secrets_in_production(self) -> "Settings":
         self.notice_seal_keyring  # noqa: B018 - parse now, so bad keys fail at start
         self.trusted_proxy_networks  # noqa: B018
-        if self.environment == "production" and self.internal_port is None:
-            raise ValueError(
-                "set INTERNAL_PORT: production serves the internal API on its own port"
-            )
         if self.environment == "production":
-            dev_values = {
-                "INTERNAL_API_TOKEN": (self.internal_api_token, DEV_INTERNAL_TOKEN),
-                "TOTP_ENCRYPTION_KEY": (self.totp_encryption_key, DEV_TOTP_KEY),
-                "RECOVERY_CODE_HASH_KEY": (self.recovery_code_hash_key, DEV_RECOVERY_KEY),
-                "NOTICE_SEAL_KEYS": (self.notice_seal_keys, DEV_NOTICE_SEAL_KEYS),
-            }
-            bad = [name for name, (v, dev) in dev_values.items() if v.get_secret_value() == dev]
-            if bad:
-                raise ValueError(
-                    f"set {', '.join(bad)}: development defaults refused in production"
-                )
+            check = ProductionChecks()
+            check.require(
+                self.internal_port is not None,
+                "set INTERNAL_PORT: production serves the internal API on its own port",
+            )
+            check.token("INTERNAL_API_TOKEN", self.internal_api_token, DEV_INTERNAL_TOKEN)
+            check.key("TOTP_ENCRYPTION_KEY", self.totp_encryption_key, DEV_TOTP_KEY)
+            check.key("RECOVERY_CODE_HASH_KEY", self.recovery_code_hash_key, DEV_RECOVERY_KEY)
+            check.keyring("NOTICE_SEAL_KEYS", self.notice_seal_keys, DEV_NOTICE_SEAL_KEYS)
+            check.https("PUBLIC_BASE_URL", self.public_base_url)
+            check.https("RESET_PUBLIC_URL", self.reset_public_url)
+            check.raise_if_any()
         return self
 
 

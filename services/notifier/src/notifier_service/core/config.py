@@ -6,6 +6,7 @@ from typing import Literal
 from pwreset_contracts.sealed import KeyRing
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from servicekit.production import ProductionChecks
 
 DEV_LINK_SEAL_KEYS = "dev:ZGV2LW9ubHktbGluay1zZWFsLWtleS1jaGFuZ2UtbWU"
 DEV_NOTICE_SEAL_KEYS = "dev:ZGV2LW9ubHktbm90aWNlLXNlYWwta2V5LWNoYW5nZSE"
@@ -55,12 +56,11 @@ class Settings(BaseSettings):
         self.link_keys  # noqa: B018 - parse now, so bad keys fail at start
         self.notice_keys  # noqa: B018
         if self.environment == "production":
-            if self.link_seal_keys.get_secret_value() == DEV_LINK_SEAL_KEYS:
-                raise ValueError("set LINK_SEAL_KEYS: development default refused in production")
-            if self.notice_seal_keys.get_secret_value() == DEV_NOTICE_SEAL_KEYS:
-                raise ValueError("set NOTICE_SEAL_KEYS: development default refused in production")
-            if self.smtp_security == "none":
-                raise ValueError("SMTP_SECURITY none is refused in production")
+            check = ProductionChecks()
+            check.keyring("LINK_SEAL_KEYS", self.link_seal_keys, DEV_LINK_SEAL_KEYS)
+            check.keyring("NOTICE_SEAL_KEYS", self.notice_seal_keys, DEV_NOTICE_SEAL_KEYS)
+            check.require(self.smtp_security != "none", "SMTP_SECURITY must be starttls or tls")
+            check.raise_if_any()
         return self
 
 

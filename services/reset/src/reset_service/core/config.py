@@ -8,6 +8,7 @@ from pwreset_contracts.sealed import KeyRing
 from pydantic import AnyHttpUrl, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from servicekit.client_ip import parse_networks
+from servicekit.production import ProductionChecks
 
 # Development defaults make `make run` work out of the box; production refuses them.
 DEV_INTERNAL_TOKEN = "dev-only-internal-token-change-me"  # noqa: S105 - refused in production
@@ -78,18 +79,13 @@ class Settings(BaseSettings):
         self.link_seal_keyring  # noqa: B018
         self.trusted_proxy_networks  # noqa: B018
         if self.environment == "production":
-            dev = {
-                "INTERNAL_API_TOKEN": (self.internal_api_token, DEV_INTERNAL_TOKEN),
-                "TOKEN_HASH_KEYS": (self.token_hash_keys, DEV_TOKEN_HASH_KEYS),
-                "LINK_SEAL_KEYS": (self.link_seal_keys, DEV_LINK_SEAL_KEYS),
-            }
-            bad = [name for name, (v, d) in dev.items() if v.get_secret_value() == d]
-            if bad:
-                raise ValueError(
-                    f"set {', '.join(bad)}: development defaults refused in production"
-                )
-            if self.public_base_url.scheme != "https":
-                raise ValueError("PUBLIC_BASE_URL must be https in production")
+            check = ProductionChecks()
+            check.token("INTERNAL_API_TOKEN", self.internal_api_token, DEV_INTERNAL_TOKEN)
+            check.keyring("TOKEN_HASH_KEYS", self.token_hash_keys, DEV_TOKEN_HASH_KEYS)
+            check.keyring("LINK_SEAL_KEYS", self.link_seal_keys, DEV_LINK_SEAL_KEYS)
+            check.https("PUBLIC_BASE_URL", self.public_base_url)
+            check.https("IDENTITY_PUBLIC_URL", self.identity_public_url)
+            check.raise_if_any()
         return self
 
 
