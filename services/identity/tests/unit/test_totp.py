@@ -31,8 +31,10 @@ def test_a_step_is_accepted_once() -> None:
     secret = new_secret()
     code = code_at(secret, NOW)
     step = int(NOW) // STEP_SECONDS
-    assert match_code(secret, code, now=NOW, last_used_step=step) is None
-    assert match_code(secret, code, now=NOW, last_used_step=step - 1) is not None
+    replay = match_code(secret, code, now=NOW, last_used_step=step)
+    assert replay is not None and replay.replayed
+    fresh = match_code(secret, code, now=NOW, last_used_step=step - 1)
+    assert fresh is not None and not fresh.replayed
 
 
 def test_malformed_codes_are_rejected() -> None:

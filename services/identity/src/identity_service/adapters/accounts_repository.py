@@ -45,6 +45,13 @@ _SELECT = """SELECT id, email, password_hash, totp_secret_enc, totp_enabled, tot
                     credentials_epoch FROM accounts"""
 
 
+@dataclass(frozen=True)
+class SecondFactorReservation:
+    verdict: "SecondFactorAttempt"
+    failures_in_window: int  # this attempt included
+    consecutive_failures: int  # this attempt included
+
+
 class SecondFactorAttempt(enum.Enum):
     ALLOWED = "allowed"
     THROTTLED = "throttled"  # too many failures in the window
@@ -103,13 +110,12 @@ class AccountsRepository:
         max_per_window: int,
         lockout_after: int,
         recovery_code: bool,
-    ) -> tuple[SecondFactorAttempt, int]:
+    ) -> SecondFactorReservation:
         """Count an attempt as a failure *before* its code is checked, in one statement: however
         many requests arrive at once, at most `max_per_window` codes are checked per window, and
         none (but recovery codes) after `lockout_after` consecutive failures. A code that turns
-        out right clears the counts (claim_totp_step, use_recovery_code). Returns the verdict
-        and the failures counted in the window, this attempt included."""
-        reserved = await self._pool.fetchval(
+        out right clears the counts (claim_totp_step, use_recovery_code)."""
+        reserved = await self._pool.fetchrow(
             # "window over": no failure yet, or the first one is older than the window ($3 s).
             """UPDATE accounts SET
                   totp_failures = CASE WHEN totp_failures_since IS NULL
@@ -124,7 +130,7 @@ class AccountsRepository:
                       OR totp_failures_since <= $2::timestamptz - make_interval(secs => $3)
                       OR totp_failures < $4)
                   AND ($6 OR totp_consecutive_failures < $5)
-                RETURNING totp_failures""",
+                RETURNING totp_failures, totp_consecutive_failures""",
             account_id,
             now,
             float(window_seconds),
@@ -133,13 +139,14 @@ class AccountsRepository:
             recovery_code,
         )
         if reserved is not None:
-            return SecondFactorAttempt.ALLOWED, reserved
+            return SecondFactorReservation(SecondFactorAttempt.ALLOWED, *reserved)
         consecutive = await self._pool.fetchval(
             "SELECT totp_consecutive_failures FROM accounts WHERE id = $1", account_id
         )
-        if not recovery_code and (consecutive or 0) >= lockout_after:
-            return SecondFactorAttempt.LOCKED, max_per_window
-        return SecondFactorAttempt.THROTTLED, max_per_window
+        consecutive = consecutive or 0
+        if not recovery_code and consecutive >= lockout_after:
+            return SecondFactorReservation(SecondFactorAttempt.LOCKED, max_per_window, consecutive)
+        return SecondFactorReservation(SecondFactorAttempt.THROTTLED, max_per_window, consecutive)
 
     async def replace_recovery_codes(self, account_id: UUID, code_hashes: list[bytes]) -> None:
         async with self._pool.acquire() as conn, conn.transaction():

@@ -20,12 +20,15 @@ def provisioning_uri(secret: str, *, account_name: str, issuer: str) -> str:
 @dataclass(frozen=True)
 class TotpMatch:
     step: int
+    # The code is right but its step (or a later one) was used already: a replay.
+    replayed: bool = False
 
 
 def match_code(
     secret: str, code: str, *, now: float, last_used_step: int | None
 ) -> TotpMatch | None:
-    """The step a code belongs to, if it is valid now and newer than the last accepted step."""
+    """The step a code belongs to, if it is valid now; `replayed` when that step is not newer
+    than the last accepted one (such a match must be refused)."""
     if not (len(code) == 6 and code.isdigit()):
         return None
     totp = pyotp.TOTP(secret, interval=STEP_SECONDS)
@@ -35,6 +38,6 @@ def match_code(
         # Check every window, so the time taken does not depend on which one matched.
         if hmac.compare_digest(totp.generate_otp(step), code) and found is None:
             found = step
-    if found is None or (last_used_step is not None and found <= last_used_step):
+    if found is None:
         return None
-    return TotpMatch(step=found)
+    return TotpMatch(step=found, replayed=last_used_step is not None and found <= last_used_step)

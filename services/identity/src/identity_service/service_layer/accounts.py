@@ -11,6 +11,7 @@ from pwreset_contracts import PasswordChangedV1, cloudevents_kafka
 from pwreset_contracts.sealed import KeyRing, seal
 from servicekit import tracing
 
+from identity_service import security_events
 from identity_service.adapters.accounts_repository import (
     Account,
     AccountsRepository,
@@ -22,6 +23,7 @@ from identity_service.adapters.secret_box import SecretBox
 from identity_service.domain import recovery_codes, sessions, totp, undo_links
 from identity_service.domain.passwords import PasswordPolicy, check_password
 from identity_service.metrics import LOGINS, PASSWORD_CHANGES
+from identity_service.security_events import SecurityEvent
 from identity_service.service_layer.login_throttle import LoginThrottle, LoginThrottled
 
 EVENT_SOURCE = "/pwreset/identity"
@@ -142,6 +144,7 @@ class AccountService:
             raise
         except LoginThrottled:
             LOGINS.labels("throttled").inc()
+            security_events.record(SecurityEvent.LOGIN_THROTTLED, client_ip=client_ip)
             raise
         except HashingBusy:
             LOGINS.labels("busy").inc()
@@ -165,7 +168,7 @@ class AccountService:
             if not factor:
                 raise AuthFailed("totp_required")
             try:
-                await self._check_second_factor(account, factor)
+                await self._check_second_factor(account, factor, client_ip)
             except TotpRejected as exc:
                 raise AuthFailed(exc.reason) from exc
         if needs_rehash:
@@ -239,12 +242,15 @@ class AccountService:
         if account.totp_enabled:
             if not factor:
                 raise TotpRejected("enter the code from your authenticator app")
-            await self._check_second_factor(account, factor)
+            await self._check_second_factor(account, factor, client_ip)
         password_hash = await self._hashing.hash_for_change(password)
         await self._repo.replace_password(
             account_id, password_hash, self._change_notice(account, client_ip)
         )
         PASSWORD_CHANGES.inc()
+        security_events.record(
+            SecurityEvent.PASSWORD_CHANGED, account_id=account_id, client_ip=client_ip
+        )
 
     async def this_wasnt_me(self, token: str) -> Account | None:
         """Revoke every session of the account the undo link belongs to (once)."""
@@ -252,6 +258,9 @@ class AccountService:
         if account_id is None:
             return None
         await self._repo.revoke_sessions(account_id)
+        security_events.record(
+            SecurityEvent.SESSIONS_REVOKED, account_id=account_id, cause="this_wasnt_me"
+        )
         return await self._repo.by_id(account_id)
 
     def _change_notice(self, account: Account, client_ip: str | None) -> PasswordChange:
@@ -301,10 +310,12 @@ class AccountService:
             raise AccountNotFound
         return account
 
-    async def _check_second_factor(self, account: Account, factor: SecondFactor) -> None:
+    async def _check_second_factor(
+        self, account: Account, factor: SecondFactor, client_ip: str | None = None
+    ) -> None:
         """Accept a TOTP code (each step once) or an unused recovery code. Each attempt is
         counted before its code is checked (see reserve_second_factor_attempt)."""
-        attempt, failures = await self._repo.reserve_second_factor_attempt(
+        reservation = await self._repo.reserve_second_factor_attempt(
             account.id,
             self._now(),
             window_seconds=int(self._second.window.total_seconds()),
@@ -312,12 +323,12 @@ class AccountService:
             lockout_after=self._second.lockout_after,
             recovery_code=bool(factor.recovery_code),
         )
-        if attempt is SecondFactorAttempt.LOCKED:
+        if reservation.verdict is SecondFactorAttempt.LOCKED:
             raise TotpRejected(
                 "too many wrong codes in a row; use a recovery code or contact support",
                 locked=True,
             )
-        if attempt is SecondFactorAttempt.THROTTLED:
+        if reservation.verdict is SecondFactorAttempt.THROTTLED:
             raise TotpRejected("too many wrong codes; wait and try again", throttled=True)
         if factor.recovery_code:
             accepted = recovery_codes.looks_like_recovery_code(
@@ -326,19 +337,42 @@ class AccountService:
                 account.id, recovery_codes.digest(self._second.recovery_key, factor.recovery_code)
             )
         else:
-            accepted = await self._accept_totp(account, factor.totp_code or "")
-        if not accepted:
-            raise TotpRejected(
-                "the code is not valid", throttled=failures >= self._second.max_failures
+            accepted = await self._accept_totp(account, factor.totp_code or "", client_ip=client_ip)
+        if accepted:
+            return
+        security_events.record(
+            SecurityEvent.SECOND_FACTOR_WRONG,
+            account_id=account.id,
+            client_ip=client_ip,
+            kind="recovery_code" if factor.recovery_code else "totp",
+        )
+        if reservation.consecutive_failures == self._second.lockout_after:
+            security_events.record(
+                SecurityEvent.ACCOUNT_LOCKED, account_id=account.id, client_ip=client_ip
             )
+        raise TotpRejected(
+            "the code is not valid",
+            throttled=reservation.failures_in_window >= self._second.max_failures,
+        )
 
-    async def _accept_totp(self, account: Account, code: str, *, enable: bool = False) -> bool:
+    async def _accept_totp(
+        self, account: Account, code: str, *, enable: bool = False, client_ip: str | None = None
+    ) -> bool:
         if account.totp_secret_enc is None:
             return False
         secret = self._box.decrypt(account.totp_secret_enc, context=str(account.id))
         match = totp.match_code(
             secret, code, now=self._clock(), last_used_step=account.totp_last_step
         )
-        return match is not None and await self._repo.claim_totp_step(
+        if match is None:
+            return False
+        # A right code whose step was used already (or is claimed by a request side by side)
+        # is somebody replaying a code they saw.
+        if not match.replayed and await self._repo.claim_totp_step(
             account.id, match.step, enable=enable
+        ):
+            return True
+        security_events.record(
+            SecurityEvent.TOTP_REPLAYED, account_id=account.id, client_ip=client_ip
         )
+        return False
