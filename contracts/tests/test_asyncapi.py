@@ -132,7 +132,12 @@ def test_messages_use_the_package_schemas_and_the_account_id_as_key(
         described = message["headers"] if address == DEAD_LETTER_TOPIC else message["payload"]
         assert described == {"$ref": schema_ref}
         assert (CONTRACTS / schema_ref).is_file()
-        assert "account" in message["bindings"]["kafka"]["key"]["description"]
+        # The key is the account id, or for a registration (no account yet) its own id.
+        key_field = "registration_id" if "registration" in address else "account_id"
+        assert key_field in message["bindings"]["kafka"]["key"]["description"] or (
+            address == DEAD_LETTER_TOPIC
+            and "account" in message["bindings"]["kafka"]["key"]["description"]
+        )
     for address, ce_type in TOPICS.items():
         headers = _message(document, address)["headers"]["allOf"]
         assert headers[0] == {"$ref": "#/components/schemas/CloudEventsKafkaHeaders"}
@@ -161,7 +166,11 @@ def test_operations_say_which_service_sends_and_receives_what(document: dict[str
     assert operations == {
         ("reset", "send", "password-reset.requested.v1"),
         ("identity", "send", "identity.password-changed.v1"),
+        ("identity", "send", "identity.second-factor-changed.v1"),
+        ("identity", "send", "identity.registration-requested.v1"),
         ("notifier", "receive", "password-reset.requested.v1"),
         ("notifier", "receive", "identity.password-changed.v1"),
+        ("notifier", "receive", "identity.second-factor-changed.v1"),
+        ("notifier", "receive", "identity.registration-requested.v1"),
         ("notifier", "send", DEAD_LETTER_TOPIC),
     }

@@ -9,7 +9,14 @@ notifier's dead-letter topic, ``sealed`` opens values that only some services ma
 
 from pwreset_contracts.catalog import SCHEMA_MODELS
 from pwreset_contracts.dead_letters import DEAD_LETTER_TOPIC, DeadLetterV1
-from pwreset_contracts.events import TOPICS, PasswordChangedV1, ResetRequestedV1, SealedValue
+from pwreset_contracts.events import (
+    TOPICS,
+    PasswordChangedV1,
+    RegistrationRequestedV1,
+    ResetRequestedV1,
+    SealedValue,
+    SecondFactorChangedV1,
+)
 from pwreset_contracts.schemas_on_disk import load_schema
 
 __all__ = [
@@ -18,7 +25,9 @@ __all__ = [
     "TOPICS",
     "DeadLetterV1",
     "PasswordChangedV1",
+    "RegistrationRequestedV1",
     "ResetRequestedV1",
     "SealedValue",
+    "SecondFactorChangedV1",
     "load_schema",
 ]

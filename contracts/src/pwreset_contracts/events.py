@@ -63,6 +63,46 @@ class PasswordChangedV1(Event):
         return str(self.account_id)
 
 
-_ALL: tuple[type[Event], ...] = (ResetRequestedV1, PasswordChangedV1)
+class SecondFactorChangedV1(Event):
+    topic: ClassVar[str] = "identity.second-factor-changed.v1"
+    ce_type: ClassVar[str] = "pwreset.identity.second-factor-changed.v1"
+
+    change_id: UUID
+    account_id: UUID
+    email: str = Field(max_length=320)
+    locale: str = Field(default="en", max_length=35)
+    changed_at: datetime
+    change: Literal["enabled", "disabled"]
+    actor: Literal["account_holder", "support"] = "account_holder"
+    client_ip: str | None = Field(default=None, max_length=45)
+    sealed_undo_link: SealedValue
+
+    def partition_key(self) -> str:
+        return str(self.account_id)
+
+
+class RegistrationRequestedV1(Event):
+    topic: ClassVar[str] = "identity.registration-requested.v1"
+    ce_type: ClassVar[str] = "pwreset.identity.registration-requested.v1"
+
+    registration_id: UUID
+    email: str = Field(max_length=320)
+    locale: str = Field(default="en", max_length=35)
+    requested_at: datetime
+    expires_at: datetime
+    kind: Literal["verify_address", "already_registered"]
+    sealed_link: SealedValue | None = None
+
+    def partition_key(self) -> str:
+        # No account yet: requests are independent of each other, any partition will do.
+        return str(self.registration_id)
+
+
+_ALL: tuple[type[Event], ...] = (
+    ResetRequestedV1,
+    PasswordChangedV1,
+    SecondFactorChangedV1,
+    RegistrationRequestedV1,
+)
 EVENT_TYPES: dict[str, type[Event]] = {cls.ce_type: cls for cls in _ALL}
 TOPICS: dict[str, str] = {cls.topic: cls.ce_type for cls in _ALL}
