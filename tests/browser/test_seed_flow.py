@@ -109,7 +109,9 @@ async def turn_on_totp(identity_api: httpx.AsyncClient, email: str) -> pyotp.TOT
     # so this leaves the current and the next step for the reset and the login below.
     for _ in range(2):  # a step boundary between computing and checking: compute again
         activated = await identity_api.post(
-            "/v1/totp/activate", json={"code": totp.at(time.time() - 30)}, headers=auth
+            "/v1/totp/activate",
+            json={"code": totp.at(time.time() - 30), "password": OLD_PASSWORD},
+            headers=auth,
         )
         if activated.is_success:
             return totp

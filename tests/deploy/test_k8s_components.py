@@ -8,7 +8,13 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "deploy/k8s/base/topics/create-topics.sh"
-TOPICS = {"password-reset.requested.v1", "identity.password-changed.v1", "notifier.dead-letter.v1"}
+TOPICS = {
+    "password-reset.requested.v1",
+    "identity.password-changed.v1",
+    "identity.second-factor-changed.v1",
+    "identity.registration-requested.v1",
+    "notifier.dead-letter.v1",
+}
 
 
 def by_kind(docs: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:

@@ -41,13 +41,15 @@ def option(call: list[str], name: str) -> list[str]:
     return [call[i + 1] for i, arg in enumerate(call) if arg == name]
 
 
-def test_creates_three_topics_idempotently_then_describes_them(tmp_path: Path) -> None:
+def test_creates_every_topic_idempotently_then_describes_them(tmp_path: Path) -> None:
     code, calls = run(tmp_path, KAFKA_BOOTSTRAP_SERVERS="kafka:9092")
     assert code == 0
     creates, (describe,) = calls[:-1], calls[-1:]
     assert [option(c, "--topic")[0] for c in creates] == [
         "password-reset.requested.v1",
         "identity.password-changed.v1",
+        "identity.second-factor-changed.v1",
+        "identity.registration-requested.v1",
         "notifier.dead-letter.v1",
     ]
     for call in creates:
@@ -62,6 +64,11 @@ def test_creates_three_topics_idempotently_then_describes_them(tmp_path: Path) -
         "min.insync.replicas=1",
     ]
     assert retention["identity.password-changed.v1"][0] == "retention.ms=604800000"
+    assert retention["identity.second-factor-changed.v1"][0] == "retention.ms=604800000"
+    assert retention["identity.registration-requested.v1"][:2] == [
+        "retention.ms=86400000",
+        "segment.ms=3600000",
+    ]
     assert "--describe" in describe
 
 

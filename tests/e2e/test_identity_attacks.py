@@ -2,13 +2,16 @@
 unknown emails, and a hashing flood answered with 503 at once."""
 
 import asyncio
+import re
 import secrets
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import pyotp
 import pytest
 from devinfra.platform import Platform
 
-from .test_reset_flow import OLD_PASSWORD, create_account, new_email
+from .test_reset_flow import EMAIL_WAIT, OLD_PASSWORD, create_account, new_email
 
 pytestmark = pytest.mark.e2e
 WRONG = "certainly not the right password"
@@ -91,3 +94,44 @@ async def test_a_login_flood_gets_503_with_retry_after_instead_of_queueing(
     assert busy, [a.status_code for a in answers]
     assert all(a.json()["error"] == "busy" and a.headers["retry-after"] == "1" for a in busy)
     assert {a.status_code for a in answers} <= {401, 503}
+
+
+async def test_a_stolen_session_needs_the_password_for_two_factor_and_the_owner_undoes_it(
+    infra, identity: httpx.AsyncClient
+) -> None:
+    email = new_email()
+    await create_account(identity, email)
+    stolen = await identity.post("/v1/login", json={"email": email, "password": OLD_PASSWORD})
+    auth = {"Authorization": f"Bearer {stolen.json()['session_token']}"}
+    setup = await identity.post("/v1/totp/setup", headers=auth)
+    totp = pyotp.TOTP(setup.json()["secret"])
+
+    bare = await identity.post("/v1/totp/activate", json={"code": totp.now()}, headers=auth)
+    assert bare.status_code == 422, bare.text  # the password is required
+    wrong = await identity.post(
+        "/v1/totp/activate", json={"code": totp.now(), "password": WRONG}, headers=auth
+    )
+    assert wrong.status_code == 403 and wrong.json()["error"] == "password_wrong"
+    login = await identity.post("/v1/login", json={"email": email, "password": OLD_PASSWORD})
+    assert "session_token" in login.json()  # two-factor is still off
+
+    # A thief who also has the password turns it on: the owner is told, and undoes it.
+    on = await identity.post(
+        "/v1/totp/activate", json={"code": totp.now(), "password": OLD_PASSWORD}, headers=auth
+    )
+    assert on.status_code == 200, on.text
+    notice = await infra.mailbox.wait_for(
+        lambda m: m["To"] == email and m["Subject"] == "Two-factor authentication was turned on",
+        timeout=EMAIL_WAIT,
+    )
+    text = notice.get_body(("plain",)).get_content()
+    link = re.search(r"https?://\S+/this-wasnt-me\?token=[A-Za-z0-9_-]+", text)
+    assert link, text
+    undone = await identity.post(
+        "/v1/this-wasnt-me", json={"token": parse_qs(urlsplit(link.group(0)).query)["token"][0]}
+    )
+    assert undone.status_code == 200, undone.text
+    # The thief's session is gone, and the owner logs in with the password alone again.
+    assert (await identity.post("/v1/totp/setup", headers=auth)).status_code == 401
+    again = await identity.post("/v1/login", json={"email": email, "password": OLD_PASSWORD})
+    assert again.status_code == 200 and "session_token" in again.json()

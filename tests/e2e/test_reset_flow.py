@@ -106,7 +106,9 @@ async def test_with_totp_on_the_authenticator_code_is_required_and_works(
     assert setup.status_code == 200, setup.text
     totp = pyotp.TOTP(setup.json()["secret"])
     assert setup.json()["provisioning_uri"].startswith("otpauth://totp/")
-    activated = await identity.post("/v1/totp/activate", json={"code": totp.now()}, headers=auth)
+    activated = await identity.post(
+        "/v1/totp/activate", json={"code": totp.now(), "password": OLD_PASSWORD}, headers=auth
+    )
     assert activated.status_code == 200, activated.text
     assert len(activated.json()["recovery_codes"]) == 10
 

@@ -36,7 +36,9 @@ async def enable_totp(identity: httpx.AsyncClient, email: str) -> tuple[pyotp.TO
     session = await identity.post("/v1/login", json={"email": email, "password": OLD_PASSWORD})
     auth = {"Authorization": f"Bearer {session.json()['session_token']}"}
     totp = pyotp.TOTP((await identity.post("/v1/totp/setup", headers=auth)).json()["secret"])
-    activated = await identity.post("/v1/totp/activate", json={"code": totp.now()}, headers=auth)
+    activated = await identity.post(
+        "/v1/totp/activate", json={"code": totp.now(), "password": OLD_PASSWORD}, headers=auth
+    )
     assert activated.status_code == 200, activated.text
     return totp, activated.json()["recovery_codes"]
 

@@ -39,6 +39,13 @@ def decode_key(text: str) -> bytes:
     return key
 
 
+def binding(*fields: object) -> str:
+    """Associated data that binds a sealed value to the fields of its event that decide where it
+    goes (its id, the account, the recipient): copied into a record with any of them changed,
+    the value no longer opens."""
+    return "\x1f".join(str(field) for field in fields)
+
+
 def seal(plaintext: str, *, key: bytes, kid: str, associated_data: str) -> SealedValue:
     nonce = os.urandom(NONCE_BYTES)
     ciphertext = AESGCM(key).encrypt(nonce, plaintext.encode(), associated_data.encode())

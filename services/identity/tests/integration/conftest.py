@@ -17,12 +17,9 @@ from identity_service.adapters.login_throttle_repository import LoginThrottleRep
 from identity_service.adapters.password_hashing import PasswordHashing
 from identity_service.adapters.secret_box import SecretBox
 from identity_service.domain.passwords import Argon2Hasher, PasswordPolicy
-from identity_service.service_layer.accounts import (
-    AccountService,
-    ChangeNotice,
-    SecondFactorPolicy,
-)
+from identity_service.service_layer.accounts import AccountService, SecondFactorPolicy
 from identity_service.service_layer.login_throttle import LoginLimits, LoginThrottle
+from identity_service.service_layer.notices import ChangeNotice
 from pwreset_contracts.sealed import KeyRing, decode_key
 from servicekit.testing import migrated_database
 
@@ -103,7 +100,7 @@ def make_totp_account(clock: Clock) -> MakeTotpAccount:
         account_id = await accounts.register(email, password)
         setup = await accounts.start_totp(account_id)
         totp = pyotp.TOTP(setup.secret)
-        codes = await accounts.activate_totp(account_id, totp.at(clock.now))
+        codes = await accounts.activate_totp(account_id, totp.at(clock.now), password)
         return account_id, email, totp, codes
 
     return make

@@ -32,6 +32,7 @@ async def test_each_security_event_is_logged_and_counted_without_secrets(
     caplog.set_level(logging.INFO, logger="identity.security")
     accounts = make_service()
     account_id, email, totp, recovery = await make_totp_account(accounts)
+    caplog.clear()
     before = counts()
     secrets_seen: list[str] = [email, PASSWORD, NEW_PASSWORD, *recovery]
 

@@ -25,7 +25,13 @@ TEST_DEFAULTS: dict[str, dict[str, str]] = {
     # Per-account limits stay as in production; tests of the per-IP limit use X-Forwarded-For.
     "identity": {"LOGIN_FREE_FAILURES_PER_IP": "1000000", "TRUSTED_PROXIES": "127.0.0.1/32"},
 }
-TOPICS = ("password-reset.requested.v1", "identity.password-changed.v1", "notifier.dead-letter.v1")
+TOPICS = (
+    "password-reset.requested.v1",
+    "identity.password-changed.v1",
+    "identity.second-factor-changed.v1",
+    "identity.registration-requested.v1",
+    "notifier.dead-letter.v1",
+)
 
 
 @dataclass(frozen=True)

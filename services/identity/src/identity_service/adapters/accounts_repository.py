@@ -3,6 +3,7 @@
 import enum
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 from uuid import UUID
 
 import asyncpg
@@ -30,12 +31,17 @@ class Account:
     credentials_epoch: int
 
 
+UndoKind = Literal["password_changed", "second_factor_enabled", "second_factor_disabled"]
+
+
 @dataclass(frozen=True)
-class PasswordChange:
-    """What a password change writes besides the hash, in the same transaction."""
+class AccountNotice:
+    """What a security change writes besides itself, in the same transaction: the token of its
+    "This wasn't me" link (hashed) and the event announcing it (to the outbox)."""
 
     undo_token_hash: bytes
     undo_expires_at: datetime
+    undo_kind: UndoKind
     event_id: UUID
     event: KafkaRecord
 
@@ -177,7 +183,7 @@ class AccountsRepository:
         )
 
     async def replace_password(
-        self, account_id: UUID, password_hash: str, change: PasswordChange | None = None
+        self, account_id: UUID, password_hash: str, change: AccountNotice | None = None
     ) -> None:
         """New hash, every session revoked, and (for a reset) the undo token and the
         PasswordChanged event in the outbox: one transaction."""
@@ -191,14 +197,53 @@ class AccountsRepository:
             )
             await _revoke_sessions(conn, account_id)
             if change is not None:
-                await conn.execute(
-                    """INSERT INTO undo_tokens (token_hash, account_id, expires_at)
-                       VALUES ($1, $2, $3)""",
-                    change.undo_token_hash,
-                    account_id,
-                    change.undo_expires_at,
-                )
-                await enqueue(conn, change.event_id, change.event)
+                await _announce(conn, account_id, change)
+
+    async def enable_second_factor(
+        self, account_id: UUID, step: int, code_hashes: list[bytes], notice: AccountNotice
+    ) -> bool:
+        """Turn two-factor on with the pending secret, claiming the code's step, with fresh
+        recovery codes and the notice: one transaction. False if it was on already or the step
+        was used (a request side by side got there first)."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            enabled = await conn.execute(
+                """UPDATE accounts SET totp_enabled = true, totp_last_step = $2,
+                                       totp_failures = 0, totp_failures_since = NULL,
+                                       totp_consecutive_failures = 0,
+                                       credentials_epoch = credentials_epoch + 1
+                   WHERE id = $1 AND NOT totp_enabled AND totp_secret_enc IS NOT NULL
+                     AND (totp_last_step IS NULL OR totp_last_step < $2)""",
+                account_id,
+                step,
+            )
+            if enabled != "UPDATE 1":
+                return False
+            await conn.execute("DELETE FROM recovery_codes WHERE account_id = $1", account_id)
+            await conn.executemany(
+                "INSERT INTO recovery_codes (account_id, code_hash) VALUES ($1, $2)",
+                [(account_id, code_hash) for code_hash in code_hashes],
+            )
+            await _announce(conn, account_id, notice)
+            return True
+
+    async def disable_second_factor(self, account_id: UUID, notice: AccountNotice | None) -> bool:
+        """Turn two-factor off: secret and recovery codes gone, logins in flight void (the epoch
+        moves on), and the notice if there is one. False if it was off already."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            disabled = await conn.execute(
+                """UPDATE accounts SET totp_enabled = false, totp_secret_enc = NULL,
+                                       totp_last_step = NULL, totp_failures = 0,
+                                       totp_failures_since = NULL, totp_consecutive_failures = 0,
+                                       credentials_epoch = credentials_epoch + 1
+                   WHERE id = $1 AND totp_enabled""",
+                account_id,
+            )
+            if disabled != "UPDATE 1":
+                return False
+            await conn.execute("DELETE FROM recovery_codes WHERE account_id = $1", account_id)
+            if notice is not None:
+                await _announce(conn, account_id, notice)
+            return True
 
     async def revoke_sessions(self, account_id: UUID) -> None:
         """Sign out everywhere, including logins still in flight (the epoch moves on)."""
@@ -209,15 +254,19 @@ class AccountsRepository:
             )
             await _revoke_sessions(conn, account_id)
 
-    async def use_undo_token(self, token_hash: bytes, now: datetime) -> UUID | None:
-        """The account the token belongs to, if it is unused and unexpired; marks it used."""
-        return await self._pool.fetchval(
+    async def use_undo_token(
+        self, token_hash: bytes, now: datetime
+    ) -> tuple[UUID, UndoKind] | None:
+        """The account the token belongs to and what it undoes, if it is unused and unexpired;
+        marks it used."""
+        row = await self._pool.fetchrow(
             """UPDATE undo_tokens SET used_at = $2
                WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2
-               RETURNING account_id""",
+               RETURNING account_id, kind""",
             token_hash,
             now,
         )
+        return (row["account_id"], row["kind"]) if row else None
 
     async def upgrade_hash(self, account_id: UUID, old_hash: str, new_hash: str) -> None:
         # Only if unchanged since it was read: a concurrent reset must win over a rehash.
@@ -266,6 +315,18 @@ class AccountsRepository:
             "SELECT count(*) FROM sessions WHERE account_id = $1 AND revoked_at IS NULL",
             account_id,
         )
+
+
+async def _announce(conn: asyncpg.Connection, account_id: UUID, notice: AccountNotice) -> None:
+    await conn.execute(
+        """INSERT INTO undo_tokens (token_hash, account_id, expires_at, kind)
+           VALUES ($1, $2, $3, $4)""",
+        notice.undo_token_hash,
+        account_id,
+        notice.undo_expires_at,
+        notice.undo_kind,
+    )
+    await enqueue(conn, notice.event_id, notice.event)
 
 
 async def _revoke_sessions(conn: asyncpg.Connection, account_id: UUID) -> None:

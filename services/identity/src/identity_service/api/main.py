@@ -27,12 +27,9 @@ from identity_service.adapters.secret_box import SecretBox
 from identity_service.api import errors, internal, pages, public
 from identity_service.core.config import Settings, get_settings
 from identity_service.domain.passwords import Argon2Hasher, PasswordPolicy
-from identity_service.service_layer.accounts import (
-    AccountService,
-    ChangeNotice,
-    SecondFactorPolicy,
-)
+from identity_service.service_layer.accounts import AccountService, SecondFactorPolicy
 from identity_service.service_layer.login_throttle import LoginLimits, LoginThrottle
+from identity_service.service_layer.notices import ChangeNotice
 
 
 def login_throttle(pool: Pool, settings: Settings) -> LoginThrottle:

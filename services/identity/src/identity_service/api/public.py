@@ -14,12 +14,19 @@ from identity_service.api.schemas import (
     SessionIssued,
     TotpActivate,
     TotpActivated,
+    TotpDisable,
+    TotpDisabled,
     TotpSetupOut,
     UndoDone,
     UndoPasswordChange,
 )
 from identity_service.domain.passwords import PasswordRejected
-from identity_service.service_layer.accounts import AuthFailed, SecondFactor, TotpRejected
+from identity_service.service_layer.accounts import (
+    AuthFailed,
+    ReauthenticationFailed,
+    SecondFactor,
+    TotpRejected,
+)
 
 router = APIRouter(prefix="/v1")
 
@@ -67,15 +74,38 @@ async def start_totp(account_id: SessionAccount, accounts: Accounts) -> TotpSetu
     return TotpSetupOut(secret=setup.secret, provisioning_uri=setup.provisioning_uri)
 
 
+def _password_wrong() -> ApiError:
+    # 403, not 401: the session is fine, the password entered again is not.
+    return ApiError(403, "password_wrong", "the password is wrong")
+
+
 @router.post("/totp/activate")
 async def activate_totp(
-    body: TotpActivate, account_id: SessionAccount, accounts: Accounts
+    body: TotpActivate, account_id: SessionAccount, accounts: Accounts, ip: ClientIp
 ) -> TotpActivated:
     try:
-        codes = await accounts.activate_totp(account_id, body.code)
+        codes = await accounts.activate_totp(account_id, body.code, body.password, ip)
+    except ReauthenticationFailed as exc:
+        raise _password_wrong() from exc
     except TotpRejected as exc:
         raise ApiError(400, "totp_invalid", str(exc)) from exc
     return TotpActivated(recovery_codes=codes)
+
+
+@router.post("/totp/disable")
+async def disable_totp(
+    body: TotpDisable, account_id: SessionAccount, accounts: Accounts, ip: ClientIp
+) -> TotpDisabled:
+    try:
+        await accounts.disable_totp(
+            account_id, body.password, SecondFactor(body.totp_code, body.recovery_code), ip
+        )
+    except ReauthenticationFailed as exc:
+        raise _password_wrong() from exc
+    except TotpRejected as exc:
+        status = 429 if exc.throttled else 400
+        raise ApiError(status, exc.reason, str(exc)) from exc
+    return TotpDisabled()
 
 
 @router.post("/this-wasnt-me")

@@ -51,6 +51,18 @@ class TotpSetupOut(BaseModel):
 
 class TotpActivate(Strict):
     code: TotpCode
+    # Entered again: a session alone must not be enough to turn two-factor on.
+    password: Password
+
+
+class TotpDisable(Strict):
+    password: Password
+    totp_code: TotpCode | None = None
+    recovery_code: RecoveryCode | None = None
+
+
+class TotpDisabled(BaseModel):
+    status: str = "two_factor_off"
 
 
 class TotpActivated(BaseModel):

@@ -2,20 +2,15 @@
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
-
-from pwreset_contracts import PasswordChangedV1, cloudevents_kafka
-from pwreset_contracts.sealed import KeyRing, seal
-from servicekit import tracing
 
 from identity_service import security_events
 from identity_service.adapters.accounts_repository import (
     Account,
     AccountsRepository,
-    PasswordChange,
     SecondFactorAttempt,
 )
 from identity_service.adapters.password_hashing import HashingBusy, PasswordHashing
@@ -25,8 +20,11 @@ from identity_service.domain.passwords import PasswordPolicy, check_password
 from identity_service.metrics import LOGINS, PASSWORD_CHANGES
 from identity_service.security_events import SecurityEvent
 from identity_service.service_layer.login_throttle import LoginThrottle, LoginThrottled
+from identity_service.service_layer.notices import ChangeNotice, Notices
 
-EVENT_SOURCE = "/pwreset/identity"
+
+class ReauthenticationFailed(Exception):
+    """The password entered again to confirm a security change was wrong."""
 
 
 class AuthFailed(Exception):
@@ -84,15 +82,6 @@ class SecondFactorPolicy:
     lockout_after: int = 100
 
 
-@dataclass(frozen=True)
-class ChangeNotice:
-    """How a password change is announced: PasswordChanged with a sealed "This wasn't me" link."""
-
-    public_origin: str
-    seal_keys: KeyRing
-    undo_ttl: timedelta
-
-
 class AccountService:
     def __init__(
         self,
@@ -114,7 +103,7 @@ class AccountService:
         self._box = secret_box
         self._policy = policy
         self._second = second_factor
-        self._notice = notice
+        self._notices = Notices(notice, self._now)
         self._issuer = totp_issuer
         self._session_ttl = session_ttl
         self._clock = clock
@@ -152,18 +141,34 @@ class AccountService:
         LOGINS.labels("success").inc()
         return token
 
-    async def _login(self, email: str, password: str, factor: SecondFactor, client_ip: str) -> str:
+    async def _verify_password(
+        self,
+        email: str,
+        password: str,
+        client_ip: str,
+        load: Callable[[], Awaitable[Account | None]],
+    ) -> tuple[Account | None, bool]:
+        """(the account, whether its hash wants upgrading) if the password is right, else
+        (None, False). Under the failed-login limits, in the shared hashing lane."""
         async with self._hashing.shared_slot():
-            # Counted as a failure before the password is checked: logins sent side by side
+            # Counted as a failure before the password is checked: attempts sent side by side
             # cannot all slip under the limit. Unknown emails go through the same steps.
             attempt = await self._throttle.reserve(email, client_ip, self._now())
-            account = await self._repo.by_email(email)
+            account = await load()
             ok, needs_rehash = await self._hashing.verify(
                 account.password_hash if account else self._decoy_hash, password
             )
         if account is None or not ok:
-            raise AuthFailed("invalid_credentials")
+            return None, False
         await attempt.password_verified()
+        return account, needs_rehash
+
+    async def _login(self, email: str, password: str, factor: SecondFactor, client_ip: str) -> str:
+        account, needs_rehash = await self._verify_password(
+            email, password, client_ip, lambda: self._repo.by_email(email)
+        )
+        if account is None:
+            raise AuthFailed("invalid_credentials")
         if account.totp_enabled:
             if not factor:
                 raise AuthFailed("totp_required")
@@ -204,18 +209,60 @@ class AccountService:
         uri = totp.provisioning_uri(secret, account_name=account.email, issuer=self._issuer)
         return TotpSetup(secret=secret, provisioning_uri=uri)
 
-    async def activate_totp(self, account_id: UUID, code: str) -> list[str]:
-        """Turn two-factor on; returns the recovery codes, shown this once."""
+    async def _reauthenticate(self, account_id: UUID, password: str, client_ip: str) -> Account:
+        """The account, once its password was entered again (under the login limits)."""
         account = await self._require(account_id)
+        verified, _ = await self._verify_password(
+            account.email, password, client_ip, lambda: self._repo.by_id(account_id)
+        )
+        if verified is None:
+            raise ReauthenticationFailed
+        return verified
+
+    async def activate_totp(
+        self, account_id: UUID, code: str, password: str, client_ip: str = "unknown"
+    ) -> list[str]:
+        """Turn two-factor on; returns the recovery codes, shown this once. Needs the password
+        again (a stolen session alone must not lock the owner out) and emails the holder."""
+        account = await self._reauthenticate(account_id, password, client_ip)
         if account.totp_enabled or account.totp_secret_enc is None:
             raise TotpRejected("no pending two-factor setup")
-        if not await self._accept_totp(account, code, enable=True):
-            raise TotpRejected("the authenticator code is not valid")
+        secret = self._box.decrypt(account.totp_secret_enc, context=str(account.id))
+        match = totp.match_code(
+            secret, code, now=self._clock(), last_used_step=account.totp_last_step
+        )
         codes = recovery_codes.new_recovery_codes(self._second.recovery_count)
-        await self._repo.replace_recovery_codes(
-            account_id, [recovery_codes.digest(self._second.recovery_key, c) for c in codes]
+        if (
+            match is None
+            or match.replayed
+            or not await self._repo.enable_second_factor(
+                account_id,
+                match.step,
+                [recovery_codes.digest(self._second.recovery_key, c) for c in codes],
+                self._notices.second_factor_changed(account, "enabled", client_ip),
+            )
+        ):
+            raise TotpRejected("the authenticator code is not valid")
+        security_events.record(
+            SecurityEvent.SECOND_FACTOR_ENABLED, account_id=account_id, client_ip=client_ip
         )
         return codes
+
+    async def disable_totp(
+        self, account_id: UUID, password: str, factor: SecondFactor, client_ip: str = "unknown"
+    ) -> None:
+        """Turn two-factor off: the password again and a current code (or a recovery code)."""
+        account = await self._reauthenticate(account_id, password, client_ip)
+        if not account.totp_enabled:
+            raise TotpRejected("two-factor authentication is not on")
+        if not factor:
+            raise TotpRejected("enter the code from your authenticator app")
+        await self._check_second_factor(account, factor, client_ip)
+        notice = self._notices.second_factor_changed(account, "disabled", client_ip)
+        if await self._repo.disable_second_factor(account_id, notice):
+            security_events.record(
+                SecurityEvent.SECOND_FACTOR_DISABLED, account_id=account_id, client_ip=client_ip
+            )
 
     async def lookup(self, email: str) -> Account | None:
         return await self._repo.by_email(email)
@@ -245,7 +292,7 @@ class AccountService:
             await self._check_second_factor(account, factor, client_ip)
         password_hash = await self._hashing.hash_for_change(password)
         await self._repo.replace_password(
-            account_id, password_hash, self._change_notice(account, client_ip)
+            account_id, password_hash, self._notices.password_changed(account, client_ip)
         )
         PASSWORD_CHANGES.inc()
         security_events.record(
@@ -253,47 +300,23 @@ class AccountService:
         )
 
     async def this_wasnt_me(self, token: str) -> Account | None:
-        """Revoke every session of the account the undo link belongs to (once)."""
-        account_id = await self._repo.use_undo_token(undo_links.token_digest(token), self._now())
-        if account_id is None:
+        """Undo what the link was sent for (once): every session of the account is signed out,
+        logins in flight included, and two-factor that somebody else turned on is turned off."""
+        used = await self._repo.use_undo_token(undo_links.token_digest(token), self._now())
+        if used is None:
             return None
+        account_id, kind = used
+        if kind == "second_factor_enabled" and await self._repo.disable_second_factor(
+            account_id, None
+        ):
+            security_events.record(
+                SecurityEvent.SECOND_FACTOR_DISABLED, account_id=account_id, cause="this_wasnt_me"
+            )
         await self._repo.revoke_sessions(account_id)
         security_events.record(
             SecurityEvent.SESSIONS_REVOKED, account_id=account_id, cause="this_wasnt_me"
         )
         return await self._repo.by_id(account_id)
-
-    def _change_notice(self, account: Account, client_ip: str | None) -> PasswordChange:
-        now = self._now()
-        change_id = uuid.uuid4()
-        token = undo_links.new_undo_token()
-        keys = self._notice.seal_keys
-        event = PasswordChangedV1(
-            change_id=change_id,
-            account_id=account.id,
-            email=account.email,
-            changed_at=now,
-            method="reset",
-            client_ip=client_ip,
-            sealed_undo_link=seal(
-                undo_links.undo_link(self._notice.public_origin, token),
-                key=keys.current,
-                kid=keys.current_id,
-                associated_data=str(change_id),
-            ),
-        )
-        event_id = uuid.uuid4()
-        return PasswordChange(
-            undo_token_hash=undo_links.token_digest(token),
-            undo_expires_at=now + self._notice.undo_ttl,
-            event_id=event_id,
-            event=cloudevents_kafka.encode(
-                event,
-                source=EVENT_SOURCE,
-                event_id=str(event_id),
-                extensions=tracing.event_extensions(),
-            ),
-        )
 
     async def _rehash(self, account: Account, password: str) -> None:
         """Upgrade a hash made with older parameters; skipped when the lane is busy."""

@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 
 import asyncpg
 from fastapi import FastAPI
+from pwreset_contracts import TOPICS as EVENT_TOPICS
 from servicekit.backoff import sleep_unless_stopped
 from servicekit.database import create_pool
 from servicekit.health import health_router
@@ -32,7 +33,8 @@ from notifier_service.adapters.smtp_sender import (
 from notifier_service.core.config import Settings, get_settings
 from notifier_service.service_layer.notifications import Notifications, UndeliverableEvent
 
-TOPICS = ["password-reset.requested.v1", "identity.password-changed.v1"]
+# Every event topic of the contracts is one the notifier turns into emails.
+TOPICS = list(EVENT_TOPICS)
 LEDGER_PRUNE_EVERY_SECONDS = 3600.0
 
 log = logging.getLogger("notifier.app")

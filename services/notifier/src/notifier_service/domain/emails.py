@@ -16,6 +16,12 @@ _templates = Environment(
 
 RESET_SUBJECT = "Reset your password"
 CHANGED_SUBJECT = "Your password was changed"
+SECOND_FACTOR_ON_SUBJECT = "Two-factor authentication was turned on"
+SECOND_FACTOR_OFF_SUBJECT = "Two-factor authentication was turned off"
+VERIFY_SUBJECT = "Confirm your email address"
+ALREADY_REGISTERED_SUBJECT = "You already have an account"
+UNDO_COLOUR = "#c62828"
+ACTION_COLOUR = "#1f5fd6"
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,49 @@ def render_password_changed_email(
         text=_templates.get_template("password_changed.txt").render(context),
         html=_templates.get_template("password_changed.html").render(context),
     )
+
+
+def _render(name: str, subject: str, **context: object) -> Rendered:
+    """`name.body.txt` is the message in plain paragraphs; the text part shows it as it is, the
+    HTML layout puts each paragraph in a row (escaped there, like every other value)."""
+    body = _templates.get_template(f"{name}.body.txt").render(context)
+    context = {"subject": subject, "body": body, **context}
+    return Rendered(
+        subject=subject,
+        text=_templates.get_template(f"{name}.txt").render(context),
+        html=_templates.get_template(f"{name}.html").render(context),
+    )
+
+
+def render_second_factor_email(
+    *, enabled: bool, by_support: bool, changed_at: datetime, client_ip: str | None, undo_link: str
+) -> Rendered:
+    return _render(
+        "second_factor_changed",
+        SECOND_FACTOR_ON_SUBJECT if enabled else SECOND_FACTOR_OFF_SUBJECT,
+        enabled=enabled,
+        by_support=by_support,
+        when=changed_at.strftime("%d %B %Y, %H:%M UTC"),
+        client_ip=client_ip or "unknown",
+        button_label="This wasn't me",
+        button_link=undo_link,
+        button_colour=UNDO_COLOUR,
+    )
+
+
+def render_verify_email(*, link: str, hours_valid: int) -> Rendered:
+    return _render(
+        "verify_email",
+        VERIFY_SUBJECT,
+        hours_valid=hours_valid,
+        button_label="Confirm email address",
+        button_link=link,
+        button_colour=ACTION_COLOUR,
+    )
+
+
+def render_already_registered_email() -> Rendered:
+    return _render("already_registered", ALREADY_REGISTERED_SUBJECT, button_link=None)
 
 
 def build_message(

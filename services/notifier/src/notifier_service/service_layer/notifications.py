@@ -6,9 +6,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from email.message import EmailMessage
 
-from pwreset_contracts import PasswordChangedV1, ResetRequestedV1, SealedValue
+from pwreset_contracts import (
+    PasswordChangedV1,
+    RegistrationRequestedV1,
+    ResetRequestedV1,
+    SealedValue,
+    SecondFactorChangedV1,
+)
 from pwreset_contracts.cloudevents_kafka import ReceivedEvent
-from pwreset_contracts.sealed import SealError, open_sealed
+from pwreset_contracts.sealed import SealError, binding, open_sealed
 from servicekit import tracing
 from servicekit.logging import mask_email
 
@@ -16,8 +22,11 @@ from notifier_service.adapters.deliveries_ledger import DeliveriesLedger
 from notifier_service.adapters.smtp_sender import SmtpSender
 from notifier_service.domain.emails import (
     build_message,
+    render_already_registered_email,
     render_password_changed_email,
     render_reset_email,
+    render_second_factor_email,
+    render_verify_email,
 )
 
 log = logging.getLogger("notifier.notifications")
@@ -100,6 +109,34 @@ class Notifications:
             rendered = render_password_changed_email(
                 changed_at=data.changed_at, client_ip=data.client_ip, undo_link=undo
             )
+        elif isinstance(data, SecondFactorChangedV1):
+            undo = self._open(
+                data.sealed_undo_link,
+                self._notice_keys,
+                binding(data.change_id, data.account_id, data.email),
+            )
+            rendered = render_second_factor_email(
+                enabled=data.change == "enabled",
+                by_support=data.actor == "support",
+                changed_at=data.changed_at,
+                client_ip=data.client_ip,
+                undo_link=undo,
+            )
+        elif isinstance(data, RegistrationRequestedV1):
+            if data.kind == "already_registered":
+                rendered = render_already_registered_email()
+            elif data.sealed_link is None:
+                raise UndeliverableEvent("verify_address without a sealed link")
+            elif data.expires_at <= now:
+                return None
+            else:
+                link = self._open(
+                    data.sealed_link,
+                    self._notice_keys,
+                    binding(data.registration_id, data.email),
+                )
+                hours = max(1, round((data.expires_at - data.requested_at).total_seconds() / 3600))
+                rendered = render_verify_email(link=link, hours_valid=hours)
         else:
             raise UndeliverableEvent(f"no email for event type {event.type}")
         return build_message(

@@ -1,0 +1,106 @@
+"""What identity tells the account holder after a security change: an event for the notifier
+with a sealed "This wasn't me" link, and the undo token behind that link (stored hashed).
+
+The link is sealed under the change id, the account and the recipient, so a copy of the record
+sent to another address does not open (pwreset_contracts.sealed.binding).
+"""
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from pwreset_contracts import PasswordChangedV1, SecondFactorChangedV1, cloudevents_kafka
+from pwreset_contracts.events import Event
+from pwreset_contracts.sealed import KeyRing, SealedValue, binding, seal
+from servicekit import tracing
+
+from identity_service.adapters.accounts_repository import Account, AccountNotice, UndoKind
+from identity_service.domain import undo_links
+
+EVENT_SOURCE = "/pwreset/identity"
+
+
+@dataclass(frozen=True)
+class ChangeNotice:
+    """How changes are announced: where the undo link points, its keys and its lifetime."""
+
+    public_origin: str
+    seal_keys: KeyRing
+    undo_ttl: timedelta
+
+
+def encode_event(event: Event) -> tuple[uuid.UUID, cloudevents_kafka.KafkaRecord]:
+    event_id = uuid.uuid4()
+    record = cloudevents_kafka.encode(
+        event, source=EVENT_SOURCE, event_id=str(event_id), extensions=tracing.event_extensions()
+    )
+    return event_id, record
+
+
+class Notices:
+    def __init__(self, notice: ChangeNotice, now: Callable[[], datetime]) -> None:
+        self._notice = notice
+        self._now = now
+
+    def _seal(self, link: str, associated_data: str) -> SealedValue:
+        keys = self._notice.seal_keys
+        return seal(link, key=keys.current, kid=keys.current_id, associated_data=associated_data)
+
+    def _notice_for(
+        self, kind: UndoKind, build: Callable[[SealedValue, datetime], Event], *bound: object
+    ) -> AccountNotice:
+        now = self._now()
+        token = undo_links.new_undo_token()
+        link = undo_links.undo_link(self._notice.public_origin, token)
+        sealed = self._seal(link, binding(*bound))
+        event_id, record = encode_event(build(sealed, now))
+        return AccountNotice(
+            undo_token_hash=undo_links.token_digest(token),
+            undo_expires_at=now + self._notice.undo_ttl,
+            undo_kind=kind,
+            event_id=event_id,
+            event=record,
+        )
+
+    def password_changed(self, account: Account, client_ip: str | None) -> AccountNotice:
+        change_id = uuid.uuid4()
+        return self._notice_for(
+            "password_changed",
+            lambda sealed, now: PasswordChangedV1(
+                change_id=change_id,
+                account_id=account.id,
+                email=account.email,
+                changed_at=now,
+                method="reset",
+                client_ip=client_ip,
+                sealed_undo_link=sealed,
+            ),
+            change_id,  # bound to the change id alone until the notifier checks more
+        )
+
+    def second_factor_changed(
+        self,
+        account: Account,
+        change: Literal["enabled", "disabled"],
+        client_ip: str | None,
+        actor: Literal["account_holder", "support"] = "account_holder",
+    ) -> AccountNotice:
+        change_id = uuid.uuid4()
+        return self._notice_for(
+            "second_factor_enabled" if change == "enabled" else "second_factor_disabled",
+            lambda sealed, now: SecondFactorChangedV1(
+                change_id=change_id,
+                account_id=account.id,
+                email=account.email,
+                changed_at=now,
+                change=change,
+                actor=actor,
+                client_ip=client_ip,
+                sealed_undo_link=sealed,
+            ),
+            change_id,
+            account.id,
+            account.email,
+        )

@@ -1,0 +1,127 @@
+"""The emails of identity's events: two-factor turned on or off, and registration; composed from
+records whose sealed links open only under the fields they were sealed with."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from html import unescape
+
+import pytest
+from notifier_service.domain.emails import (
+    render_already_registered_email,
+    render_second_factor_email,
+    render_verify_email,
+)
+from notifier_service.service_layer.notifications import Notifications, UndeliverableEvent
+from pwreset_contracts import RegistrationRequestedV1, SecondFactorChangedV1
+from pwreset_contracts.cloudevents_kafka import ReceivedEvent
+from pwreset_contracts.sealed import binding, seal
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+KEY = b"K" * 32
+UNDO = "https://id.example.com/this-wasnt-me?token=undo_TOKEN-1"
+VERIFY = "https://id.example.com/verify-email?token=verify_TOKEN-2"
+
+
+def notifications() -> Notifications:
+    return Notifications(
+        None,  # type: ignore[arg-type] - compose touches neither ledger nor SMTP
+        None,  # type: ignore[arg-type]
+        link_keys={},
+        notice_keys={"k1": KEY},
+        mail_from="Accounts <no-reply@example.com>",
+    )
+
+
+def received(data: object) -> ReceivedEvent:
+    return ReceivedEvent(
+        id=str(uuid.uuid4()), source="/pwreset/identity", type=data.ce_type, time=NOW,  # type: ignore[attr-defined]
+        data=data, extensions={},  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def second_factor_event(email: str = "ada@example.com", **changes: object) -> SecondFactorChangedV1:
+    change_id, account_id = uuid.uuid4(), uuid.uuid4()
+    sealed = seal(UNDO, key=KEY, kid="k1", associated_data=binding(change_id, account_id, email))
+    fields = {
+        "change_id": change_id,
+        "account_id": account_id,
+        "email": email,
+        "changed_at": NOW,
+        "change": "enabled",
+        "client_ip": "203.0.113.7",
+        "sealed_undo_link": sealed,
+    }
+    return SecondFactorChangedV1(**{**fields, **changes})
+
+
+def test_turned_on_email_has_the_undo_button_and_link() -> None:
+    message = notifications().compose(received(second_factor_event()), NOW)
+    assert message is not None
+    assert message["Subject"] == "Two-factor authentication was turned on"
+    assert message["To"] == "ada@example.com"
+    html = unescape(message.get_body(("html",)).get_content())
+    text = message.get_body(("plain",)).get_content()
+    assert ">This wasn't me</a>" in html and f'href="{UNDO}"' in html
+    assert UNDO in text and "203.0.113.7" in text
+    assert "turns two-factor authentication off again" in text
+
+
+def test_a_record_copied_to_another_recipient_is_not_mailed() -> None:
+    """A writer that copies the record with its own address gets no email with the link."""
+    genuine = second_factor_event()
+    forged = genuine.model_copy(update={"email": "attacker@evil.example"})
+    with pytest.raises(UndeliverableEvent):
+        notifications().compose(received(forged), NOW)
+    other_account = genuine.model_copy(update={"account_id": uuid.uuid4()})
+    with pytest.raises(UndeliverableEvent):
+        notifications().compose(received(other_account), NOW)
+
+
+def test_html_injection_through_event_fields_is_escaped() -> None:
+    rendered = render_second_factor_email(
+        enabled=False,
+        by_support=True,
+        changed_at=NOW,
+        client_ip='<a href="https://evil">x</a>',
+        undo_link=UNDO,
+    )
+    assert '<a href="https://evil">' not in rendered.html
+    assert "by our support team" in rendered.text
+    assert rendered.subject == "Two-factor authentication was turned off"
+
+
+def test_registration_emails() -> None:
+    registration_id = uuid.uuid4()
+    email = "grace@example.com"
+    event = RegistrationRequestedV1(
+        registration_id=registration_id,
+        email=email,
+        requested_at=NOW,
+        expires_at=NOW + timedelta(hours=24),
+        kind="verify_address",
+        sealed_link=seal(
+            VERIFY, key=KEY, kid="k1", associated_data=binding(registration_id, email)
+        ),
+    )
+    message = notifications().compose(received(event), NOW)
+    assert message is not None and message["Subject"] == "Confirm your email address"
+    assert f'href="{VERIFY}"' in message.get_body(("html",)).get_content()
+    assert "24 hours" in message.get_body(("plain",)).get_content()
+    # Past its lifetime the link helps nobody: no email.
+    assert notifications().compose(received(event), NOW + timedelta(hours=25)) is None
+    with pytest.raises(UndeliverableEvent):  # copied to another address
+        notifications().compose(
+            received(event.model_copy(update={"email": "mallory@example.com"})), NOW
+        )
+    known = RegistrationRequestedV1(
+        registration_id=uuid.uuid4(),
+        email=email,
+        requested_at=NOW,
+        expires_at=NOW + timedelta(hours=24),
+        kind="already_registered",
+    )
+    notice = notifications().compose(received(known), NOW)
+    assert notice is not None and notice["Subject"] == "You already have an account"
+    assert "http" not in notice.get_body(("plain",)).get_content()
+    assert render_already_registered_email().html.count("<a ") == 0
+    assert render_verify_email(link=VERIFY, hours_valid=24).html.count(VERIFY) >= 3
