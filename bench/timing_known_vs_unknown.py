@@ -28,13 +28,8 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def measure(platform: Platform, n: int) -> dict[str, list[float]]:
-    async with httpx.AsyncClient(base_url=platform.url("identity"), timeout=30) as identity:
-        known = [f"timing-{uuid.uuid4().hex[:12]}@example.com" for _ in range(n)]
-        for email in known:
-            created = await identity.post(
-                "/v1/accounts", json={"email": email, "password": "timing benchmark password"}
-            )
-            created.raise_for_status()
+    known = [f"timing-{uuid.uuid4().hex[:12]}@example.com" for _ in range(n)]
+    platform.seed_accounts([(email, "timing benchmark password") for email in known])
     unknown = [f"nobody-{uuid.uuid4().hex[:12]}@example.com" for _ in range(n)]
     plan = [("known", e) for e in known] + [("unknown", e) for e in unknown]
     random.shuffle(plan)

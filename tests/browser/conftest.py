@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from devinfra.platform import Platform
+from devinfra.registration import register_by_email
 from playwright.async_api import BrowserContext, ConsoleMessage, Page, Playwright, async_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -149,15 +150,13 @@ async def identity_api(platform: Platform) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-def new_account(identity_api: httpx.AsyncClient) -> Callable[[], Coroutine[Any, Any, str]]:
-    """Registers a fresh account (with OLD_PASSWORD) through the JSON API; returns its email."""
+def new_account(infra, identity_api: httpx.AsyncClient) -> Callable[[], Coroutine[Any, Any, str]]:
+    """Registers a fresh account (with OLD_PASSWORD) through the JSON API and the emailed
+    link; returns its email."""
 
     async def create() -> str:
         email = f"browser-{uuid.uuid4().hex[:12]}@example.com"
-        response = await identity_api.post(
-            "/v1/accounts", json={"email": email, "password": OLD_PASSWORD}
-        )
-        assert response.status_code == 201, response.text
+        await register_by_email(identity_api, infra.mailbox, email, OLD_PASSWORD)
         return email
 
     return create

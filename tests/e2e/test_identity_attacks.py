@@ -11,7 +11,8 @@ import pyotp
 import pytest
 from devinfra.platform import Platform
 
-from .test_reset_flow import EMAIL_WAIT, OLD_PASSWORD, create_account, new_email
+from .conftest import Register
+from .test_reset_flow import EMAIL_WAIT, OLD_PASSWORD, new_email
 
 pytestmark = pytest.mark.e2e
 WRONG = "certainly not the right password"
@@ -24,9 +25,10 @@ def spoofed_ip() -> dict[str, str]:
 
 async def test_twenty_five_concurrent_wrong_passwords_are_mostly_refused_unchecked(
     identity: httpx.AsyncClient,
+    register: Register,
 ) -> None:
     email = new_email()
-    await create_account(identity, email)
+    await register(email)
     ip = spoofed_ip()
     answers = await asyncio.gather(
         *(
@@ -52,9 +54,10 @@ async def test_twenty_five_concurrent_wrong_passwords_are_mostly_refused_uncheck
 
 async def test_throttling_does_not_tell_known_from_unknown_emails(
     identity: httpx.AsyncClient,
+    register: Register,
 ) -> None:
     known = new_email()
-    await create_account(identity, known)
+    await register(known)
     seen = []
     for email in (known, new_email()):
         ip = spoofed_ip()
@@ -97,10 +100,12 @@ async def test_a_login_flood_gets_503_with_retry_after_instead_of_queueing(
 
 
 async def test_a_stolen_session_needs_the_password_for_two_factor_and_the_owner_undoes_it(
-    infra, identity: httpx.AsyncClient
+    infra,
+    identity: httpx.AsyncClient,
+    register: Register,
 ) -> None:
     email = new_email()
-    await create_account(identity, email)
+    await register(email)
     stolen = await identity.post("/v1/login", json={"email": email, "password": OLD_PASSWORD})
     auth = {"Authorization": f"Bearer {stolen.json()['session_token']}"}
     setup = await identity.post("/v1/totp/setup", headers=auth)

@@ -11,7 +11,8 @@ import pytest
 from devinfra.platform import Platform
 from prometheus_client.parser import text_string_to_metric_families
 
-from .test_reset_flow import EMAIL_WAIT, create_account, link_in, new_email
+from .conftest import Register
+from .test_reset_flow import EMAIL_WAIT, link_in, new_email, reset_email_for
 from .test_security import NEW_PASSWORD, token_of
 
 pytestmark = pytest.mark.e2e
@@ -53,18 +54,18 @@ def samples(text: str) -> list[tuple[str, dict[str, str], float]]:
     ]
 
 
-async def run_a_reset(infra, platform: Platform, traceparent: str) -> None:
+async def run_a_reset(infra, platform: Platform, traceparent: str, register: Register) -> None:
     async with (
         httpx.AsyncClient(base_url=platform.url("identity"), timeout=10) as identity,
         httpx.AsyncClient(base_url=platform.url("reset"), timeout=10) as reset,
     ):
         email = new_email()
-        await create_account(identity, email)
+        await register(email)
         requested = await reset.post(
             "/v1/password-resets", json={"email": email}, headers={"traceparent": traceparent}
         )
         code = requested.json()["verification_code"]
-        message = await infra.mailbox.wait_for(lambda m: m["To"] == email, timeout=EMAIL_WAIT)
+        message = await reset_email_for(infra, email)
         confirmed = await reset.post(
             "/v1/password-resets/confirm",
             json={
@@ -83,10 +84,10 @@ async def run_a_reset(infra, platform: Platform, traceparent: str) -> None:
 
 
 async def test_metrics_after_a_reset_flow_and_one_trace_through_all_services(
-    infra, platform: Platform
+    infra, platform: Platform, register: Register
 ) -> None:
     trace_id = secrets.token_hex(16)
-    await run_a_reset(infra, platform, f"00-{trace_id}-{secrets.token_hex(8)}-01")
+    await run_a_reset(infra, platform, f"00-{trace_id}-{secrets.token_hex(8)}-01", register)
     await asyncio.sleep(1.5)  # gauges refresh on the relay's and consumer's own cadence
 
     async with httpx.AsyncClient(timeout=10) as client:

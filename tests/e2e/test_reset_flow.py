@@ -10,25 +10,21 @@ import httpx
 import pyotp
 import pytest
 
+from .conftest import EMAIL_WAIT, OLD_PASSWORD, Register
+
 pytestmark = pytest.mark.e2e
 
-OLD_PASSWORD = "old correct horse battery"
 NEW_PASSWORD = "new staple battery horse correct"
-EMAIL_WAIT = 30.0
 
 
 def new_email() -> str:
     return f"user-{uuid.uuid4().hex[:12]}@example.com"
 
 
-async def create_account(identity: httpx.AsyncClient, email: str) -> str:
-    response = await identity.post("/v1/accounts", json={"email": email, "password": OLD_PASSWORD})
-    assert response.status_code == 201, response.text
-    return response.json()["id"]
-
-
 async def reset_email_for(infra, email: str) -> EmailMessage:
-    return await infra.mailbox.wait_for(lambda m: m["To"] == email, timeout=EMAIL_WAIT)
+    return await infra.mailbox.wait_for(
+        lambda m: m["To"] == email and m["Subject"] == "Reset your password", timeout=EMAIL_WAIT
+    )
 
 
 def link_in(message: EmailMessage) -> str:
@@ -43,9 +39,10 @@ async def test_seed_flow_reset_by_email_then_log_in_with_new_password(
     platform,
     identity: httpx.AsyncClient,
     reset: httpx.AsyncClient,
+    register: Register,
 ) -> None:
     email = new_email()
-    await create_account(identity, email)
+    await register(email)
 
     requested = await reset.post("/v1/password-resets", json={"email": email})
     assert requested.status_code == 202, requested.text
@@ -97,9 +94,10 @@ async def test_with_totp_on_the_authenticator_code_is_required_and_works(
     platform,
     identity: httpx.AsyncClient,
     reset: httpx.AsyncClient,
+    register: Register,
 ) -> None:
     email = new_email()
-    await create_account(identity, email)
+    await register(email)
     session = await identity.post("/v1/login", json={"email": email, "password": OLD_PASSWORD})
     auth = {"Authorization": f"Bearer {session.json()['session_token']}"}
     setup = await identity.post("/v1/totp/setup", headers=auth)
@@ -150,9 +148,10 @@ async def test_unknown_email_gets_the_same_response_and_no_email(
     platform,
     identity: httpx.AsyncClient,
     reset: httpx.AsyncClient,
+    register: Register,
 ) -> None:
     unknown, known = new_email(), new_email()
-    await create_account(identity, known)
+    await register(known)
 
     unknown_response = await reset.post("/v1/password-resets", json={"email": unknown})
     known_response = await reset.post("/v1/password-resets", json={"email": known})

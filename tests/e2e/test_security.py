@@ -16,7 +16,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from devinfra.platform import TOPICS, Platform
 
-from .test_reset_flow import EMAIL_WAIT, OLD_PASSWORD, create_account, link_in, new_email
+from .conftest import Register
+from .test_reset_flow import EMAIL_WAIT, OLD_PASSWORD, link_in, new_email
 
 pytestmark = pytest.mark.e2e
 NEW_PASSWORD = "a fresh and long new password 7"
@@ -44,11 +45,13 @@ async def enable_totp(identity: httpx.AsyncClient, email: str) -> tuple[pyotp.TO
 
 
 async def test_request_response_is_identical_for_known_unknown_2fa_and_rate_limited(
-    identity: httpx.AsyncClient, reset: httpx.AsyncClient
+    identity: httpx.AsyncClient,
+    reset: httpx.AsyncClient,
+    register: Register,
 ) -> None:
     known, with_2fa, limited = new_email(), new_email(), new_email()
     for email in (known, with_2fa, limited):
-        await create_account(identity, email)
+        await register(email)
     await enable_totp(identity, with_2fa)
     for _ in range(3):  # use up the per-account limit
         await reset.post("/v1/password-resets", json={"email": limited})
@@ -115,9 +118,10 @@ async def test_emailed_link_origin_ignores_host_and_forwarded_host_headers(
     platform: Platform,
     identity: httpx.AsyncClient,
     reset: httpx.AsyncClient,
+    register: Register,
 ) -> None:
     email = new_email()
-    await create_account(identity, email)
+    await register(email)
     response = await reset.post(
         "/v1/password-resets",
         json={"email": email},
@@ -138,9 +142,10 @@ async def test_get_and_head_of_the_link_never_consume_it(
     infra,
     identity: httpx.AsyncClient,
     reset: httpx.AsyncClient,
+    register: Register,
 ) -> None:
     email = new_email()
-    await create_account(identity, email)
+    await register(email)
     code = (await reset.post("/v1/password-resets", json={"email": email})).json()[
         "verification_code"
     ]
@@ -192,9 +197,10 @@ async def test_totp_code_used_at_login_is_rejected_at_reset(
     infra,
     identity: httpx.AsyncClient,
     reset: httpx.AsyncClient,
+    register: Register,
 ) -> None:
     email = new_email()
-    await create_account(identity, email)
+    await register(email)
     totp, _ = await enable_totp(identity, email)
     await reset.post("/v1/password-resets", json={"email": email})
     token = token_of(link_in(await wait_mail(infra, email, "Reset your password")))
@@ -215,9 +221,10 @@ async def test_after_a_reset_sessions_end_no_login_happens_and_this_wasnt_me_wor
     platform: Platform,
     identity: httpx.AsyncClient,
     reset: httpx.AsyncClient,
+    register: Register,
 ) -> None:
     email = new_email()
-    await create_account(identity, email)
+    await register(email)
     session = await identity.post("/v1/login", json={"email": email, "password": OLD_PASSWORD})
     auth = {"Authorization": f"Bearer {session.json()['session_token']}"}
     code = (await reset.post("/v1/password-resets", json={"email": email})).json()[
@@ -315,9 +322,10 @@ async def test_no_secret_reaches_any_log_or_kafka_record(
     platform: Platform,
     identity: httpx.AsyncClient,
     reset: httpx.AsyncClient,
+    register: Register,
 ) -> None:
     email = new_email()
-    await create_account(identity, email)
+    await register(email)
     totp, recovery = await enable_totp(identity, email)
     markers = {OLD_PASSWORD, NEW_PASSWORD, totp.secret, *recovery}
     requested = await reset.post("/v1/password-resets", json={"email": email})

@@ -1,17 +1,23 @@
-"""The command line every service shares: `serve` and `migrate`."""
+"""The command line every service shares: `serve` and `migrate`, plus a service's own."""
 
 import argparse
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from servicekit.logging import configure_logging
 
 
 def run(
-    *, name: str, app_factory: str, migrations_dir: Path, database_url: Callable[[], str]
+    *,
+    name: str,
+    app_factory: str,
+    migrations_dir: Path,
+    database_url: Callable[[], str],
+    commands: Mapping[str, tuple[str, Callable[[], None]]] | None = None,
 ) -> None:
+    """`commands`: the service's own, name -> (help, what to run)."""
     parser = argparse.ArgumentParser(prog=name)
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the HTTP server")
@@ -24,9 +30,14 @@ def run(
         help="also listen here for the internal API (see servicekit.internal_port)",
     )
     sub.add_parser("migrate", help="apply database migrations, then exit")
+    for command, (text, _) in (commands or {}).items():
+        sub.add_parser(command, help=text)
     args = parser.parse_args()
 
     configure_logging(os.environ.get("LOG_LEVEL", "INFO"))
+    if args.command in (commands or {}):
+        (commands or {})[args.command][1]()
+        return
     if args.command == "migrate":
         from servicekit.migrations import upgrade
 

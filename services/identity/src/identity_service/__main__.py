@@ -2,6 +2,7 @@ from pathlib import Path
 
 from servicekit.cli import run
 
+from identity_service import seed_accounts
 from identity_service.core.config import get_settings
 
 
@@ -11,6 +12,12 @@ def main() -> None:
         app_factory="identity_service.api.main:create_app",
         migrations_dir=Path(__file__).parent / "migrations",
         database_url=lambda: get_settings().database_url,
+        commands={
+            "seed-accounts": (
+                "create accounts from JSON lines on stdin (development and benchmarks only)",
+                seed_accounts.main,
+            )
+        },
     )
 
 

@@ -97,7 +97,7 @@ def make_totp_account(clock: Clock) -> MakeTotpAccount:
 
     async def make(accounts: AccountService, password: str = PASSWORD) -> TotpAccount:
         email = new_email("t")
-        account_id = await accounts.register(email, password)
+        account_id = await accounts.create_account(email, password)
         setup = await accounts.start_totp(account_id)
         totp = pyotp.TOTP(setup.secret)
         codes = await accounts.activate_totp(account_id, totp.at(clock.now), password)

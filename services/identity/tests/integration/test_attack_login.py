@@ -55,7 +55,7 @@ async def test_thirty_concurrent_guesses_from_one_address_check_at_most_six_pass
     hasher = CountingHasher()
     accounts = make_service(hasher=hasher)
     email = new_email("guess")
-    await accounts.register(email, PASSWORD)
+    await accounts.create_account(email, PASSWORD)
     hasher.verified = 0
     ip = ip_block()(1)
     outcomes = await asyncio.gather(*(_try(accounts, email, f"{WRONG} {i}", ip) for i in range(30)))
@@ -71,7 +71,7 @@ async def test_unknown_emails_are_throttled_exactly_like_known_ones(
 ) -> None:
     accounts = make_service()
     known = new_email("known")
-    await accounts.register(known, PASSWORD)
+    await accounts.create_account(known, PASSWORD)
     sequences = []
     for email in (known, new_email("nobody")):
         ip = ip_block()(1)
@@ -86,7 +86,7 @@ async def test_delays_grow_after_the_free_failures(
 ) -> None:
     accounts = make_service()
     email = new_email("grow")
-    await accounts.register(email, PASSWORD)
+    await accounts.create_account(email, PASSWORD)
     waits = []
     ip, owner_ip = ip_block()(1), ip_block()(1)
     for _ in range(14):
@@ -108,7 +108,7 @@ async def test_attackers_on_many_addresses_delay_the_owner_by_a_bounded_time_onl
 ) -> None:
     accounts = make_service()
     email = new_email("owner")
-    await accounts.register(email, PASSWORD)
+    await accounts.create_account(email, PASSWORD)
     net = ip_block()
     wait = 0
     for _ in range(9):  # 25 addresses guessing side by side, each round as soon as allowed
@@ -139,9 +139,9 @@ async def test_a_login_flood_is_refused_at_once_and_a_password_change_still_runs
     hasher = CountingHasher()
     accounts = make_service(hasher=hasher, queue_limit=4)
     owner = new_email("owner")
-    owner_id = await accounts.register(owner, PASSWORD)
+    owner_id = await accounts.create_account(owner, PASSWORD)
     flood_email = new_email("flood")
-    await accounts.register(flood_email, PASSWORD)
+    await accounts.create_account(flood_email, PASSWORD)
 
     net = ip_block()
     hasher.gate.clear()  # the shared lane's threads are now stuck in argon2id

@@ -40,7 +40,7 @@ async def test_a_session_without_the_password_cannot_turn_two_factor_on(
 ) -> None:
     accounts = make_service()
     email = new_email("stolen")
-    account_id = await accounts.register(email, PASSWORD)
+    account_id = await accounts.create_account(email, PASSWORD)
     setup = await accounts.start_totp(account_id)  # the thief's own authenticator
     code = pyotp.TOTP(setup.secret).at(clock.now)
 

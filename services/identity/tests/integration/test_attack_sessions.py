@@ -46,7 +46,7 @@ async def test_a_login_verified_before_a_reset_creates_no_session_after_it(
     hasher = GatedHasher()
     accounts = make_service(hasher=hasher)
     email = new_email("race")
-    account_id = await accounts.register(email, PASSWORD)
+    account_id = await accounts.create_account(email, PASSWORD)
 
     hasher.gate.clear()
     login = asyncio.create_task(accounts.login(email, PASSWORD, SecondFactor()))
@@ -65,7 +65,7 @@ async def test_twenty_logins_racing_a_reset_leave_no_session_alive(
 ) -> None:
     accounts = make_service(**NO_LOGIN_LIMITS)  # the thief knows the password: no failures
     email = new_email("race")
-    account_id = await accounts.register(email, PASSWORD)
+    account_id = await accounts.create_account(email, PASSWORD)
 
     async def thief() -> str | None:
         try:

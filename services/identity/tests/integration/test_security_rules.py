@@ -113,7 +113,7 @@ async def test_rehash_on_login_when_parameters_change(
     make_service: Callable[..., AccountService], pool: asyncpg.Pool
 ) -> None:
     email = f"r-{uuid.uuid4().hex[:10]}@example.com"
-    account_id = await make_service(time_cost=2).register(email, PASSWORD)
+    account_id = await make_service(time_cost=2).create_account(email, PASSWORD)
     before = await pool.fetchval("SELECT password_hash FROM accounts WHERE id = $1", account_id)
     assert "$m=19456,t=2,p=1$" in before
     await make_service(time_cost=3).login(email, PASSWORD, SecondFactor())
@@ -141,7 +141,7 @@ async def test_hashing_runs_off_the_event_loop(
 
     beat = asyncio.create_task(heartbeat())
     started = time.perf_counter()
-    await accounts.register(f"h-{uuid.uuid4().hex[:10]}@example.com", PASSWORD)
+    await accounts.create_account(f"h-{uuid.uuid4().hex[:10]}@example.com", PASSWORD)
     elapsed = time.perf_counter() - started
     beat.cancel()
     # Had the hash blocked the loop, the heartbeat could not have run during it.
@@ -153,7 +153,7 @@ async def test_password_policy_reason_is_returned(
 ) -> None:
     accounts = make_service()
     with pytest.raises(PasswordRejected) as rejected:
-        await accounts.register(f"s-{uuid.uuid4().hex[:10]}@example.com", "too short")
+        await accounts.create_account(f"s-{uuid.uuid4().hex[:10]}@example.com", "too short")
     assert rejected.value.reason == "too_short"
 
 
@@ -162,7 +162,7 @@ async def test_after_a_reset_sessions_are_revoked_and_password_changed_is_emitte
 ) -> None:
     accounts = make_service()
     email = f"c-{uuid.uuid4().hex[:10]}@example.com"
-    account_id = await accounts.register(email, PASSWORD)
+    account_id = await accounts.create_account(email, PASSWORD)
     sessions = [await accounts.login(email, PASSWORD, SecondFactor()) for _ in range(2)]
     await accounts.set_password(account_id, NEW_PASSWORD, SecondFactor(), "198.51.100.7")
     assert [await accounts.account_of_session(s) for s in sessions] == [None, None]

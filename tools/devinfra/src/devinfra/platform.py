@@ -6,6 +6,7 @@ then each service, each waited for on its readiness endpoint.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -23,7 +24,11 @@ DATABASES = {name: name for name in SERVICES}
 TEST_DEFAULTS: dict[str, dict[str, str]] = {
     "reset": {"RATE_LIMIT_IP_MAX": "1000000", "TRUSTED_PROXIES": "127.0.0.1/32"},
     # Per-account limits stay as in production; tests of the per-IP limit use X-Forwarded-For.
-    "identity": {"LOGIN_FREE_FAILURES_PER_IP": "1000000", "TRUSTED_PROXIES": "127.0.0.1/32"},
+    "identity": {
+        "LOGIN_FREE_FAILURES_PER_IP": "1000000",
+        "REGISTRATION_FREE_PER_IP": "1000000",
+        "TRUSTED_PROXIES": "127.0.0.1/32",
+    },
 }
 TOPICS = (
     "password-reset.requested.v1",
@@ -122,6 +127,25 @@ class Platform:
                 )
             if result.returncode != 0:
                 raise RuntimeError(f"{name} migrations failed\n{log_tail(log)}")
+
+    def seed_accounts(self, accounts: list[tuple[str, str]]) -> dict[str, str]:
+        """Accounts straight into identity's database (its `seed-accounts` command), without
+        the email round trip registration takes: email -> account id. For the demo account,
+        benchmarks and fault tests; the e2e tests register through the emailed link."""
+        lines = "".join(json.dumps({"email": e, "password": p}) + "\n" for e, p in accounts)
+        result = subprocess.run(
+            [sys.executable, "-m", "identity_service", "seed-accounts"],
+            input=lines,
+            env=self.env_for("identity"),
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"seed-accounts failed\n{result.stderr[-2000:]}")
+        created = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+        return {row["email"]: row["id"] for row in created}
 
     def start(self, *names: str, timeout: float = 60.0) -> None:
         for name in names or SERVICES:

@@ -8,13 +8,10 @@ and stops everything it started on Ctrl-C or SIGTERM.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sys
 import threading
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from devinfra.paths import default_run_dir
@@ -23,20 +20,6 @@ from devinfra.providers import start_infrastructure
 
 DEMO_EMAIL = "demo@example.com"
 DEMO_PASSWORD = "demo password that is long enough"  # noqa: S105 - a published demo credential
-
-
-def _create_demo_account(identity_url: str) -> str:
-    body = json.dumps({"email": DEMO_EMAIL, "password": DEMO_PASSWORD}).encode()
-    request = urllib.request.Request(  # noqa: S310 - loopback URL
-        f"{identity_url}/v1/accounts", data=body, headers={"Content-Type": "application/json"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10):  # noqa: S310
-            return "created"
-    except urllib.error.HTTPError as exc:
-        if exc.code == 409:
-            return "already there"
-        raise
 
 
 def _instructions(platform: Platform, run_dir: Path, maildir: Path, demo: str) -> str:
@@ -110,7 +93,8 @@ def main() -> int:
             try:
                 platform.migrate()
                 platform.start()
-                demo = _create_demo_account(platform.url("identity"))
+                platform.seed_accounts([(DEMO_EMAIL, DEMO_PASSWORD)])
+                demo = "ready"
                 print(_instructions(platform, run_dir, maildir, demo), flush=True)
                 stop.wait()
             finally:

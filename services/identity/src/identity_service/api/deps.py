@@ -10,6 +10,7 @@ from servicekit.http_errors import ApiError
 from identity_service.adapters.reset_client import ResetClient
 from identity_service.core.config import Settings
 from identity_service.service_layer.accounts import AccountService
+from identity_service.service_layer.registrations import Registrations
 
 
 # Dependencies are `async def` on purpose: FastAPI runs a plain `def` dependency in its thread
@@ -20,6 +21,10 @@ async def get_settings(request: Request) -> Settings:
 
 async def get_accounts(request: Request) -> AccountService:
     return request.app.state.accounts
+
+
+async def get_registrations(request: Request) -> Registrations:
+    return request.app.state.registrations
 
 
 async def get_reset_client(request: Request) -> ResetClient:
@@ -63,5 +68,6 @@ async def require_session(
 
 
 Accounts = Annotated[AccountService, Depends(get_accounts)]
+RegistrationRequests = Annotated[Registrations, Depends(get_registrations)]
 SessionAccount = Annotated[UUID, Depends(require_session)]
 ResetStarter = Annotated[ResetClient, Depends(get_reset_client)]

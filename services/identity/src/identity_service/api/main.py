@@ -4,7 +4,7 @@ import hashlib
 import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from asyncpg import Pool
 from fastapi import FastAPI
@@ -22,14 +22,17 @@ from identity_service.adapters.accounts_repository import AccountsRepository
 from identity_service.adapters.login_throttle_repository import LoginThrottleRepository
 from identity_service.adapters.outbox import outbox_relay
 from identity_service.adapters.password_hashing import PasswordHashing
+from identity_service.adapters.registrations_repository import RegistrationsRepository
 from identity_service.adapters.reset_client import ResetClient
 from identity_service.adapters.secret_box import SecretBox
 from identity_service.api import errors, internal, pages, public
 from identity_service.core.config import Settings, get_settings
+from identity_service.domain.login_throttle import ThrottleRule
 from identity_service.domain.passwords import Argon2Hasher, PasswordPolicy
 from identity_service.service_layer.accounts import AccountService, SecondFactorPolicy
 from identity_service.service_layer.login_throttle import LoginLimits, LoginThrottle
-from identity_service.service_layer.notices import ChangeNotice
+from identity_service.service_layer.notices import ChangeNotice, Notices
+from identity_service.service_layer.registrations import RegistrationPolicy, Registrations
 
 
 def login_throttle(pool: Pool, settings: Settings) -> LoginThrottle:
@@ -62,23 +65,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pool = await create_pool(settings.database_url, max_size=settings.db_pool_max_size)
         app.state.pool = pool
         app.state.reset_client = ResetClient(str(settings.reset_url))
+        hashing = PasswordHashing(
+            Argon2Hasher(
+                settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism
+            ),
+            queue_limit=settings.hash_queue_max,
+        )
+        throttle = login_throttle(pool, settings)
+        password_policy = PasswordPolicy(
+            min_length=settings.password_min_length,
+            min_length_with_totp=settings.password_min_length_with_totp,
+            max_length=settings.password_max_length,
+        )
+        notice = ChangeNotice(
+            public_origin=settings.public_origin,
+            seal_keys=settings.notice_seal_keyring,
+            undo_ttl=timedelta(seconds=settings.undo_link_ttl_seconds),
+        )
         app.state.accounts = AccountService(
             AccountsRepository(pool),
-            PasswordHashing(
-                Argon2Hasher(
-                    settings.argon2_memory_kib,
-                    settings.argon2_time_cost,
-                    settings.argon2_parallelism,
-                ),
-                queue_limit=settings.hash_queue_max,
-            ),
-            login_throttle(pool, settings),
+            hashing,
+            throttle,
             SecretBox(settings.totp_encryption_key.get_secret_value()),
-            PasswordPolicy(
-                min_length=settings.password_min_length,
-                min_length_with_totp=settings.password_min_length_with_totp,
-                max_length=settings.password_max_length,
-            ),
+            password_policy,
             SecondFactorPolicy(
                 max_failures=settings.totp_max_failures,
                 window=timedelta(seconds=settings.totp_failure_window_seconds),
@@ -86,16 +95,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 recovery_count=settings.recovery_code_count,
                 lockout_after=settings.totp_lockout_failures,
             ),
-            ChangeNotice(
-                public_origin=settings.public_origin,
-                seal_keys=settings.notice_seal_keyring,
-                undo_ttl=timedelta(seconds=settings.undo_link_ttl_seconds),
-            ),
+            notice,
             totp_issuer=settings.totp_issuer,
             session_ttl=timedelta(seconds=settings.session_ttl_seconds),
         )
-        prune = app.state.accounts.prune_login_throttle
-        async with outbox_relay(app, pool, settings), periodic("login-throttle-prune", 600, prune):
+        app.state.registrations = Registrations(
+            RegistrationsRepository(pool),
+            AccountsRepository(pool),
+            hashing,
+            throttle,
+            Notices(notice, lambda: datetime.now(UTC)),
+            password_policy,
+            RegistrationPolicy(
+                ttl=timedelta(seconds=settings.registration_ttl_seconds),
+                per_ip=ThrottleRule(
+                    "register_ip", settings.registration_free_per_ip, timedelta(minutes=15)
+                ),
+            ),
+            lambda: datetime.now(UTC),
+        )
+
+        async def housekeeping() -> None:
+            await app.state.accounts.prune_login_throttle()
+            await app.state.registrations.prune()
+
+        async with outbox_relay(app, pool, settings), periodic("housekeeping", 600, housekeeping):
             try:
                 yield
             finally:

@@ -17,11 +17,12 @@ from servicekit.client_ip import ClientIp
 from servicekit.pages import page_templates, render_page
 
 from identity_service.adapters.password_hashing import HashingBusy
-from identity_service.api.deps import Accounts
-from identity_service.api.schemas import Login
+from identity_service.api.deps import Accounts, RegistrationRequests
+from identity_service.api.schemas import Login, VerifyRegistration
 from identity_service.core.config import Settings
 from identity_service.service_layer.accounts import AuthFailed, SecondFactor
 from identity_service.service_layer.login_throttle import LoginThrottled
+from identity_service.service_layer.registrations import RegistrationLinkInvalid
 
 router = APIRouter(include_in_schema=False)
 templates = page_templates(Path(__file__).parent.parent / "templates")
@@ -30,6 +31,12 @@ LOGIN_PATH = "/login"
 LOGGED_IN_PATH = "/logged-in"
 
 RESET_DONE = "Your password was changed. Log in with your new password."
+VERIFIED = "Your email address is confirmed and your account is ready. Log in."
+VERIFY_PATH = "/verify-email"
+FORM_EXPIRED_CONFIRM = "This form had expired. Select the button again."
+LINK_INVALID = (
+    "This link is invalid, used or expired. If you still want an account, register again."
+)
 FORM_EXPIRED = "This form had expired. Please log in again."
 BUSY = "We are very busy right now. Please try again in a moment."
 # (message, field to correct, whether the second factor is asked for)
@@ -99,8 +106,44 @@ def _login_page(
 
 
 @router.get(LOGIN_PATH)
-async def login_form(request: Request, reset: str | None = None) -> HTMLResponse:
-    return _login_page(request, notice=RESET_DONE if reset == "done" else None)
+async def login_form(
+    request: Request, reset: str | None = None, verified: str | None = None
+) -> HTMLResponse:
+    notice = RESET_DONE if reset == "done" else VERIFIED if verified == "1" else None
+    return _login_page(request, notice=notice)
+
+
+def _verify_page(
+    request: Request, status: int = 200, *, token: str | None = None, error: str | None = None
+) -> HTMLResponse:
+    error = error or (None if token else LINK_INVALID)
+    return render_page(templates, request, "verify_email.html", status, token=token, error=error)
+
+
+@router.get(VERIFY_PATH)
+async def verify_email_form(request: Request, token: str | None = None) -> HTMLResponse:
+    """Only shows a button: mail scanners open links, and must not create accounts."""
+    try:
+        checked = VerifyRegistration(token=token or "").token
+    except ValidationError:
+        return _verify_page(request, 410)
+    return _verify_page(request, token=checked)
+
+
+@router.post(VERIFY_PATH)
+async def verify_email(
+    request: Request,
+    registrations: RegistrationRequests,
+    token: Annotated[str | None, Form(max_length=128)] = None,
+) -> Response:
+    if not await csrf.verify(request):
+        # Shown again with a fresh form: pressing the button once more is all it takes.
+        return _verify_page(request, 403, token=token, error=FORM_EXPIRED_CONFIRM)
+    try:
+        await registrations.complete(VerifyRegistration(token=token or "").token)
+    except (ValidationError, RegistrationLinkInvalid):
+        return _verify_page(request, 410)
+    return RedirectResponse(f"{LOGIN_PATH}?verified=1", status_code=303)
 
 
 @router.post(LOGIN_PATH)

@@ -4,13 +4,18 @@ from fastapi import APIRouter, status
 from servicekit.client_ip import ClientIp
 from servicekit.http_errors import ApiError
 
-from identity_service.adapters.accounts_repository import EmailTaken
 from identity_service.adapters.reset_client import ResetUnavailable
-from identity_service.api.deps import Accounts, ResetStarter, SessionAccount
+from identity_service.api.deps import (
+    Accounts,
+    RegistrationRequests,
+    ResetStarter,
+    SessionAccount,
+)
 from identity_service.api.schemas import (
     AccountCreated,
     CreateAccount,
     Login,
+    RegistrationAccepted,
     SessionIssued,
     TotpActivate,
     TotpActivated,
@@ -19,6 +24,7 @@ from identity_service.api.schemas import (
     TotpSetupOut,
     UndoDone,
     UndoPasswordChange,
+    VerifyRegistration,
 )
 from identity_service.domain.passwords import PasswordRejected
 from identity_service.service_layer.accounts import (
@@ -27,6 +33,7 @@ from identity_service.service_layer.accounts import (
     SecondFactor,
     TotpRejected,
 )
+from identity_service.service_layer.registrations import RegistrationLinkInvalid
 
 router = APIRouter(prefix="/v1")
 
@@ -43,15 +50,28 @@ def password_rejected(exc: PasswordRejected) -> ApiError:
     return ApiError(422, "password_rejected", str(exc), reason=exc.reason)
 
 
-@router.post("/accounts", status_code=status.HTTP_201_CREATED)
-async def create_account(body: CreateAccount, accounts: Accounts) -> AccountCreated:
+@router.post("/accounts", status_code=status.HTTP_202_ACCEPTED)
+async def request_registration(
+    body: CreateAccount, registrations: RegistrationRequests, ip: ClientIp
+) -> RegistrationAccepted:
+    """The same answer for every address: whether it has an account is told only to its
+    mailbox. The account is created when the emailed link is followed."""
     try:
-        account_id = await accounts.register(body.email, body.password)
+        await registrations.request(body.email, body.password, ip)
     except PasswordRejected as exc:
         raise password_rejected(exc) from exc
-    except EmailTaken as exc:
-        raise ApiError(409, "email_taken", "an account with this email exists") from exc
-    return AccountCreated(id=account_id, email=body.email)
+    return RegistrationAccepted()
+
+
+@router.post("/accounts/verify", status_code=status.HTTP_201_CREATED)
+async def complete_registration(
+    body: VerifyRegistration, registrations: RegistrationRequests
+) -> AccountCreated:
+    try:
+        created = await registrations.complete(body.token)
+    except RegistrationLinkInvalid as exc:
+        raise ApiError(410, "link_invalid", "this link is invalid, used or expired") from exc
+    return AccountCreated(id=created.account_id, email=created.email)
 
 
 @router.post("/login")

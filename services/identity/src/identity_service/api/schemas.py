@@ -27,6 +27,20 @@ class CreateAccount(Strict):
     password: Password
 
 
+class RegistrationAccepted(BaseModel):
+    status: str = "verification_sent"
+    message: str = (
+        "If this address can receive mail, it has a message from us: follow its link to finish "
+        "creating the account."
+    )
+
+
+class VerifyRegistration(Strict):
+    token: Annotated[
+        str, StringConstraints(min_length=16, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")
+    ]
+
+
 class AccountCreated(BaseModel):
     id: UUID
     email: str

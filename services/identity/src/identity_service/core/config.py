@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     login_free_failures_per_ip: int = Field(default=30, ge=1)
     login_max_delay_per_ip_seconds: int = Field(default=900, ge=1, le=86_400)
     login_failure_memory_seconds: int = Field(default=3600, ge=60)
+    # Registration: how long the emailed link works, and requests per client IP before delays
+    # (429) start; the address itself gets at most 3 emails before delays (same answer).
+    registration_ttl_seconds: int = Field(default=86_400, ge=3600, le=7 * 86_400)
+    registration_free_per_ip: int = Field(default=10, ge=1)
     # Logins and registrations waiting for argon2id beyond this many get 503 + Retry-After.
     hash_queue_max: int = Field(default=32, ge=1, le=10_000)
     # Proxies whose X-Forwarded-For is believed for the client IP (comma-separated CIDRs).

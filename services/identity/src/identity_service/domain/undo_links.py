@@ -1,4 +1,5 @@
-"""The "This wasn't me" link in the password-changed email: a random token, stored hashed."""
+"""Links with a one-time token that identity emails ("This wasn't me", "Confirm your email
+address"): a random token, stored hashed."""
 
 import hashlib
 import secrets
@@ -13,5 +14,9 @@ def token_digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
+def link(public_origin: str, path: str, token: str) -> str:
+    return f"{public_origin}{path}?{urlencode({'token': token})}"
+
+
 def undo_link(public_origin: str, token: str) -> str:
-    return f"{public_origin}/this-wasnt-me?{urlencode({'token': token})}"
+    return link(public_origin, "/this-wasnt-me", token)

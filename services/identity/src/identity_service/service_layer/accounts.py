@@ -113,7 +113,9 @@ class AccountService:
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), UTC)
 
-    async def register(self, email: str, password: str) -> UUID:
+    async def create_account(self, email: str, password: str) -> UUID:
+        """An account for an address taken on trust: for operators' seeding tools only. People
+        register through Registrations, which proves the address first."""
         password = check_password(password, email=email, totp_enabled=False, policy=self._policy)
         account_id = uuid.uuid4()
         async with self._hashing.shared_slot():

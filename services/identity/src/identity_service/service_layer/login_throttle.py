@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from identity_service.adapters.login_throttle_repository import LoginThrottleRepository
-from identity_service.domain.login_throttle import ThrottleRule
+from identity_service.domain.login_throttle import ThrottleRule, Verdict
 
 
 class LoginThrottled(Exception):
@@ -88,3 +88,7 @@ class LoginThrottle:
         if not verdict.allowed:
             raise LoginThrottled(verdict.retry_after)
         return LoginAttempt(self, scopes)
+
+    async def count(self, rule: ThrottleRule, now: datetime, *parts: str) -> Verdict:
+        """Count one event against a single rule (registrations use this); never given back."""
+        return await self.repo.reserve(((rule, self._key(rule.scope, *parts)),), now)

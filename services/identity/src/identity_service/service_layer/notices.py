@@ -11,7 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from pwreset_contracts import PasswordChangedV1, SecondFactorChangedV1, cloudevents_kafka
+from pwreset_contracts import (
+    PasswordChangedV1,
+    RegistrationRequestedV1,
+    SecondFactorChangedV1,
+    cloudevents_kafka,
+)
 from pwreset_contracts.events import Event
 from pwreset_contracts.sealed import KeyRing, SealedValue, binding, seal
 from servicekit import tracing
@@ -103,4 +108,28 @@ class Notices:
             change_id,
             account.id,
             account.email,
+        )
+
+    def registration(
+        self,
+        registration_id: uuid.UUID,
+        email: str,
+        verification_token: str | None,
+        expires_at: datetime,
+    ) -> tuple[uuid.UUID, cloudevents_kafka.KafkaRecord]:
+        """The event for a registration request: a link that completes it, sealed under the
+        request and the address; or, with no token, the notice that the address has an account."""
+        sealed = None
+        if verification_token is not None:
+            link = undo_links.link(self._notice.public_origin, "/verify-email", verification_token)
+            sealed = self._seal(link, binding(registration_id, email))
+        return encode_event(
+            RegistrationRequestedV1(
+                registration_id=registration_id,
+                email=email,
+                requested_at=self._now(),
+                expires_at=expires_at,
+                kind="verify_address" if sealed else "already_registered",
+                sealed_link=sealed,
+            )
         )

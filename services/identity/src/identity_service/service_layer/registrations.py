@@ -1,0 +1,112 @@
+"""Registration that tells nobody who has an account, and lets nobody claim an address they do
+not receive mail at.
+
+Every request gets the same answer, takes the same steps (a hash, one transaction) and leads to
+one email at most: for a new address a link that creates the account, for an address that has
+one a notice saying so. The account exists only once the link was followed. So an anonymous
+client learns nothing from registering, and nobody can take another person's address first.
+"""
+
+import hashlib
+import secrets
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from identity_service.adapters.accounts_repository import AccountsRepository
+from identity_service.adapters.password_hashing import PasswordHashing
+from identity_service.adapters.registrations_repository import (
+    CompletedRegistration,
+    PendingRegistration,
+    RegistrationsRepository,
+)
+from identity_service.domain.login_throttle import ThrottleRule
+from identity_service.domain.passwords import PasswordPolicy, check_password
+from identity_service.service_layer.login_throttle import LoginThrottle, LoginThrottled
+from identity_service.service_layer.notices import Notices
+
+
+class RegistrationLinkInvalid(Exception):
+    """The verification link matches no usable request (unknown, used, expired or taken)."""
+
+
+# Requests from one client IP (over it: 429), and emails to one address (over it: the same
+# answer, no email), each with a growing delay after the free ones.
+PER_IP = ThrottleRule("register_ip", 10, timedelta(minutes=15))
+PER_ADDRESS = ThrottleRule("register_address", 3, timedelta(hours=1))
+
+
+@dataclass(frozen=True)
+class RegistrationPolicy:
+    ttl: timedelta = timedelta(hours=24)
+    per_ip: ThrottleRule = PER_IP
+    per_address: ThrottleRule = PER_ADDRESS
+
+
+def token_digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+class Registrations:
+    def __init__(
+        self,
+        registrations: RegistrationsRepository,
+        accounts: AccountsRepository,
+        hashing: PasswordHashing,
+        throttle: LoginThrottle,
+        notices: Notices,
+        password_policy: PasswordPolicy,
+        policy: RegistrationPolicy,
+        now: Callable[[], datetime],
+    ) -> None:
+        self._registrations = registrations
+        self._accounts = accounts
+        self._hashing = hashing
+        self._throttle = throttle
+        self._notices = notices
+        self._password_policy = password_policy
+        self._policy = policy
+        self._now = now
+
+    async def request(self, email: str, password: str, client_ip: str) -> None:
+        """PasswordRejected (a weak password, whoever the address belongs to), LoginThrottled
+        (this client asked too often), HashingBusy; otherwise the same for every address."""
+        password = check_password(
+            password, email=email, totp_enabled=False, policy=self._password_policy
+        )
+        now = self._now()
+        by_ip = await self._throttle.count(self._policy.per_ip, now, client_ip)
+        if not by_ip.allowed:
+            raise LoginThrottled(by_ip.retry_after)
+        async with self._hashing.shared_slot():
+            password_hash = await self._hashing.hash(password)
+        mail = await self._throttle.count(self._policy.per_address, now, email.strip().casefold())
+        existing = await self._accounts.by_email(email)
+        registration_id = uuid.uuid4()
+        expires_at = now + self._policy.ttl
+        token = None if existing else secrets.token_urlsafe(32)
+        recipient = existing.email if existing else email
+        event_id, event = self._notices.registration(registration_id, recipient, token, expires_at)
+        await self._registrations.add(
+            PendingRegistration(
+                registration_id=registration_id,
+                email=recipient,
+                password_hash=None if existing else password_hash,
+                token_hash=token_digest(token) if token else None,
+                expires_at=expires_at,
+                event_id=event_id,
+                event=event if mail.allowed else None,
+            )
+        )
+
+    async def complete(self, token: str) -> CompletedRegistration:
+        completed = await self._registrations.complete(
+            token_digest(token), uuid.uuid4(), self._now()
+        )
+        if completed is None:
+            raise RegistrationLinkInvalid
+        return completed
+
+    async def prune(self) -> int:
+        return await self._registrations.prune(self._now())
