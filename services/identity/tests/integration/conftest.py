@@ -1,6 +1,7 @@
 """Identity's service layer over real PostgreSQL: one migrated database per test module, a
 controllable clock, and a factory for AccountService with test-sized settings."""
 
+import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -20,6 +21,7 @@ from identity_service.domain.passwords import Argon2Hasher, PasswordPolicy
 from identity_service.service_layer.accounts import AccountService, SecondFactorPolicy
 from identity_service.service_layer.login_throttle import LoginLimits, LoginThrottle
 from identity_service.service_layer.notices import ChangeNotice
+from pwreset_contracts import cloudevents_kafka
 from pwreset_contracts.sealed import KeyRing, decode_key
 from servicekit.testing import migrated_database
 
@@ -81,6 +83,16 @@ def make_service(pool: asyncpg.Pool, clock: Clock) -> Callable[..., AccountServi
         )
 
     return make
+
+
+async def latest_outbox_record(pool: asyncpg.Pool, account_id: uuid.UUID) -> tuple[Any, bytes]:
+    """The newest event identity queued for an account, decoded, and its raw value."""
+    row = await pool.fetchrow(
+        "SELECT headers, value FROM outbox WHERE key = $1 ORDER BY id DESC LIMIT 1",
+        str(account_id).encode(),
+    )
+    headers = [(k, v.encode()) for k, v in json.loads(row["headers"])]
+    return cloudevents_kafka.decode(headers, row["value"]).data, bytes(row["value"])
 
 
 def new_email(prefix: str = "a") -> str:

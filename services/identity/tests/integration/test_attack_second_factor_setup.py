@@ -3,7 +3,7 @@ changes, guesses of the password are throttled like logins, and every change is 
 a "This wasn't me" link that undoes it."""
 
 import asyncio
-import json
+import uuid
 from collections.abc import Callable
 
 import asyncpg
@@ -16,21 +16,23 @@ from identity_service.service_layer.accounts import (
     SecondFactor,
 )
 from identity_service.service_layer.login_throttle import LoginThrottled
-from pwreset_contracts import SecondFactorChangedV1, cloudevents_kafka
+from pwreset_contracts import SecondFactorChangedV1
 from pwreset_contracts.sealed import binding, open_sealed
 
-from .conftest import NOTICE_KEYS, PASSWORD, Clock, MakeTotpAccount, new_email
+from .conftest import (
+    NOTICE_KEYS,
+    PASSWORD,
+    Clock,
+    MakeTotpAccount,
+    latest_outbox_record,
+    new_email,
+)
 
 pytestmark = pytest.mark.integration
 
 
-async def _latest_event(pool: asyncpg.Pool, account_id: object) -> SecondFactorChangedV1:
-    row = await pool.fetchrow(
-        "SELECT headers, value FROM outbox WHERE key = $1 ORDER BY id DESC LIMIT 1",
-        str(account_id).encode(),
-    )
-    headers = [(k, v.encode()) for k, v in json.loads(row["headers"])]
-    data = cloudevents_kafka.decode(headers, row["value"]).data
+async def _latest_event(pool: asyncpg.Pool, account_id: uuid.UUID) -> SecondFactorChangedV1:
+    data, _ = await latest_outbox_record(pool, account_id)
     assert isinstance(data, SecondFactorChangedV1)
     return data
 

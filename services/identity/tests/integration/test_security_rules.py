@@ -3,7 +3,6 @@ PostgreSQL through identity's service layer (docs/security.md has the table)."""
 
 import asyncio
 import base64
-import json
 import time
 import uuid
 from collections.abc import Callable
@@ -18,10 +17,16 @@ from identity_service.service_layer.accounts import (
     SecondFactor,
     TotpRejected,
 )
-from pwreset_contracts import cloudevents_kafka
 from pwreset_contracts.sealed import open_sealed
 
-from .conftest import NEW_PASSWORD, NOTICE_KEYS, PASSWORD, Clock, MakeTotpAccount
+from .conftest import (
+    NEW_PASSWORD,
+    NOTICE_KEYS,
+    PASSWORD,
+    Clock,
+    MakeTotpAccount,
+    latest_outbox_record,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -167,21 +172,14 @@ async def test_after_a_reset_sessions_are_revoked_and_password_changed_is_emitte
     await accounts.set_password(account_id, NEW_PASSWORD, SecondFactor(), "198.51.100.7")
     assert [await accounts.account_of_session(s) for s in sessions] == [None, None]
 
-    row = await pool.fetchrow(
-        "SELECT headers, value FROM outbox WHERE key = $1 ORDER BY id DESC LIMIT 1",
-        str(account_id).encode(),
-    )
-    headers = [(k, v.encode()) for k, v in json.loads(row["headers"])]
-    event = cloudevents_kafka.decode(headers, row["value"]).data
-    assert event.client_ip == "198.51.100.7" and event.email == email  # type: ignore[attr-defined]
-    assert NEW_PASSWORD not in row["value"].decode()
+    event, value = await latest_outbox_record(pool, account_id)
+    assert event.client_ip == "198.51.100.7" and event.email == email
+    assert NEW_PASSWORD not in value.decode()
     undo = open_sealed(
-        event.sealed_undo_link,  # type: ignore[attr-defined]
-        keys=NOTICE_KEYS.keys,
-        associated_data=str(event.change_id),  # type: ignore[attr-defined]
+        event.sealed_undo_link, keys=NOTICE_KEYS.keys, associated_data=str(event.change_id)
     )
     assert undo.startswith("https://id.example.com/this-wasnt-me?token=")
-    assert undo.split("token=")[1] not in row["value"].decode()  # sealed, not in clear
+    assert undo.split("token=")[1] not in value.decode()  # sealed, not in clear
 
     # "This wasn't me": signs out every session (again), once.
     fresh = await accounts.login(email, NEW_PASSWORD, SecondFactor())
