@@ -3,6 +3,7 @@
 import argparse
 import os
 import socket
+import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -15,9 +16,15 @@ def run(
     app_factory: str,
     migrations_dir: Path,
     database_url: Callable[[], str],
-    commands: Mapping[str, tuple[str, Callable[[], None]]] | None = None,
+    commands: Mapping[str, tuple[str, Callable[[list[str]], None]]] | None = None,
 ) -> None:
-    """`commands`: the service's own, name -> (help, what to run)."""
+    """`commands`: the service's own, name -> (help, what to run with the arguments after
+    the name; it parses them itself)."""
+    commands = commands or {}
+    if len(sys.argv) > 1 and sys.argv[1] in commands:
+        configure_logging(os.environ.get("LOG_LEVEL", "WARNING"))
+        commands[sys.argv[1]][1](sys.argv[2:])
+        return
     parser = argparse.ArgumentParser(prog=name)
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the HTTP server")
@@ -30,14 +37,11 @@ def run(
         help="also listen here for the internal API (see servicekit.internal_port)",
     )
     sub.add_parser("migrate", help="apply database migrations, then exit")
-    for command, (text, _) in (commands or {}).items():
-        sub.add_parser(command, help=text)
+    for command, (text, _) in commands.items():
+        sub.add_parser(command, help=text, add_help=False)
     args = parser.parse_args()
 
     configure_logging(os.environ.get("LOG_LEVEL", "INFO"))
-    if args.command in (commands or {}):
-        (commands or {})[args.command][1]()
-        return
     if args.command == "migrate":
         from servicekit.migrations import upgrade
 

@@ -57,7 +57,9 @@ async def seed(settings: Settings, lines: TextIO, out: TextIO) -> int:
     return len(results)
 
 
-def main() -> None:
+def main(argv: list[str]) -> None:
+    if argv:
+        sys.exit("seed-accounts takes no arguments: JSON lines on stdin")
     settings = get_settings()
     if settings.environment == "production":
         sys.exit("seed-accounts is for development and benchmarks; refused in production")

@@ -144,6 +144,15 @@ class DeliveriesLedger:
                     event_type or "unknown",
                 )
 
+    async def reopen(self, event_id: str) -> None:
+        """An operator replays a dead-lettered event: unsettle it so it can be delivered. An
+        event already 'sent' stays sent: a replay never mails it twice."""
+        await self._pool.execute(
+            """UPDATE deliveries SET status = 'failed', updated_at = now()
+               WHERE event_id = $1 AND status = 'dead_lettered'""",
+            event_id,
+        )
+
     async def dead_lettered(self, origin: tuple[str, int, int]) -> bool:
         """Whether this very record (topic, partition, offset) went to the dead-letter topic."""
         return bool(
