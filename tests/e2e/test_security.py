@@ -15,6 +15,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from devinfra.platform import TOPICS, Platform
+from servicekit.security_headers import HEADERS
 
 from .test_reset_flow import EMAIL_WAIT, OLD_PASSWORD, create_account, link_in, new_email
 
@@ -184,6 +185,29 @@ async def test_internal_api_is_not_served_on_the_public_port(identity: httpx.Asy
         headers={"Authorization": "Bearer dev-only-internal-token-change-me"},
     )
     assert response.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("service", "method", "path", "body", "status"),
+    [
+        ("identity", "POST", "/internal/v1/accounts/lookup", b"{}", 404),  # the port gate
+        ("identity", "GET", "/no-such-page", None, 404),
+        ("reset", "POST", "/v1/password-resets", b"x" * 20_000, 413),  # the body limit
+        ("reset", "DELETE", "/v1/password-resets", None, 405),
+        ("reset", "POST", "/v1/password-resets", b"{", 400),
+    ],
+)
+async def test_error_answers_carry_the_same_security_headers(
+    platform: Platform, service: str, method: str, path: str, body: bytes | None, status: int
+) -> None:
+    async with httpx.AsyncClient(base_url=platform.url(service), timeout=10) as client:
+        response = await client.request(
+            method, path, content=body, headers={"content-type": "application/json"}
+        )
+    assert response.status_code == status
+    assert "error" in response.json()
+    for name, value in HEADERS.items():
+        assert response.headers.get(name) == value, (name, response.headers)
 
 
 async def test_totp_code_used_at_login_is_rejected_at_reset(

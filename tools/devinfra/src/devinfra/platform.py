@@ -69,6 +69,11 @@ class Platform:
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"
 
+    def metrics_url(self, key: str) -> str:
+        """Where a service (or instance) serves /metrics: its METRICS_PORT, never its public
+        port."""
+        return f"http://127.0.0.1:{self.ports[f'{key}-metrics']}/metrics"
+
     def env_for(self, name: str) -> dict[str, str]:
         e = self.endpoints
         common = {
@@ -139,6 +144,9 @@ class Platform:
     def _spawn(
         self, key: str, name: str, port: int, env: dict[str, str], timeout: float
     ) -> RunningService:
+        # /metrics only on a port of its own (servicekit.metrics.MetricsPortGate).
+        metrics_port = self.ports.setdefault(f"{key}-metrics", free_port())
+        env = {"METRICS_PORT": str(metrics_port), **env}
         log = self.log_dir / f"{key}.log"
         out = log.open("ab")
         process = subprocess.Popen(

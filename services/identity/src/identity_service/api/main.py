@@ -10,7 +10,7 @@ from servicekit.database import create_pool
 from servicekit.health import health_router
 from servicekit.http_errors import BodySizeLimit, install_error_handlers
 from servicekit.internal_port import InternalPortGate
-from servicekit.metrics import install_telemetry
+from servicekit.metrics import MetricsPortGate, install_telemetry
 from servicekit.pages import mount_static
 from servicekit.security_headers import SecurityHeaders
 
@@ -74,8 +74,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(SecurityHeaders)
     app.add_middleware(InternalPortGate, internal_port=settings.internal_port)
+    app.add_middleware(MetricsPortGate, metrics_port=settings.metrics_port)
+    # Outside the other middleware, so their answers (404 of the gate, 413, 500) carry it too.
+    app.add_middleware(
+        SecurityHeaders,
+        public_base_url=settings.public_origin,
+        trusted_proxies=settings.trusted_proxy_networks,
+    )
     install_telemetry(app, "identity")  # outermost: times and counts everything, 413s included
     app.include_router(public.router)
     app.include_router(internal.router)

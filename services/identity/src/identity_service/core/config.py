@@ -1,11 +1,13 @@
 """The one settings object, read from environment variables only."""
 
 from functools import cached_property, lru_cache
+from ipaddress import IPv4Network, IPv6Network
 from typing import Literal
 
 from pwreset_contracts.sealed import KeyRing
 from pydantic import AnyHttpUrl, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from servicekit.client_ip import parse_networks
 
 # Development defaults make `make run` work out of the box; production refuses them.
 DEV_INTERNAL_TOKEN = "dev-only-internal-token-change-me"  # noqa: S105 - refused in production
@@ -59,6 +61,16 @@ class Settings(BaseSettings):
     # The internal API (for the reset service) is served only on this port when it is set, so a
     # NetworkPolicy can admit just the reset pods to it; required in production.
     internal_port: int | None = Field(default=None, ge=1, le=65535)
+    # /metrics is served on this port only (never on the public one), so a NetworkPolicy can
+    # admit just the monitoring namespace to it; unset: no metrics served.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    # Proxies whose X-Forwarded-Proto / X-Forwarded-Host are believed (CIDRs, comma-separated):
+    # they tell which origin the browser used; empty = PUBLIC_BASE_URL always.
+    trusted_proxies: str = ""
+
+    @cached_property
+    def trusted_proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        return parse_networks(self.trusted_proxies)
 
     @cached_property
     def notice_seal_keyring(self) -> KeyRing:
@@ -71,6 +83,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> "Settings":
         self.notice_seal_keyring  # noqa: B018 - parse now, so bad keys fail at start
+        self.trusted_proxy_networks  # noqa: B018
         if self.environment == "production" and self.internal_port is None:
             raise ValueError(
                 "set INTERNAL_PORT: production serves the internal API on its own port"
@@ -87,6 +100,8 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"set {', '.join(bad)}: development defaults refused in production"
                 )
+            if self.public_base_url.scheme != "https":
+                raise ValueError("PUBLIC_BASE_URL must be https in production")
         return self
 
 
