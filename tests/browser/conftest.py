@@ -180,6 +180,13 @@ class Mail:
             timeout=EMAIL_WAIT,
         )
 
+    async def changed_email(self, to: str) -> EmailMessage:
+        """The "Your password was changed" email to `to`."""
+        return await self._mailbox.wait_for(
+            lambda m: m["To"] == to and m["Subject"] == "Your password was changed",
+            timeout=EMAIL_WAIT,
+        )
+
     @staticmethod
     def link_in(message: EmailMessage) -> str:
         text = message.get_body(("plain",)).get_content()

@@ -63,8 +63,10 @@ class Platform:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for name in SERVICES:
             self.ports.setdefault(name, free_port())
-        # identity's internal API listens on a port of its own (servicekit.internal_port).
+        # identity's and reset's internal APIs listen on ports of their own
+        # (servicekit.internal_port).
         self.ports.setdefault("identity-internal", free_port())
+        self.ports.setdefault("reset-internal", free_port())
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"
@@ -86,11 +88,12 @@ class Platform:
             "identity": {
                 "INTERNAL_PORT": str(self.ports["identity-internal"]),
                 "RESET_PUBLIC_URL": self.url("reset"),
-                "RESET_URL": self.url("reset"),
+                "RESET_URL": self.url("reset-internal"),
                 "PUBLIC_BASE_URL": self.url("identity"),
                 "KAFKA_BOOTSTRAP_SERVERS": e.kafka_bootstrap,
             },
             "reset": {
+                "INTERNAL_PORT": str(self.ports["reset-internal"]),
                 "KAFKA_BOOTSTRAP_SERVERS": e.kafka_bootstrap,
                 "IDENTITY_URL": self.url("identity-internal"),
                 "PUBLIC_BASE_URL": self.url("reset"),

@@ -18,7 +18,7 @@ from identity_service.adapters.accounts_repository import AccountsRepository
 from identity_service.adapters.outbox import outbox_relay
 from identity_service.adapters.reset_client import ResetClient
 from identity_service.adapters.secret_box import SecretBox
-from identity_service.api import internal, pages, public
+from identity_service.api import internal, pages, public, undo_pages
 from identity_service.core.config import Settings, get_settings
 from identity_service.domain.passwords import Argon2Hasher, PasswordPolicy
 from identity_service.service_layer.accounts import (
@@ -35,7 +35,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = await create_pool(settings.database_url, max_size=settings.db_pool_max_size)
         app.state.pool = pool
-        app.state.reset_client = ResetClient(str(settings.reset_url))
+        app.state.reset_client = ResetClient(
+            str(settings.reset_url), settings.internal_api_token.get_secret_value()
+        )
         app.state.accounts = AccountService(
             AccountsRepository(pool),
             Argon2Hasher(
@@ -86,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(public.router)
     app.include_router(internal.router)
     app.include_router(pages.router)
+    app.include_router(undo_pages.router)
     mount_static(app)  # the shared stylesheet; identity has no files of its own
 
     async def database() -> None:

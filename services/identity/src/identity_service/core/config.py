@@ -43,7 +43,8 @@ class Settings(BaseSettings):
     # notifier only); `id:base64url,...`, first is current.
     notice_seal_keys: SecretStr = SecretStr(DEV_NOTICE_SEAL_KEYS)
     undo_link_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=3600)
-    # The reset service, for the fresh reset that "This wasn't me" starts.
+    # The reset service's internal API (its INTERNAL_PORT), for the fresh reset that "This
+    # wasn't me" starts; authenticated with INTERNAL_API_TOKEN.
     reset_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8002")
 
     argon2_memory_kib: int = Field(default=19 * 1024, ge=19 * 1024)

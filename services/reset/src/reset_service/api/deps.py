@@ -1,7 +1,8 @@
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from servicekit.client_ip import client_ip
+from servicekit.internal_auth import require_bearer
 
 from reset_service.service_layer.password_resets import PasswordResets
 
@@ -20,6 +21,13 @@ async def get_client_ip(request: Request) -> str:
         request.headers.get("x-forwarded-for"),
         request.app.state.settings.trusted_proxy_networks,
     )
+
+
+async def require_internal_caller(
+    request: Request, authorization: Annotated[str | None, Header()] = None
+) -> None:
+    """identity's credential on the internal API (the same INTERNAL_API_TOKEN both ways)."""
+    require_bearer(authorization, request.app.state.settings.internal_api_token.get_secret_value())
 
 
 Resets = Annotated[PasswordResets, Depends(get_resets)]

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from servicekit.database import create_pool
 from servicekit.health import health_router
 from servicekit.http_errors import BodySizeLimit, install_error_handlers
+from servicekit.internal_port import InternalPortGate
 from servicekit.metrics import MetricsPortGate, install_telemetry
 from servicekit.outbox.relay import OutboxRelay
 from servicekit.pages import mount_static
@@ -19,7 +20,7 @@ from servicekit.security_headers import SecurityHeaders
 from reset_service.adapters.identity_client import IdentityClient
 from reset_service.adapters.rate_limits import prune_rate_limits
 from reset_service.adapters.requests_repository import RequestsRepository
-from reset_service.api import pages, resets
+from reset_service.api import internal, pages, resets
 from reset_service.core.config import Settings, get_settings
 from reset_service.service_layer.deferred import send_deferred_emails
 from reset_service.service_layer.password_resets import PasswordResets, RequestLimits
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(InternalPortGate, internal_port=settings.internal_port)
     app.add_middleware(MetricsPortGate, metrics_port=settings.metrics_port)
     # Outside the other middleware, so their answers (413, 500) carry the headers too.
     app.add_middleware(
@@ -98,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_telemetry(app, "reset")  # outermost: times and counts everything, 413s included
     app.include_router(resets.router)
+    app.include_router(internal.router)
     app.include_router(pages.router)
     mount_static(app, Path(__file__).parent.parent / "static")
 

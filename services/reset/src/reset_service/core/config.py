@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     outbox_lease_seconds: float = Field(default=30.0, ge=2, le=600)
 
     max_body_bytes: int = Field(default=16 * 1024, ge=1024)
+    # The internal API (for identity's "This wasn't me") is served only on this port when it is
+    # set, so a NetworkPolicy can admit just the identity pods to it; required in production.
+    internal_port: int | None = Field(default=None, ge=1, le=65535)
     # /metrics is served on this port only (never on the public one), so a NetworkPolicy can
     # admit just the monitoring namespace to it; unset: no metrics served.
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
@@ -99,6 +102,10 @@ class Settings(BaseSettings):
                 )
             if self.public_base_url.scheme != "https":
                 raise ValueError("PUBLIC_BASE_URL must be https in production")
+            if self.internal_port is None:
+                raise ValueError(
+                    "set INTERNAL_PORT: production serves the internal API on its own port"
+                )
         return self
 
 
