@@ -3,6 +3,7 @@ would: opening the link only shows a page (mail scanners follow links); its one 
 the account out everywhere and shows the code of a fresh reset, which then works."""
 
 import re
+import ssl
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -21,9 +22,11 @@ async def log_in(page: Page, urls: dict[str, str], email: str, password: str) ->
     await expect(page).to_have_url(f"{urls['identity']}/logged-in")
 
 
-async def reset_through_the_api(urls: dict[str, str], mail, email: str, password: str) -> None:
+async def reset_through_the_api(
+    urls: dict[str, str], mail, email: str, password: str, verify: ssl.SSLContext | bool = True
+) -> None:
     """Someone with the inbox and a screen sets a password (the change the owner undoes)."""
-    async with httpx.AsyncClient(base_url=urls["reset"], timeout=10) as reset:
+    async with httpx.AsyncClient(base_url=urls["reset"], timeout=10, verify=verify) as reset:
         code = (await reset.post("/v1/password-resets", json={"email": email})).json()[
             "verification_code"
         ]
@@ -39,8 +42,31 @@ async def reset_through_the_api(urls: dict[str, str], mail, email: str, password
 async def test_this_wasnt_me_from_the_email_signs_out_everywhere_and_starts_a_reset(
     context: BrowserContext, page: Page, urls, new_account, mail, shoot
 ) -> None:
+    await walk_this_wasnt_me(context, page, urls, await new_account(), mail, shoot, "undo")
+
+
+async def test_this_wasnt_me_over_https_through_the_proxy(
+    https_context: BrowserContext, https_urls, https_platform, new_account, mail, shoot
+) -> None:
+    page = https_context.pages[0] if https_context.pages else await https_context.new_page()
+    tls = ssl.create_default_context(cafile=str(https_platform.certificate.ca))
     email = await new_account()
-    await reset_through_the_api(urls, mail, email, OTHER_PASSWORD)
+    await walk_this_wasnt_me(
+        https_context, page, https_urls, email, mail, shoot, "https-undo", verify=tls
+    )
+
+
+async def walk_this_wasnt_me(
+    context: BrowserContext,
+    page: Page,
+    urls: dict[str, str],
+    email: str,
+    mail,
+    shoot,
+    name: str,
+    verify: ssl.SSLContext | bool = True,
+) -> None:
+    await reset_through_the_api(urls, mail, email, OTHER_PASSWORD, verify)
     first_reset = ((await mail.reset_email(email))["Message-ID"],)
     await log_in(page, urls, email, OTHER_PASSWORD)  # a session the owner wants ended
 
@@ -49,14 +75,14 @@ async def test_this_wasnt_me_from_the_email_signs_out_everywhere_and_starts_a_re
     await inbox.set_content(mail.html_of(notice))
     button = inbox.get_by_role("link", name="This wasn't me")
     await expect(button).to_be_visible()
-    await shoot(inbox, "undo-01-password-changed-email")
+    await shoot(inbox, f"{name}-01-password-changed-email")
     async with context.expect_page() as opened:
         await button.click()
     undo = await opened.value
     await undo.wait_for_load_state()
     assert undo.url.startswith(f"{urls['identity']}/this-wasnt-me?token=")
     await expect(undo.get_by_role("heading", name="Secure your account")).to_be_visible()
-    await shoot(undo, "undo-02-this-wasnt-me")
+    await shoot(undo, f"{name}-02-this-wasnt-me")
 
     # Opening the link did nothing: the session still works.
     await page.goto(f"{urls['identity']}/logged-in")
@@ -68,7 +94,7 @@ async def test_this_wasnt_me_from_the_email_signs_out_everywhere_and_starts_a_re
     ).to_be_visible()
     code = (await undo.locator("#verification-code").inner_text()).strip()
     assert re.fullmatch(r"[A-HJ-NP-Z2-9]{8}", code), code
-    await shoot(undo, "undo-03-signed-out-with-new-code")
+    await shoot(undo, f"{name}-03-signed-out-with-new-code")
 
     # Every session ended.
     await page.goto(f"{urls['identity']}/logged-in")
