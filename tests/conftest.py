@@ -55,9 +55,10 @@ class HttpsPlatform:
 @pytest.fixture(scope="session")
 def https_platform(platform: Platform) -> Iterator[HttpsPlatform]:
     upstreams = {name: platform.ports.setdefault(f"{name}-https", free_port()) for name in HTTPS}
-    internal = {
-        name: platform.ports.setdefault(f"{name}-https-internal", free_port()) for name in HTTPS
-    }
+    # start_instance gives each instance an internal port of its own ("<instance>-internal"):
+    # taken here, so each service can be told the other's before both run.
+    for name in HTTPS:
+        platform.ports.setdefault(f"{name}-https-internal", free_port())
     proxy = TlsProxy(Path(platform.run_dir) / "https", upstreams)
     proxied = {
         "identity": {
@@ -82,7 +83,6 @@ def https_platform(platform: Platform) -> Iterator[HttpsPlatform]:
                     **proxied[name],
                     # Only nginx (on loopback) is believed about the scheme, host and client.
                     "TRUSTED_PROXIES": "127.0.0.1/32,::1/128",
-                    "INTERNAL_PORT": str(internal[name]),  # not the session instance's
                 },
             )
         yield HttpsPlatform(proxy)

@@ -147,3 +147,28 @@ async def test_the_wrong_code_count_carries_over_to_new_requests_within_the_wind
     await resets.send_due_emails()
     token = (await emailed_tokens(pool, first.email))[-1]
     await resets.confirm(token=token, new_password=NEW_PASSWORD, code=fresh.verification_code)
+
+
+async def test_requests_and_the_deferred_sender_racing_on_one_account_stay_within_the_bound(
+    make_resets: Make, identity: FakeIdentity, pool: asyncpg.Pool, clock: Clock
+) -> None:
+    resets, email = make_resets(account_max=3), unique_email()
+    identity.add(email)
+    for _ in range(5):  # three emails now, one pending
+        await resets.request(email, unique_ip())
+    clock.advance(minutes=15, seconds=1)  # the window has room again: the pending one is due
+    results = await asyncio.gather(
+        *(resets.request(email, unique_ip()) for _ in range(25)),
+        *(resets.send_due_emails() for _ in range(5)),
+        return_exceptions=True,
+    )
+    assert not [r for r in results if isinstance(r, BaseException)], results
+    await resets.send_due_emails()
+    assert len(await emailed_tokens(pool, email)) == 3 + 3  # a new window, three more at most
+    assert (
+        await pool.fetchval(
+            "SELECT count(*) FROM deferred_emails WHERE account_id = $1",
+            identity.accounts[email].account_id,
+        )
+        == 1
+    )  # the rest coalesced into one pending email

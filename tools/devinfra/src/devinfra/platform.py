@@ -141,7 +141,11 @@ class Platform:
         """One more process of service `name` (a second relay or notifier, say): same database
         and endpoints, its own port and log, extra `env` on top. Stop it by `instance`."""
         port = self.ports.setdefault(instance, free_port())
-        environment = {**self.env_for(name), "PORT": str(port), **(env or {})}
+        environment = {**self.env_for(name), "PORT": str(port)}
+        if "INTERNAL_PORT" in environment:  # an internal port of its own, like its public one
+            internal = self.ports.setdefault(f"{instance}-internal", free_port())
+            environment["INTERNAL_PORT"] = str(internal)
+        environment |= env or {}
         return self._spawn(instance, name, port, environment, timeout)
 
     def _spawn(

@@ -16,7 +16,7 @@ import asyncpg
 from pwreset_contracts.cloudevents_kafka import KafkaRecord
 from servicekit.outbox.enqueue import enqueue
 
-from reset_service.adapters.rate_limits import Limit, take
+from reset_service.adapters.rate_limits import Limit, lock_subject, take
 
 
 @dataclass(frozen=True)
@@ -64,18 +64,21 @@ async def send_due(
     account's limit (or waiting again if the slot went to another email). Returns how many."""
     sent = 0
     accounts = await pool.fetch(
-        "SELECT account_id FROM deferred_emails WHERE due_at <= $1 ORDER BY due_at LIMIT $2",
+        """SELECT account_id, limit_subject FROM deferred_emails WHERE due_at <= $1
+           ORDER BY due_at LIMIT $2""",
         now,
         batch,
     )
-    for (account_id,) in accounts:
+    for account_id, subject in accounts:
         async with pool.acquire() as conn, conn.transaction():
+            # The account's limit lock first, as a new request takes it before it writes this
+            # row: the other order could deadlock with a request of the same account.
+            await lock_subject(conn, "account", subject)
             row = await conn.fetchrow(
                 """SELECT d.*, (r.used_at IS NULL AND r.revoked_at IS NULL
                                 AND r.expires_at > $2) AS still_open
                    FROM deferred_emails d LEFT JOIN reset_requests r ON r.id = d.request_id
-                   WHERE d.account_id = $1 AND d.due_at <= $2
-                   FOR UPDATE OF d SKIP LOCKED""",
+                   WHERE d.account_id = $1 AND d.due_at <= $2""",
                 account_id,
                 now,
             )
