@@ -128,7 +128,7 @@ async def drain_backlog(system: System, emails: list[str], *, count: int) -> flo
 async def smtp_seconds_per_email(system: System) -> float:
     """Mean time of one SMTP send, from the notifier's own histogram (its process so far)."""
     async with httpx.AsyncClient(timeout=10) as http:
-        text = (await http.get(system.platform.url("notifier") + "/metrics")).text
+        text = (await http.get(system.platform.metrics_url("notifier"))).text
     values = {
         line.split()[0]: float(line.split()[1])
         for line in text.splitlines()

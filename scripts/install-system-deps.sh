@@ -4,6 +4,8 @@
 #   - a JDK 17 (headless) when `java` is missing   -> runs Kafka
 #   - Maven when `mvn` is missing                   -> fetches Kafka's jars
 #   - Chromium when /usr/bin/chromium is missing    -> the browser tests (tests/browser)
+#   - nginx when /usr/sbin/nginx is missing         -> the TLS-terminating proxy the https
+#                                                      tests put in front (devinfra.tls_proxy)
 #   - uv (through pip) when missing
 # Idempotent: installs only what is missing and runs `apt-get update` at most once.
 set -euo pipefail
@@ -34,6 +36,9 @@ if ! command -v mvn >/dev/null 2>&1; then
 fi
 # The browser tests drive Debian's Chromium (never a browser downloaded by Playwright).
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# The https tests run Debian's nginx as the TLS-terminating proxy (the ingress-nginx role); run
+# by the tests as an ordinary process, never as the system service (policy-rc.d below).
+[ -x /usr/sbin/nginx ] || missing+=(nginx)
 # The AsyncAPI document is validated with @asyncapi/parser from the npm registry.
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
@@ -59,7 +64,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
     fi
     $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 else
-    echo "install-system-deps: postgresql, java, mvn, chromium and node already present"
+    echo "install-system-deps: postgresql, java, mvn, chromium, nginx and node already present"
 fi
 
 if [ "$need_uv" -eq 1 ]; then
@@ -73,4 +78,5 @@ echo "install-system-deps: done"
 echo "  postgres: $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)"
 echo "  java:     $(java -version 2>&1 | head -n1)"
 echo "  mvn:      $(mvn -v 2>/dev/null | head -n1)"
+echo "  nginx:    $(/usr/sbin/nginx -v 2>&1)"
 echo "  uv:       $(uv --version 2>/dev/null || echo 'not on PATH (check ~/.local/bin)')"

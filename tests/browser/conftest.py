@@ -92,7 +92,7 @@ async def new_context(playwright: Playwright) -> AsyncIterator[NewContext]:
             profiles[-1],  # a fresh --user-data-dir
             executable_path=str(CHROMIUM),
             headless=True,
-            args=CHROMIUM_FLAGS,
+            args=CHROMIUM_FLAGS + options.pop("extra_args", []),
             viewport=options.pop("viewport", DESKTOP),
             **options,
         )
@@ -115,6 +115,17 @@ async def new_context(playwright: Playwright) -> AsyncIterator[NewContext]:
 async def context(new_context: NewContext) -> BrowserContext:
     # Clipboard access, so the test can read what the copy button copied.
     return await new_context(permissions=["clipboard-read", "clipboard-write"])
+
+
+@pytest.fixture
+async def https_context(new_context: NewContext, https_platform) -> BrowserContext:
+    """Chromium trusting the TLS proxy's certificate (by its public key, for this profile only),
+    clipboard allowed as in `context`."""
+    spki = https_platform.certificate.spki_sha256
+    return await new_context(
+        permissions=["clipboard-read", "clipboard-write"],
+        extra_args=[f"--ignore-certificate-errors-spki-list={spki}"],
+    )
 
 
 @pytest.fixture
@@ -141,6 +152,12 @@ def shoot(request: pytest.FixtureRequest) -> Shoot:
 @pytest.fixture
 def urls(platform: Platform) -> dict[str, str]:
     return {"identity": platform.url("identity"), "reset": platform.url("reset")}
+
+
+@pytest.fixture
+def https_urls(https_platform) -> dict[str, str]:
+    """The https origins, through the TLS proxy."""
+    return {"identity": https_platform.url("identity"), "reset": https_platform.url("reset")}
 
 
 @pytest.fixture
@@ -176,6 +193,13 @@ class Mail:
                 and m["Subject"] == "Reset your password"
                 and m["Message-ID"] not in excluding
             ),
+            timeout=EMAIL_WAIT,
+        )
+
+    async def changed_email(self, to: str) -> EmailMessage:
+        """The "Your password was changed" email to `to`."""
+        return await self._mailbox.wait_for(
+            lambda m: m["To"] == to and m["Subject"] == "Your password was changed",
             timeout=EMAIL_WAIT,
         )
 

@@ -142,9 +142,21 @@ def test_reset_calls_identitys_internal_port_which_the_host_cannot_reach(
     internal = identity["environment"]["INTERNAL_PORT"]
     assert internal == "8001"
     assert services["reset"]["environment"]["IDENTITY_URL"] == f"http://identity:{internal}"
-    assert identity["expose"] == [internal]
+    assert identity["expose"] == [internal, "9100"]
     # Published: the public port only (the container's 8000), never the internal one.
     assert [p.rsplit(":", 1)[1] for p in identity["ports"]] == ["8000"]
+
+
+def test_identity_calls_resets_internal_port_and_metrics_stay_off_the_host(
+    services: dict[str, Any],
+) -> None:
+    reset = services["reset"]
+    assert reset["environment"]["INTERNAL_PORT"] == "8001"
+    assert services["identity"]["environment"]["RESET_URL"] == "http://reset:8001"
+    for name in SERVICES:
+        assert services[name]["environment"]["METRICS_PORT"] == "9100", name
+        assert "9100" in services[name]["expose"], name
+        assert not any(p.endswith(":9100") for p in services[name].get("ports", [])), name
 
 
 @pytest.mark.parametrize("name", SERVICES)

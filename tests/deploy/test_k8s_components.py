@@ -81,5 +81,7 @@ def test_service_monitors_scrape_metrics_from_each_service(
         assert [t["metadata"]["name"] for t in targets] == [name]
         (endpoint,) = monitor["spec"]["endpoints"]
         assert endpoint["path"] == "/metrics"
-        assert endpoint["port"] in {p["name"] for p in targets[0]["spec"]["ports"]}
+        ports = {p["name"]: p for p in targets[0]["spec"]["ports"]}
+        # The metrics port (METRICS_PORT), never the public one: it serves no /metrics.
+        assert endpoint["port"] == "metrics" and ports["metrics"]["port"] == 9100
     assert not by_kind(rendered["dev"], "ServiceMonitor"), "dev runs without the CRD"

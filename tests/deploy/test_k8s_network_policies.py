@@ -11,6 +11,8 @@ OVERLAYS = ("dev", "prod")
 INGRESS_NAMESPACE = "ingress-nginx"
 MONITORING_NAMESPACE = "monitoring"
 IDENTITY_INTERNAL_PORT = 8001  # identity's internal API, for reset only
+RESET_INTERNAL_PORT = 8001  # reset's internal API, for identity's "This wasn't me" only
+METRICS_PORT = 9100  # /metrics, on no other port; the monitoring namespace only
 # Every pod but identity and reset: none of them calls identity.
 OTHER_PODS = ("notifier", "identity-migrate", "reset-migrate", "notifier-migrate", "create-topics")
 Labels = dict[str, str]
@@ -97,11 +99,9 @@ def test_only_reset_reaches_identitys_internal_port(policies: Policies) -> None:
         assert not policies.from_namespace(namespace, "identity", IDENTITY_INTERNAL_PORT), namespace
 
 
-def test_identitys_public_port_takes_the_ingress_controller_and_monitoring_not_pods(
-    policies: Policies,
-) -> None:
+def test_identitys_public_port_takes_the_ingress_controller_only(policies: Policies) -> None:
     assert policies.from_namespace(INGRESS_NAMESPACE, "identity", 8000)
-    assert policies.from_namespace(MONITORING_NAMESPACE, "identity", 8000)
+    assert not policies.from_namespace(MONITORING_NAMESPACE, "identity", 8000)
     assert not policies.from_namespace("default", "identity", 8000)
     # reset needs only the internal API: nothing in the namespace calls identity's public port.
     for other in ("reset", *OTHER_PODS):
@@ -112,17 +112,37 @@ def test_public_apis_are_open_to_the_ingress_controller_only(policies: Policies)
     for name in ("identity", "reset"):
         assert policies.from_namespace(INGRESS_NAMESPACE, name, 8000)
         assert not policies.from_namespace("default", name, 8000)
+        assert not policies.from_namespace(MONITORING_NAMESPACE, name, 8000)
     assert not policies.from_namespace(INGRESS_NAMESPACE, "notifier", 8000)
-    # "This wasn't me" on identity starts a fresh reset.
-    assert policies.connect("identity", "reset", 8000)
-    assert not policies.connect("notifier", "reset", 8000)
+    # Nothing in the namespace calls reset's public API: identity uses the internal one.
+    for other in ("identity", *OTHER_PODS):
+        assert not policies.connect(other, "reset", 8000), other
+
+
+def test_only_identity_reaches_resets_internal_port(policies: Policies) -> None:
+    assert policies.connect("identity", "reset", RESET_INTERNAL_PORT)
+    for other in OTHER_PODS:
+        assert not policies.connect(other, "reset", RESET_INTERNAL_PORT), other
+    for namespace in (INGRESS_NAMESPACE, MONITORING_NAMESPACE, "default"):
+        assert not policies.from_namespace(namespace, "reset", RESET_INTERNAL_PORT), namespace
+
+
+def test_metrics_port_takes_the_monitoring_namespace_only(policies: Policies) -> None:
+    for service in ("identity", "reset", "notifier"):
+        assert policies.from_namespace(MONITORING_NAMESPACE, service, METRICS_PORT), service
+        for namespace in (INGRESS_NAMESPACE, "default"):
+            assert not policies.from_namespace(namespace, service, METRICS_PORT), namespace
+        for pod in policies.pods:
+            if pod != service:
+                assert not policies.connect(pod, service, METRICS_PORT), (pod, service)
 
 
 def test_notifier_takes_nothing_but_metrics_scrapes(policies: Policies) -> None:
-    assert policies.from_namespace(MONITORING_NAMESPACE, "notifier", 8000)
-    for other in ("identity", "reset", "notifier-migrate"):
-        assert not policies.connect(other, "notifier", 8000), other
-    assert not policies.from_namespace(INGRESS_NAMESPACE, "notifier", 8000)
+    for port in (8000, METRICS_PORT):
+        for other in ("identity", "reset", "notifier-migrate"):
+            assert not policies.connect(other, "notifier", port), other
+        assert not policies.from_namespace(INGRESS_NAMESPACE, "notifier", port)
+    assert not policies.from_namespace(MONITORING_NAMESPACE, "notifier", 8000)
 
 
 def test_egress_is_limited_to_what_each_pod_uses(policies: Policies) -> None:

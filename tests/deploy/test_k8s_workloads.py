@@ -27,14 +27,15 @@ SECRET_VARIABLES = {
 }  # fmt: skip
 POD_KINDS = {"Deployment", "Job"}
 HTTP_PORT = {"name": "http", "port": 8000, "targetPort": "http", "protocol": "TCP"}
+# Internal APIs apart, so a NetworkPolicy can admit only the one caller (reset -> identity,
+# identity -> reset for "This wasn't me").
+INTERNAL_PORT = {"name": "internal", "port": 8001, "targetPort": "internal", "protocol": "TCP"}
+# /metrics only, so a NetworkPolicy can admit only the monitoring namespace.
+METRICS_PORT = {"name": "metrics", "port": 9100, "targetPort": "metrics", "protocol": "TCP"}
 SERVICE_PORTS = {
-    "identity": [
-        HTTP_PORT,
-        # Its internal API (for reset), apart so the NetworkPolicy can admit only reset to it.
-        {"name": "internal", "port": 8001, "targetPort": "internal", "protocol": "TCP"},
-    ],
-    "reset": [HTTP_PORT],
-    "notifier": [HTTP_PORT],
+    "identity": [HTTP_PORT, INTERNAL_PORT, METRICS_PORT],
+    "reset": [HTTP_PORT, INTERNAL_PORT, METRICS_PORT],
+    "notifier": [HTTP_PORT, METRICS_PORT],
 }
 
 
@@ -144,6 +145,24 @@ def test_identity_serves_its_internal_api_on_its_own_port_and_reset_calls_that(
     # Probes stay on the public port, which keeps answering /healthz/.
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
         assert container[probe]["httpGet"]["port"] == "http"
+
+
+def test_reset_serves_its_internal_api_on_its_own_port_and_identity_calls_that(
+    docs: list[dict[str, Any]],
+) -> None:
+    config = config_data(docs)
+    (container,) = by_kind(docs, "Deployment")["reset"]["spec"]["template"]["spec"]["containers"]
+    assert {"name": "internal", "containerPort": 8001, "protocol": "TCP"} in container["ports"]
+    assert config["reset-config"]["INTERNAL_PORT"] == "8001"
+    assert config["identity-config"]["RESET_URL"] == "http://reset:8001"
+
+
+def test_every_service_serves_metrics_on_the_metrics_port_only(docs: list[dict[str, Any]]) -> None:
+    config = config_data(docs)
+    for name in SERVICES:
+        (container,) = by_kind(docs, "Deployment")[name]["spec"]["template"]["spec"]["containers"]
+        assert {"name": "metrics", "containerPort": 9100, "protocol": "TCP"} in container["ports"]
+        assert config[f"{name}-config"]["METRICS_PORT"] == "9100"
 
 
 def test_every_service_has_a_disruption_budget(docs: list[dict[str, Any]]) -> None:

@@ -32,6 +32,7 @@ def good(service: str) -> dict[str, Any]:
         "reset": {
             "environment": "production",
             "internal_api_token": secrets.token_urlsafe(32),
+            "internal_port": 8001,
             "token_hash_keys": f"k1:{key()}",
             "link_seal_keys": f"k1:{key()}",
             "public_base_url": "https://reset.example.com",

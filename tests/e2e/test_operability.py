@@ -29,7 +29,7 @@ NON_ZERO = {
     "reset": {
         "http_requests_total": {"route": "/v1/password-resets", "status": "202"},
         "http_request_duration_seconds_count": {"route": "/v1/password-resets"},
-        "reset_requests_total": {"outcome": "queued"},
+        "reset_requests_total": {"outcome": "accepted"},
         "reset_confirmations_total": {"outcome": "success"},
         "outbox_events_published_total": {},
     },
@@ -92,9 +92,14 @@ async def test_metrics_after_a_reset_flow_and_one_trace_through_all_services(
 
     async with httpx.AsyncClient(timeout=10) as client:
         scraped = {
-            name: samples((await client.get(f"{platform.url(name)}/metrics")).text)
-            for name in NON_ZERO
+            name: samples((await client.get(platform.metrics_url(name))).text) for name in NON_ZERO
         }
+        # Never on a public port (where the ingress would serve them to anyone).
+        for name in NON_ZERO:
+            public = await client.get(f"{platform.url(name)}/metrics")
+            assert public.status_code == 404 and "reset_requests_total" not in public.text
+        identity_internal = await client.get(f"{platform.url('identity-internal')}/metrics")
+        assert identity_internal.status_code == 404
     for service, wanted in NON_ZERO.items():
         for metric, labels in wanted.items():
             values = [
@@ -122,3 +127,40 @@ def read_json_logs(log_dir: Path) -> list[tuple[str, dict]]:
             except ValueError:
                 continue
     return entries
+
+
+async def test_no_metric_label_tells_a_known_email_from_an_unknown_one(
+    platform: Platform, register: Register
+) -> None:
+    """An attacker who could read /metrics asks for a known and an unknown email: the counters
+    that move, and their labels, must be the same."""
+    watched = {"reset_requests_total", "http_requests_total"}
+
+    async def counters(client: httpx.AsyncClient) -> dict[tuple, float]:
+        return {
+            (service, name, tuple(sorted(labels.items()))): value
+            for service in ("identity", "reset")
+            for name, labels, value in samples(
+                (await client.get(platform.metrics_url(service))).text
+            )
+            if name in watched
+        }
+
+    def moved(before: dict[tuple, float], after: dict[tuple, float]) -> set[tuple]:
+        return {key for key, value in after.items() if value != before.get(key, 0.0)}
+
+    async with (
+        httpx.AsyncClient(base_url=platform.url("reset"), timeout=10) as reset,
+        httpx.AsyncClient(timeout=10) as scraper,
+    ):
+        known = new_email()
+        await register(known)
+        start = await counters(scraper)
+        assert (await reset.post("/v1/password-resets", json={"email": known})).status_code == 202
+        middle = await counters(scraper)
+        unknown = new_email()
+        assert (await reset.post("/v1/password-resets", json={"email": unknown})).status_code == 202
+        end = await counters(scraper)
+    for_known, for_unknown = moved(start, middle), moved(middle, end)
+    assert for_known == for_unknown, for_known ^ for_unknown
+    assert any(key[1] == "reset_requests_total" for key in for_known)  # the counters did move

@@ -15,6 +15,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from devinfra.platform import TOPICS, Platform
+from servicekit.security_headers import HEADERS
 
 from .conftest import Register
 from .test_reset_flow import EMAIL_WAIT, OLD_PASSWORD, link_in, new_email
@@ -191,6 +192,64 @@ async def test_internal_api_is_not_served_on_the_public_port(identity: httpx.Asy
         headers={"Authorization": "Bearer dev-only-internal-token-change-me"},
     )
     assert response.status_code == 404
+
+
+async def test_resets_internal_api_needs_the_credential_its_port_and_no_ip_bucket(
+    platform: Platform,
+) -> None:
+    """identity's "This wasn't me" starts resets here, from identity's few addresses: they must
+    not share a per-IP bucket (anyone filling it would block every undo)."""
+    limited = Platform(
+        platform.endpoints,
+        platform.run_dir / "internal-unlimited",
+        ports={
+            "identity": platform.ports["identity"],
+            "identity-internal": platform.ports["identity-internal"],
+        },
+        extra_env={"reset": {"RATE_LIMIT_IP_MAX": "3", "OUTBOX_RELAY_ENABLED": "false"}},
+    )
+    limited.start_service("reset")
+    auth = {"Authorization": "Bearer dev-only-internal-token-change-me"}
+    path = "/internal/v1/password-resets"
+    try:
+        async with (
+            httpx.AsyncClient(base_url=limited.url("reset"), timeout=30) as public,
+            httpx.AsyncClient(base_url=limited.url("reset-internal"), timeout=30) as internal,
+        ):
+            on_public = await public.post(path, json={"email": new_email()}, headers=auth)
+            refused = await internal.post(path, json={"email": new_email()})
+            answers = await asyncio.gather(
+                *(internal.post(path, json={"email": new_email()}, headers=auth) for _ in range(25))
+            )
+    finally:
+        limited.stop()
+    assert on_public.status_code == 404  # not on the public port
+    assert refused.status_code == 401
+    assert [a.status_code for a in answers] == [202] * 25  # 25 at once, per-IP limit 3
+    assert all(re.fullmatch(r"[A-Z2-9]{8}", a.json()["verification_code"]) for a in answers)
+
+
+@pytest.mark.parametrize(
+    ("service", "method", "path", "body", "status"),
+    [
+        ("identity", "POST", "/internal/v1/accounts/lookup", b"{}", 404),  # the port gate
+        ("identity", "GET", "/no-such-page", None, 404),
+        ("reset", "POST", "/v1/password-resets", b"x" * 20_000, 413),  # the body limit
+        ("reset", "DELETE", "/v1/password-resets", None, 405),
+        ("reset", "POST", "/v1/password-resets", b"{", 400),
+    ],
+)
+async def test_error_answers_carry_the_same_security_headers(
+    platform: Platform, service: str, method: str, path: str, body: bytes | None, status: int
+) -> None:
+    async with httpx.AsyncClient(base_url=platform.url(service), timeout=10) as client:
+        response = await client.request(
+            method, path, content=body, headers={"content-type": "application/json"}
+        )
+    assert response.status_code == status
+    assert "error" in response.json()
+    for name, value in HEADERS.items():
+        assert response.headers.get(name) == value, (name, response.headers)
 
 
 async def test_totp_code_used_at_login_is_rejected_at_reset(

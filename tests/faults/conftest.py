@@ -188,7 +188,7 @@ class FaultKit:
 
     async def metric(self, key: str, sample: str) -> float:
         """The value of one Prometheus sample (name with its labels) on a service's /metrics."""
-        text = (await self.http.get(f"{self.platform.url(key)}/metrics")).text
+        text = (await self.http.get(self.platform.metrics_url(key))).text
         for line in text.splitlines():
             if line.startswith(sample + " "):
                 return float(line.split()[-1])

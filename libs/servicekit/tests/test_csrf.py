@@ -90,15 +90,7 @@ def test_a_post_without_the_cookie_is_refused_even_with_a_plausible_token(app: F
     assert fresh.post("/form", data={"csrf_token": token}).status_code == 403
 
 
-def test_on_https_the_cookie_is_host_prefixed_and_secure(app: FastAPI) -> None:
-    client = TestClient(app, base_url="https://testserver")
-    page = client.get("/form")
-    cookie_header = page.headers["set-cookie"]
-    assert cookie_header.startswith("__Host-csrf=")
-    assert "Secure" in cookie_header and "Path=/" in cookie_header
-    assert "Domain" not in cookie_header
-    token = form_token(page.text)
-    assert client.post("/form", data={"csrf_token": token}).status_code == 200
+# On https (as the public origin decides, not the socket): test_web_security.py.
 
 
 def test_pages_link_the_shared_stylesheet_and_carry_no_inline_script_or_style(

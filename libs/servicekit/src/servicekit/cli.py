@@ -36,6 +36,12 @@ def run(
         default=int(os.environ["INTERNAL_PORT"]) if os.environ.get("INTERNAL_PORT") else None,
         help="also listen here for the internal API (see servicekit.internal_port)",
     )
+    serve.add_argument(
+        "--metrics-port",
+        type=int,
+        default=int(os.environ["METRICS_PORT"]) if os.environ.get("METRICS_PORT") else None,
+        help="also listen here for /metrics, which no other port serves (servicekit.metrics)",
+    )
     sub.add_parser("migrate", help="apply database migrations, then exit")
     for command, (text, _) in commands.items():
         sub.add_parser(command, help=text, add_help=False)
@@ -60,8 +66,9 @@ def run(
         proxy_headers=False,
     )
     sockets = [_listen(args.host, args.port)]
-    if args.internal_port is not None:
-        sockets.append(_listen(args.host, args.internal_port))
+    for extra in (args.internal_port, args.metrics_port):
+        if extra is not None:
+            sockets.append(_listen(args.host, extra))
     uvicorn.Server(config).run(sockets=sockets)
 
 

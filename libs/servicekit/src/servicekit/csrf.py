@@ -4,8 +4,10 @@ A random token lives in a cookie and in a hidden field of every form the service
 is accepted only when both are present and equal (compared in constant time). Another site can
 make a browser send our cookie (SameSite=Lax already stops that for POSTs in current browsers),
 but it can neither read the cookie nor set it for our origin, so it cannot put the matching value
-in the form. On https the cookie is named ``__Host-csrf``: the browser then refuses it unless it
-is Secure, host-only and for path ``/``, so a sibling subdomain cannot plant a value of its own.
+in the form. On an https origin the cookie is named ``__Host-csrf`` (servicekit.cookies): the
+browser then refuses it unless it is Secure, host-only and for path ``/``, so a sibling subdomain
+cannot plant a value of its own. And a form sent from another site is refused before it gets
+here, by its Origin (servicekit.security_headers).
 
 No server-side state and no key: the token is only ever compared with itself. It is reused for
 as long as the browser keeps the cookie, so several open tabs keep working.
@@ -18,21 +20,18 @@ import secrets
 from starlette.requests import Request
 from starlette.responses import Response
 
+from servicekit import cookies
+
 FIELD = "csrf_token"
 TOKEN_BYTES = 32
 _WELL_FORMED = re.compile(r"^[A-Za-z0-9_-]{43}$")  # token_urlsafe(32)
 
 
-def _secure(request: Request) -> bool:
-    return request.url.scheme == "https"
-
-
-def cookie_name(request: Request) -> str:
-    return "__Host-csrf" if _secure(request) else "csrf"
+COOKIE = "csrf"
 
 
 def _cookie_token(request: Request) -> str | None:
-    value = request.cookies.get(cookie_name(request))
+    value = cookies.read_cookie(request, COOKIE)
     return value if value and _WELL_FORMED.match(value) else None
 
 
@@ -46,14 +45,8 @@ def issue(request: Request) -> str:
 
 
 def set_cookie(response: Response, request: Request, token: str) -> None:
-    response.set_cookie(
-        cookie_name(request),
-        token,
-        path="/",
-        httponly=True,  # the server writes the form field; no script needs to read it
-        secure=_secure(request),
-        samesite="lax",
-    )
+    # HttpOnly: the server writes the form field; no script needs to read it.
+    cookies.set_cookie(response, request, COOKIE, token)
 
 
 async def verify(request: Request) -> bool:

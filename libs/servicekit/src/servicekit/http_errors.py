@@ -71,10 +71,38 @@ def install_error_handlers(app: FastAPI) -> None:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return error_response(exc.status_code, code, str(exc.detail), exc.headers)
 
-    @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.error("unhandled error", exc_info=exc)
-        return error_response(500, "internal_error", "unexpected error; it has been logged")
+    # A middleware, not an exception handler: Starlette runs the handler for ``Exception`` in
+    # its outermost layer, outside every middleware, so a 500 went out without the security
+    # headers. Installed first, this is the innermost middleware, and they wrap it.
+    app.add_middleware(UnexpectedErrors)
+
+
+class UnexpectedErrors:
+    """Turn an unhandled exception into the one 500 body, and log it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as exc:
+            log.error("unhandled error", exc_info=exc)
+            if started:  # too late for another answer; the server closes the connection
+                raise
+            response = error_response(500, "internal_error", "unexpected error; it has been logged")
+            await response(scope, receive, send)
 
 
 class BodySizeLimit:

@@ -7,12 +7,13 @@ the reset link carries a token in its query string) with the request's trace id.
 import logging
 import time
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from servicekit import otel, tracing
+from servicekit.http_errors import error_response
 
 log = logging.getLogger("servicekit.access")
 
@@ -57,7 +58,8 @@ class RequestTelemetry:
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
+            path = scope["path"]
+            template = getattr(route, "path", None) or (path if path in _QUIET else "unmatched")
             method = scope["method"]
             HTTP_REQUESTS.labels(method, template, str(status)).inc()
             HTTP_LATENCY.labels(method, template).observe(elapsed)
@@ -76,19 +78,39 @@ class RequestTelemetry:
             tracing.reset_current(token)
 
 
-def metrics_router() -> APIRouter:
-    router = APIRouter(include_in_schema=False)
+METRICS_PATH = "/metrics"
 
-    @router.get("/metrics")
-    async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    return router
+class MetricsPortGate:
+    """``/metrics`` only on ``METRICS_PORT``, and nothing else there.
+
+    A NetworkPolicy sees ports, not paths: with metrics on a port of their own it admits only
+    the monitoring namespace to them, and the public port (the ingress) never serves them. No
+    metrics port configured: no metrics served at all.
+    """
+
+    def __init__(self, app: ASGIApp, metrics_port: int | None) -> None:
+        self.app = app
+        self.metrics_port = metrics_port
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        server = scope.get("server") or (None, None)
+        on_metrics_port = self.metrics_port is not None and server[1] == self.metrics_port
+        if on_metrics_port and scope["path"] == METRICS_PATH and scope["method"] in ("GET", "HEAD"):
+            await Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)(scope, receive, send)
+            return
+        if on_metrics_port or scope["path"] == METRICS_PATH:
+            await error_response(404, "not_found", "Not Found")(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 def install_telemetry(app: FastAPI, service: str) -> None:
-    """Metrics, access log and trace context; OpenTelemetry spans too when OTEL_ENABLED."""
+    """Access log, HTTP metrics and trace context; OpenTelemetry spans too when OTEL_ENABLED.
+    Call it last: its middleware wraps everything. /metrics itself: ``MetricsPortGate``."""
     app.add_middleware(RequestTelemetry)
-    app.include_router(metrics_router())
     if otel.enabled():
         otel.setup_tracing(app, service)

@@ -1,7 +1,20 @@
-"""Headers every response of an auth service carries (design.md §4, Web)."""
+"""What every answer of a web-facing service does the same way (design.md §4, Web):
 
-from starlette.datastructures import MutableHeaders
+- decides the request's public origin (``servicekit.public_origin``) and sets the ASGI scheme
+  from it, so cookies get ``Secure`` and the ``__Host-`` prefix behind a TLS proxy;
+- refuses a state-changing request whose ``Origin`` (or ``Sec-Fetch-Site``) is another site, on
+  top of the CSRF token: a token the attacker chose, planted as a cookie from a sibling
+  subdomain, does not get a cross-site form through;
+- adds the security headers, HSTS too on an https origin, to every answer, error pages
+  included: it wraps everything but telemetry, so add it after the other middleware.
+"""
+
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from servicekit.client_ip import Network
+from servicekit.http_errors import error_response
+from servicekit.public_origin import origin_of, public_origin, same_origin
 
 HEADERS = {
     "Cache-Control": "no-store",
@@ -13,22 +26,55 @@ HEADERS = {
     ),
     "X-Frame-Options": "DENY",
 }
+HSTS = "max-age=31536000"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class SecurityHeaders:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        public_base_url: str = "http://127.0.0.1",
+        trusted_proxies: tuple[Network, ...] = (),
+    ) -> None:
         self.app = app
+        self.configured = origin_of(public_base_url)
+        self.trusted = trusted_proxies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        headers = Headers(scope=scope)
+        client = scope.get("client")
+        origin = public_origin(
+            self.configured,
+            peer=client[0] if client else None,
+            forwarded_proto=headers.get("x-forwarded-proto"),
+            forwarded_host=headers.get("x-forwarded-host"),
+            trusted=self.trusted,
+        )
+        https = origin.startswith("https://")
+        scope["scheme"] = "https" if https else "http"
+        scope.setdefault("state", {})["public_origin"] = origin
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
+                out = MutableHeaders(scope=message)
                 for name, value in HEADERS.items():
-                    headers.setdefault(name, value)
+                    out.setdefault(name, value)
+                if https:
+                    out.setdefault("Strict-Transport-Security", HSTS)
             await send(message)
 
+        if scope["method"] not in SAFE_METHODS and not same_origin(
+            origin,
+            origin_header=headers.get("origin"),
+            fetch_site=headers.get("sec-fetch-site"),
+        ):
+            refused = error_response(
+                403, "cross_origin", "this form was sent from another site; nothing was done"
+            )
+            await refused(scope, receive, send_with_headers)
+            return
         await self.app(scope, receive, send_with_headers)

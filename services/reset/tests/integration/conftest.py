@@ -93,7 +93,9 @@ def clock() -> Clock:
 def make_resets(
     pool: asyncpg.Pool, identity: FakeIdentity, clock: Clock
 ) -> Callable[..., PasswordResets]:
-    def make(*, account_max: int = 3, ip_max: int = 20, ttl_minutes: int = 30) -> PasswordResets:
+    def make(
+        *, account_max: int = 3, ip_max: int = 20, ttl_minutes: int = 30, link_misses_max: int = 10
+    ) -> PasswordResets:
         return PasswordResets(
             RequestsRepository(pool),
             identity,  # type: ignore[arg-type]
@@ -102,7 +104,7 @@ def make_resets(
             public_origin=ORIGIN,
             ttl=timedelta(minutes=ttl_minutes),
             max_attempts=5,
-            limits=RequestLimits(account_max, ip_max, timedelta(minutes=15)),
+            limits=RequestLimits(account_max, ip_max, timedelta(minutes=15), link_misses_max),
             clock=clock,
         )
 
@@ -118,9 +120,11 @@ def unique_ip() -> str:
     return f"10.{n % 250}.{(n >> 8) % 250}.{(n >> 16) % 250 + 1}"
 
 
-async def emailed_token(pool: asyncpg.Pool, email: str) -> str:
-    """The token of the newest link sealed for ``email`` in the outbox (what the email carries)."""
-    rows = await pool.fetch("SELECT headers, value FROM outbox ORDER BY id DESC LIMIT 200")
+async def emailed_tokens(pool: asyncpg.Pool, email: str) -> list[str]:
+    """The tokens of the links sealed for ``email`` in the outbox (what the emails carry),
+    oldest first."""
+    rows = await pool.fetch("SELECT headers, value FROM outbox ORDER BY id DESC LIMIT 500")
+    tokens = []
     for row in rows:
         headers = [(k, v.encode()) for k, v in json.loads(row["headers"])]
         event = cloudevents_kafka.decode(headers, row["value"]).data
@@ -130,8 +134,16 @@ async def emailed_token(pool: asyncpg.Pool, email: str) -> str:
                 keys={"s1": decode_key("B" * 43)},
                 associated_data=str(event.request_id),  # type: ignore[attr-defined]
             )
-            return parse_qs(urlsplit(link).query)["token"][0]
-    raise AssertionError(f"no outbox record for {email}")
+            tokens.append(parse_qs(urlsplit(link).query)["token"][0])
+    return tokens[::-1]
+
+
+async def emailed_token(pool: asyncpg.Pool, email: str) -> str:
+    """The token of the newest link sealed for ``email`` in the outbox (what the email carries)."""
+    tokens = await emailed_tokens(pool, email)
+    if not tokens:
+        raise AssertionError(f"no outbox record for {email}")
+    return tokens[-1]
 
 
 @dataclass(frozen=True)

@@ -76,11 +76,18 @@ class Platform:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for name in SERVICES:
             self.ports.setdefault(name, free_port())
-        # identity's internal API listens on a port of its own (servicekit.internal_port).
+        # identity's and reset's internal APIs listen on ports of their own
+        # (servicekit.internal_port).
         self.ports.setdefault("identity-internal", free_port())
+        self.ports.setdefault("reset-internal", free_port())
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"
+
+    def metrics_url(self, key: str) -> str:
+        """Where a service (or instance) serves /metrics: its METRICS_PORT, never its public
+        port."""
+        return f"http://127.0.0.1:{self.ports[f'{key}-metrics']}/metrics"
 
     def env_for(self, name: str) -> dict[str, str]:
         e = self.endpoints
@@ -94,11 +101,12 @@ class Platform:
             "identity": {
                 "INTERNAL_PORT": str(self.ports["identity-internal"]),
                 "RESET_PUBLIC_URL": self.url("reset"),
-                "RESET_URL": self.url("reset"),
+                "RESET_URL": self.url("reset-internal"),
                 "PUBLIC_BASE_URL": self.url("identity"),
                 "KAFKA_BOOTSTRAP_SERVERS": e.kafka_bootstrap,
             },
             "reset": {
+                "INTERNAL_PORT": str(self.ports["reset-internal"]),
                 "KAFKA_BOOTSTRAP_SERVERS": e.kafka_bootstrap,
                 "IDENTITY_URL": self.url("identity-internal"),
                 "PUBLIC_BASE_URL": self.url("reset"),
@@ -165,12 +173,19 @@ class Platform:
         """One more process of service `name` (a second relay or notifier, say): same database
         and endpoints, its own port and log, extra `env` on top. Stop it by `instance`."""
         port = self.ports.setdefault(instance, free_port())
-        environment = {**self.env_for(name), "PORT": str(port), **(env or {})}
+        environment = {**self.env_for(name), "PORT": str(port)}
+        if "INTERNAL_PORT" in environment:  # an internal port of its own, like its public one
+            internal = self.ports.setdefault(f"{instance}-internal", free_port())
+            environment["INTERNAL_PORT"] = str(internal)
+        environment |= env or {}
         return self._spawn(instance, name, port, environment, timeout)
 
     def _spawn(
         self, key: str, name: str, port: int, env: dict[str, str], timeout: float
     ) -> RunningService:
+        # /metrics only on a port of its own (servicekit.metrics.MetricsPortGate).
+        metrics_port = self.ports.setdefault(f"{key}-metrics", free_port())
+        env = {"METRICS_PORT": str(metrics_port), **env}
         log = self.log_dir / f"{key}.log"
         out = log.open("ab")
         process = subprocess.Popen(

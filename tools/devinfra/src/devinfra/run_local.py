@@ -29,6 +29,8 @@ The password-reset platform is running.
   identity  {identity}   (OpenAPI: {identity}/openapi.json)
   reset     {reset}   (OpenAPI: {reset}/openapi.json)
   notifier  {platform.url("notifier")}   (health: /healthz/ready)
+  metrics   {platform.metrics_url("identity")}, {platform.metrics_url("reset")},
+            {platform.metrics_url("notifier")} (never on the public ports)
   demo account ({demo}): {DEMO_EMAIL} / {DEMO_PASSWORD}
   emails are printed below and kept as .eml files in {maildir}
   service logs: {run_dir / "logs"}
@@ -87,6 +89,9 @@ def main() -> int:
                     "identity": args.identity_port,
                     "reset": args.reset_port,
                     "notifier": args.notifier_port,
+                    "identity-metrics": 9101,
+                    "reset-metrics": 9102,
+                    "notifier-metrics": 9103,
                 },
                 test_defaults=False,
             )

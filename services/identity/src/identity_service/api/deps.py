@@ -1,11 +1,11 @@
 """Dependencies injected into routes."""
 
-import hmac
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import Depends, Header, Request
 from servicekit.http_errors import ApiError
+from servicekit.internal_auth import bearer, require_bearer
 
 from identity_service.adapters.reset_client import ResetClient
 from identity_service.core.config import Settings
@@ -31,31 +31,18 @@ async def get_reset_client(request: Request) -> ResetClient:
     return request.app.state.reset_client
 
 
-def _bearer(authorization: str | None) -> str | None:
-    scheme, _, value = (authorization or "").partition(" ")
-    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
-
-
 async def require_internal_caller(
     settings: Annotated[Settings, Depends(get_settings)],
     authorization: Annotated[str | None, Header()] = None,
 ) -> None:
-    presented = _bearer(authorization) or ""
-    expected = settings.internal_api_token.get_secret_value()
-    if not hmac.compare_digest(presented.encode(), expected.encode()):
-        raise ApiError(
-            401,
-            "unauthorized",
-            "internal API credential missing or wrong",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+    require_bearer(authorization, settings.internal_api_token.get_secret_value())
 
 
 async def require_session(
     accounts: Annotated[AccountService, Depends(get_accounts)],
     authorization: Annotated[str | None, Header()] = None,
 ) -> UUID:
-    token = _bearer(authorization)
+    token = bearer(authorization)
     account_id = await accounts.account_of_session(token) if token else None
     if account_id is None:
         raise ApiError(

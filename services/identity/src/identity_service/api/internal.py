@@ -27,9 +27,11 @@ def _not_found() -> ApiError:
 
 @router.post("/accounts/lookup")
 async def lookup(body: Lookup, accounts: Accounts) -> LookupResult:
+    """200 for known and unknown emails alike (``account_id`` null): a 404 would show up in the
+    HTTP metrics' status label and tell them apart."""
     account = await accounts.lookup(body.email)
     if account is None:
-        raise _not_found()
+        return LookupResult(account_id=None, totp_enabled=False)
     return LookupResult(account_id=account.id, totp_enabled=account.totp_enabled)
 
 

@@ -13,7 +13,7 @@ from servicekit.database import create_pool
 from servicekit.health import health_router
 from servicekit.http_errors import BodySizeLimit, install_error_handlers
 from servicekit.internal_port import InternalPortGate
-from servicekit.metrics import install_telemetry
+from servicekit.metrics import MetricsPortGate, install_telemetry
 from servicekit.pages import mount_static
 from servicekit.periodic import periodic
 from servicekit.security_headers import SecurityHeaders
@@ -25,7 +25,7 @@ from identity_service.adapters.password_hashing import PasswordHashing
 from identity_service.adapters.registrations_repository import RegistrationsRepository
 from identity_service.adapters.reset_client import ResetClient
 from identity_service.adapters.secret_box import SecretBox
-from identity_service.api import errors, internal, pages, public
+from identity_service.api import errors, internal, pages, public, undo_pages
 from identity_service.core.config import Settings, get_settings
 from identity_service.domain.login_throttle import ThrottleRule
 from identity_service.domain.passwords import Argon2Hasher, PasswordPolicy
@@ -64,7 +64,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = await create_pool(settings.database_url, max_size=settings.db_pool_max_size)
         app.state.pool = pool
-        app.state.reset_client = ResetClient(str(settings.reset_url))
+        app.state.reset_client = ResetClient(
+            str(settings.reset_url), settings.internal_api_token.get_secret_value()
+        )
         hashing = PasswordHashing(
             Argon2Hasher(
                 settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism
@@ -133,12 +135,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(SecurityHeaders)
     app.add_middleware(InternalPortGate, internal_port=settings.internal_port)
+    app.add_middleware(MetricsPortGate, metrics_port=settings.metrics_port)
+    # Outside the other middleware, so their answers (404 of the gate, 413, 500) carry it too.
+    app.add_middleware(
+        SecurityHeaders,
+        public_base_url=settings.public_origin,
+        trusted_proxies=settings.trusted_proxy_networks,
+    )
     install_telemetry(app, "identity")  # outermost: times and counts everything, 413s included
     app.include_router(public.router)
     app.include_router(internal.router)
     app.include_router(pages.router)
+    app.include_router(undo_pages.router)
     mount_static(app)  # the shared stylesheet; identity has no files of its own
 
     async def database() -> None:

@@ -9,10 +9,10 @@ or replay in between; the cost is typing the password twice. The email is kept i
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Cookie, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
-from servicekit import csrf
+from servicekit import cookies, csrf
 from servicekit.client_ip import ClientIp
 from servicekit.pages import page_templates, render_page
 
@@ -29,6 +29,7 @@ templates = page_templates(Path(__file__).parent.parent / "templates")
 
 LOGIN_PATH = "/login"
 LOGGED_IN_PATH = "/logged-in"
+SESSION_COOKIE = "session"  # __Host-session on an https origin
 
 RESET_DONE = "Your password was changed. Log in with your new password."
 VERIFIED = "Your email address is confirmed and your account is ready. Log in."
@@ -72,10 +73,6 @@ def _wait_text(seconds: int) -> str:
         return f"{seconds} second{'s' if seconds != 1 else ''}"
     minutes = -(-seconds // 60)
     return f"{minutes} minute{'s' if minutes != 1 else ''}"
-
-
-def _session_cookie(request: Request) -> str:
-    return "__Host-session" if request.url.scheme == "https" else "session"
 
 
 def _login_page(
@@ -210,26 +207,19 @@ async def login(
             error_field=field,
         )
     response = RedirectResponse(LOGGED_IN_PATH, status_code=303)
-    response.set_cookie(
-        _session_cookie(request),
+    cookies.set_cookie(
+        response,
+        request,
+        SESSION_COOKIE,
         token,
         max_age=request.app.state.settings.session_ttl_seconds,
-        path="/",
-        httponly=True,
-        secure=request.url.scheme == "https",
-        samesite="lax",
     )
     return response
 
 
 @router.get(LOGGED_IN_PATH)
-async def logged_in(
-    request: Request,
-    accounts: Accounts,
-    session: Annotated[str | None, Cookie(alias="session")] = None,
-    host_session: Annotated[str | None, Cookie(alias="__Host-session")] = None,
-) -> Response:
-    token = host_session if request.url.scheme == "https" else session
+async def logged_in(request: Request, accounts: Accounts) -> Response:
+    token = cookies.read_cookie(request, SESSION_COOKIE)
     if not token or await accounts.account_of_session(token) is None:
         return RedirectResponse(LOGIN_PATH, status_code=303)
     return render_page(templates, request, "logged_in.html")

@@ -89,7 +89,7 @@ class Lookup(Strict):
 
 
 class LookupResult(BaseModel):
-    account_id: UUID
+    account_id: UUID | None  # None: no account with this email
     totp_enabled: bool
 
 

@@ -47,7 +47,8 @@ class Settings(BaseSettings):
     # notifier only); `id:base64url,...`, first is current.
     notice_seal_keys: SecretStr = SecretStr(DEV_NOTICE_SEAL_KEYS)
     undo_link_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=3600)
-    # The reset service, for the fresh reset that "This wasn't me" starts.
+    # The reset service's internal API (its INTERNAL_PORT), for the fresh reset that "This
+    # wasn't me" starts; authenticated with INTERNAL_API_TOKEN.
     reset_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8002")
 
     argon2_memory_kib: int = Field(default=19 * 1024, ge=19 * 1024)
@@ -78,20 +79,24 @@ class Settings(BaseSettings):
     registration_free_per_ip: int = Field(default=10, ge=1)
     # Logins and registrations waiting for argon2id beyond this many get 503 + Retry-After.
     hash_queue_max: int = Field(default=32, ge=1, le=10_000)
-    # Proxies whose X-Forwarded-For is believed for the client IP (comma-separated CIDRs).
-    trusted_proxies: str = ""
     max_body_bytes: int = Field(default=16 * 1024, ge=1024)
     # The internal API (for the reset service) is served only on this port when it is set, so a
     # NetworkPolicy can admit just the reset pods to it; required in production.
     internal_port: int | None = Field(default=None, ge=1, le=65535)
-
-    @cached_property
-    def notice_seal_keyring(self) -> KeyRing:
-        return KeyRing.parse(self.notice_seal_keys.get_secret_value())
+    # /metrics is served on this port only (never on the public one), so a NetworkPolicy can
+    # admit just the monitoring namespace to it; unset: no metrics served.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    # Proxies whose X-Forwarded-For (the client IP, for the login limits) and X-Forwarded-Proto /
+    # -Host (which origin the browser used) are believed; CIDRs, comma-separated; empty = none.
+    trusted_proxies: str = ""
 
     @cached_property
     def trusted_proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
         return parse_networks(self.trusted_proxies)
+
+    @cached_property
+    def notice_seal_keyring(self) -> KeyRing:
+        return KeyRing.parse(self.notice_seal_keys.get_secret_value())
 
     @property
     def public_origin(self) -> str:

@@ -19,7 +19,7 @@ from servicekit.backoff import sleep_unless_stopped
 from servicekit.database import create_pool
 from servicekit.health import health_router
 from servicekit.http_errors import install_error_handlers
-from servicekit.metrics import install_telemetry
+from servicekit.metrics import MetricsPortGate, install_telemetry
 
 from notifier_service.adapters.dead_letters import DeadLetters
 from notifier_service.adapters.deliveries_ledger import DeliveriesLedger, DeliveryBusy
@@ -109,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="notifier", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None
     )
     install_error_handlers(app)
+    app.add_middleware(MetricsPortGate, metrics_port=settings.metrics_port)
     install_telemetry(app, "notifier")
 
     async def database() -> None:

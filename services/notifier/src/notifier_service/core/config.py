@@ -42,6 +42,9 @@ class Settings(BaseSettings):
 
     # Keys opening the sealed "This wasn't me" link (shared with identity only).
     notice_seal_keys: SecretStr = SecretStr(DEV_NOTICE_SEAL_KEYS)
+    # /metrics is served on this port only (never on the public one), so a NetworkPolicy can
+    # admit just the monitoring namespace to it; unset: no metrics served.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
 
     @cached_property
     def link_keys(self) -> dict[str, bytes]:

@@ -63,11 +63,13 @@ class IdentityClient:
     async def lookup(self, email: str) -> KnownAccount | None:
         response = await self._post("/internal/v1/accounts/lookup", {"email": email})
         if response.status_code == 404:
-            return None
+            return None  # an identity from before unknown emails answered 200
         if response.status_code == 422:
             return None  # identity refuses an address it could never have registered
         response.raise_for_status()
         body = response.json()
+        if body.get("account_id") is None:
+            return None
         return KnownAccount(UUID(body["account_id"]), bool(body["totp_enabled"]))
 
     async def set_password(

@@ -26,13 +26,19 @@ class Decision:
     retry_after_seconds: int = 0
 
 
-async def take(conn: asyncpg.Connection, limit: Limit, now: datetime) -> Decision:
-    """Count one hit if the window has room; must run inside a transaction."""
+async def lock_subject(conn: asyncpg.Connection, scope: str, subject: bytes) -> None:
+    """Hold the subject's lock until the transaction ends (``take`` takes it too; taking it again
+    in the same transaction is a no-op)."""
     await conn.execute(
         "SELECT pg_advisory_xact_lock(hashtextextended($1 || encode($2, 'hex'), 0))",
-        limit.scope,
-        limit.subject,
+        scope,
+        subject,
     )
+
+
+async def take(conn: asyncpg.Connection, limit: Limit, now: datetime) -> Decision:
+    """Count one hit if the window has room; must run inside a transaction."""
+    await lock_subject(conn, limit.scope, limit.subject)
     since = now - limit.window
     count, oldest = await conn.fetchrow(
         """SELECT count(*), min(at) FROM rate_limit_hits

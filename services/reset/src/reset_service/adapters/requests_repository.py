@@ -7,14 +7,19 @@ if and only if the request exists; the relay publishes it later (design.md §5).
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 import asyncpg
 from pwreset_contracts.cloudevents_kafka import KafkaRecord
 from servicekit.outbox.enqueue import enqueue
 
+from reset_service.adapters import deferred_emails
 from reset_service.adapters.rate_limits import Decision, Limit, take
+
+# Codes of replaced requests a newer one still accepts; with the account limit this covers a
+# window of requests from others while the owner waits for the coalesced email.
+MAX_CARRIED_CODES = 32
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,7 @@ class StoredRequest:
     id: UUID
     account_id: UUID
     code_hash: bytes
+    carried_code_hashes: list[bytes]
     hash_key_id: str
     requires_totp: bool
     expires_at: datetime
@@ -79,26 +85,47 @@ class RequestsRepository:
         record: KafkaRecord,
         event_id: UUID,
         *,
-        ip_limit: Limit,
+        ip_limit: Limit | None,
         account_limit: Limit,
         keep: bool,
         now: datetime,
-    ) -> tuple[Decision, bool]:
-        """Count the request against both limits and write the request and its event.
+    ) -> Decision:
+        """Count the request against both limits and write the request and its email.
 
         Every request, for a known email or not, runs the same statements in one transaction, so
-        their timing does not tell them apart; only a request for a known account under its limit
-        (``keep``) keeps its rows, the others roll back to a savepoint. Over the IP limit nothing
-        is written. Returns the IP decision (the account limit is silent by design) and whether
-        the request was kept.
+        their timing does not tell them apart; only a request for a known account (``keep``)
+        keeps its rows, the others roll back to a savepoint. Over the IP limit nothing is
+        written (``ip_limit`` None: an internal caller, outside every client's bucket).
+
+        The newest request is never dropped: it revokes the older ones but takes over their
+        codes and their wrong-code count (within the window), and its email goes out now if
+        the account limit has room, else it waits as the account's one pending email
+        (``deferred_emails``). Returns the IP decision (the account limit is silent by design).
         """
         async with self._pool.acquire() as conn, conn.transaction():
-            by_ip = await take(conn, ip_limit, now)
+            by_ip = await take(conn, ip_limit, now) if ip_limit else Decision(True)
             if not by_ip.allowed:
-                return by_ip, False
+                return by_ip
+            # Under the account's advisory lock from here on: one request of it at a time.
             by_account = await take(conn, account_limit, now)
             decoy = conn.transaction()
             await decoy.start()
+            newest = await conn.fetchrow(
+                """SELECT code_hash, hash_key_id, carried_code_hashes, failed_attempts
+                   FROM reset_requests
+                   WHERE account_id = $1 AND used_at IS NULL AND revoked_at IS NULL
+                     AND created_at > $2 AND expires_at > $3
+                   ORDER BY created_at DESC LIMIT 1""",
+                request.account_id,
+                now - account_limit.window,
+                now,
+            )
+            carried: list[bytes] = []
+            failed = 0
+            if newest is not None:
+                failed = newest["failed_attempts"]
+                if newest["hash_key_id"] == request.hash_key_id:
+                    carried = [newest["code_hash"], *newest["carried_code_hashes"]]
             # A new request revokes the older ones of the same account.
             await conn.execute(
                 """UPDATE reset_requests SET revoked_at = $2
@@ -109,8 +136,8 @@ class RequestsRepository:
             await conn.execute(
                 """INSERT INTO reset_requests
                    (id, account_id, token_hash, code_hash, hash_key_id, requires_totp,
-                    created_at, expires_at)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8)""",
+                    created_at, expires_at, carried_code_hashes, failed_attempts)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)""",
                 request.id,
                 request.account_id,
                 request.token_hash,
@@ -119,22 +146,33 @@ class RequestsRepository:
                 request.requires_totp,
                 now,
                 request.expires_at,
+                carried[:MAX_CARRIED_CODES],
+                failed,
             )
-            await enqueue(conn, event_id, record)
-            kept = keep and by_account.allowed
-            if kept:
+            if by_account.allowed:
+                await enqueue(conn, event_id, record)
+                await deferred_emails.cancel(conn, request.account_id)
+            else:
+                await deferred_emails.defer(
+                    conn,
+                    deferred_emails.Pending(
+                        request.account_id, request.id, event_id, account_limit.subject, record
+                    ),
+                    now + timedelta(seconds=by_account.retry_after_seconds),
+                )
+            if keep:
                 await decoy.commit()
             else:
                 await decoy.rollback()
-            return by_ip, kept
+            return by_ip
 
     @asynccontextmanager
     async def lock_by_token(self, token_hashes: list[bytes]) -> AsyncIterator[LockedRequest]:
         """The request a link token belongs to, locked until the block ends (then committed)."""
         async with self._pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(
-                """SELECT id, account_id, code_hash, hash_key_id, requires_totp, expires_at,
-                          failed_attempts, used_at, revoked_at
+                """SELECT id, account_id, code_hash, carried_code_hashes, hash_key_id,
+                          requires_totp, expires_at, failed_attempts, used_at, revoked_at
                    FROM reset_requests WHERE token_hash = ANY($1::bytea[]) FOR UPDATE""",
                 token_hashes,
             )
@@ -142,9 +180,17 @@ class RequestsRepository:
 
     async def find_by_token(self, token_hashes: list[bytes]) -> StoredRequest | None:
         row = await self._pool.fetchrow(
-            """SELECT id, account_id, code_hash, hash_key_id, requires_totp, expires_at,
-                      failed_attempts, used_at, revoked_at
+            """SELECT id, account_id, code_hash, carried_code_hashes, hash_key_id, requires_totp,
+                      expires_at, failed_attempts, used_at, revoked_at
                FROM reset_requests WHERE token_hash = ANY($1::bytea[])""",
             token_hashes,
         )
         return StoredRequest(**row) if row else None
+
+    async def send_due_emails(self, *, max_hits: int, window: timedelta, now: datetime) -> int:
+        return await deferred_emails.send_due(self._pool, max_hits=max_hits, window=window, now=now)
+
+    async def count_unknown_token(self, limit: Limit, now: datetime) -> Decision:
+        """One hit for a link token that matched nothing, from this client."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            return await take(conn, limit, now)

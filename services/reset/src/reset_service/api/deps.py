@@ -1,7 +1,8 @@
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from servicekit.client_ip import ClientIp
+from servicekit.internal_auth import require_bearer
 
 from reset_service.service_layer.password_resets import PasswordResets
 
@@ -12,6 +13,13 @@ async def get_resets(request: Request) -> PasswordResets:
     return request.app.state.resets
 
 
+async def require_internal_caller(
+    request: Request, authorization: Annotated[str | None, Header()] = None
+) -> None:
+    """identity's credential on the internal API (the same INTERNAL_API_TOKEN both ways)."""
+    require_bearer(authorization, request.app.state.settings.internal_api_token.get_secret_value())
+
+
 Resets = Annotated[PasswordResets, Depends(get_resets)]
 
-__all__ = ["ClientIp", "Resets", "get_resets"]
+__all__ = ["ClientIp", "Resets", "get_resets", "require_internal_caller"]

@@ -11,7 +11,8 @@ from fastapi import FastAPI
 from servicekit.database import create_pool
 from servicekit.health import health_router
 from servicekit.http_errors import BodySizeLimit, install_error_handlers
-from servicekit.metrics import install_telemetry
+from servicekit.internal_port import InternalPortGate
+from servicekit.metrics import MetricsPortGate, install_telemetry
 from servicekit.outbox.relay import OutboxRelay
 from servicekit.pages import mount_static
 from servicekit.security_headers import SecurityHeaders
@@ -19,8 +20,9 @@ from servicekit.security_headers import SecurityHeaders
 from reset_service.adapters.identity_client import IdentityClient
 from reset_service.adapters.rate_limits import prune_rate_limits
 from reset_service.adapters.requests_repository import RequestsRepository
-from reset_service.api import pages, resets
+from reset_service.api import internal, pages, resets
 from reset_service.core.config import Settings, get_settings
+from reset_service.service_layer.deferred import send_deferred_emails
 from reset_service.service_layer.password_resets import PasswordResets, RequestLimits
 
 
@@ -48,12 +50,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 account_max=settings.rate_limit_account_max,
                 ip_max=settings.rate_limit_ip_max,
                 window=timedelta(seconds=settings.rate_limit_window_seconds),
+                link_misses_max=settings.rate_limit_link_misses_max,
             ),
         )
         stop = asyncio.Event()
         pruner = asyncio.create_task(
             prune_rate_limits(pool, timedelta(seconds=settings.rate_limit_window_seconds), stop),
             name="rate-limit-pruner",
+        )
+        mailer = asyncio.create_task(
+            send_deferred_emails(app.state.resets, settings.deferred_email_poll_seconds, stop),
+            name="deferred-emails",
         )
         relay_task = None
         if settings.outbox_relay_enabled:
@@ -72,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             stop.set()
             await pruner
+            await mailer
             if relay_task is not None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await asyncio.wait_for(relay_task, timeout=20)
@@ -82,9 +90,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(InternalPortGate, internal_port=settings.internal_port)
+    app.add_middleware(MetricsPortGate, metrics_port=settings.metrics_port)
+    # Outside the other middleware, so their answers (413, 500) carry the headers too.
+    app.add_middleware(
+        SecurityHeaders,
+        public_base_url=settings.public_origin,
+        trusted_proxies=settings.trusted_proxy_networks,
+    )
     install_telemetry(app, "reset")  # outermost: times and counts everything, 413s included
     app.include_router(resets.router)
+    app.include_router(internal.router)
     app.include_router(pages.router)
     mount_static(app, Path(__file__).parent.parent / "static")
 

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Cookie, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
-from servicekit import csrf
+from servicekit import cookies, csrf
 from servicekit.pages import page_templates, render_page
 
 from reset_service.adapters.identity_client import IdentityUnavailable, PasswordRejected
@@ -30,7 +30,7 @@ from reset_service.service_layer.password_resets import (
 router = APIRouter(include_in_schema=False)
 templates = page_templates(Path(__file__).parent.parent / "templates")
 
-COOKIE = "reset_link"
+COOKIE = "reset_link"  # __Secure-reset_link on an https origin (its path is not /)
 FORGOT_PATH = "/forgot-password"
 PATH = "/reset-password"
 COOKIE_SECONDS = 15 * 60
@@ -41,13 +41,19 @@ EMAIL_INVALID = "Enter your email address, like name@example.com."
 NO_NEW_PASSWORD = "Enter a new password."  # noqa: S105 - a message, not a password
 TOTP_THROTTLED = "Too many wrong authenticator codes. Wait a few minutes, then try again."
 PASSWORDS_DIFFER = "The passwords do not match. Type the same new password in both fields."
+LINKS_LIMITED = (
+    "Too many reset links that do not work were opened from your network. Wait a few minutes, "
+    "then open the newest link you received."
+)
 LINK_MESSAGES = {
     ConfirmFailure.LINK_INVALID: (
         "This reset link has expired or has already been used. A link works once, for a limited "
         "time, and only the newest one you asked for."
     ),
+    # The count carries over to new requests of the account within the rate-limit window.
     ConfirmFailure.TOO_MANY_ATTEMPTS: (
-        "Too many wrong codes were entered, so this reset link no longer works."
+        "Too many wrong codes were entered, so this reset link no longer works. "
+        "Wait {minutes} minutes, then ask for a new one."
     ),
 }
 
@@ -78,7 +84,16 @@ def _set_new_password_page(request: Request, status: int = 200, **context: objec
 
 
 def _link_invalid(request: Request, failure: ConfirmFailure) -> HTMLResponse:
-    return render_page(templates, request, "link_invalid.html", 410, message=LINK_MESSAGES[failure])
+    minutes = -(-_settings(request).rate_limit_window_seconds // 60)
+    message = LINK_MESSAGES[failure].format(minutes=minutes)
+    return render_page(templates, request, "link_invalid.html", 410, message=message)
+
+
+def _too_many_links(request: Request, exc: RateLimited) -> HTMLResponse:
+    # Only this network tried too many links that match nothing.
+    response = render_page(templates, request, "link_invalid.html", 429, message=LINKS_LIMITED)
+    response.headers["Retry-After"] = str(exc.retry_after_seconds)
+    return response
 
 
 def _code_field(requires_totp: bool) -> str:
@@ -163,27 +178,22 @@ async def forgot_password(
 async def landing(
     request: Request,
     resets: Resets,
+    ip: ClientIp,
     token: str | None = None,
-    reset_link: Annotated[str | None, Cookie(alias=COOKIE)] = None,
 ) -> Response:
     if token:
         response = RedirectResponse(PATH, status_code=303)
-        response.set_cookie(
-            COOKIE,
-            token,
-            max_age=COOKIE_SECONDS,
-            path=PATH,
-            httponly=True,
-            secure=request.url.scheme == "https",
-            samesite="lax",
-        )
+        cookies.set_cookie(response, request, COOKIE, token, path=PATH, max_age=COOKIE_SECONDS)
         return response
+    reset_link = cookies.read_cookie(request, COOKIE, PATH)
     if not reset_link:
         return _link_invalid(request, ConfirmFailure.LINK_INVALID)
     try:
-        info = await resets.inspect_link(reset_link)
+        info = await resets.inspect_link(reset_link, ip)
     except ConfirmRejected as exc:
         return _link_invalid(request, exc.failure)
+    except RateLimited as exc:
+        return _too_many_links(request, exc)
     return _set_new_password_page(request, requires_totp=info.requires_totp)
 
 
@@ -197,15 +207,17 @@ async def submit(
     verification_code: Annotated[str | None, Form(max_length=32)] = None,
     totp_code: Annotated[str | None, Form(max_length=32)] = None,
     recovery_code: Annotated[str | None, Form(max_length=32)] = None,
-    reset_link: Annotated[str | None, Cookie(alias=COOKIE)] = None,
 ) -> Response:
+    reset_link = cookies.read_cookie(request, COOKIE, PATH)
     if not reset_link:
         return _link_invalid(request, ConfirmFailure.LINK_INVALID)
     # Which code the form asks for comes from the request itself, never from the submitted form.
     try:
-        requires_totp = (await resets.inspect_link(reset_link)).requires_totp
+        requires_totp = (await resets.inspect_link(reset_link, ip)).requires_totp
     except ConfirmRejected as exc:
         return _link_invalid(request, exc.failure)
+    except RateLimited as exc:
+        return _too_many_links(request, exc)
 
     def again(status: int, error: str, field: str | None) -> HTMLResponse:
         return _set_new_password_page(
@@ -242,5 +254,5 @@ async def submit(
         return again(503, UNAVAILABLE, None)
     # No automatic login (design.md §4): the person logs in with the new password.
     response = RedirectResponse(f"{_login_url(request)}?reset=done", status_code=303)
-    response.delete_cookie(COOKIE, path=PATH)
+    cookies.delete_cookie(response, request, COOKIE, PATH)
     return response

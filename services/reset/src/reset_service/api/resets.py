@@ -43,6 +43,8 @@ async def confirm_reset(body: ConfirmReset, resets: Resets, ip: ClientIp) -> Res
         )
     except ConfirmRejected as exc:
         raise confirm_error(exc) from exc
+    except RateLimited as exc:  # too many link tokens that match nothing from this client
+        raise rate_limited(exc) from exc
     except PasswordRejected as exc:
         raise password_error(exc) from exc
     except IdentityUnavailable as exc:

@@ -40,12 +40,18 @@ class Settings(BaseSettings):
     # AES-256-GCM keys sealing the link in ResetRequested; shared with the notifier only.
     link_seal_keys: SecretStr = SecretStr(DEV_LINK_SEAL_KEYS)
 
-    # Requests per sliding window: per account (over it looks like success, no email) and per
-    # client IP (over it is a 429 with Retry-After).
+    # Per sliding window: reset emails per account (further requests look the same, stay valid
+    # and wait for the account's next email, coalesced: it carries the newest link and accepts
+    # their codes) and requests per client IP (over it is a 429 with Retry-After).
     rate_limit_account_max: int = Field(default=3, ge=1)
     rate_limit_ip_max: int = Field(default=20, ge=1)
     rate_limit_window_seconds: int = Field(default=900, ge=1)
-    # Proxies whose X-Forwarded-For is believed (CIDRs, comma-separated); empty = none.
+    # Link tokens that match nothing, per client IP per window, before a 429.
+    rate_limit_link_misses_max: int = Field(default=10, ge=1)
+    # How often waiting (coalesced) emails are checked for room in their account's window.
+    deferred_email_poll_seconds: float = Field(default=5.0, gt=0, le=300)
+    # Proxies whose X-Forwarded-For (client IP) and X-Forwarded-Proto / -Host (the origin the
+    # browser used) are believed (CIDRs, comma-separated); empty = none.
     trusted_proxies: str = ""
 
     outbox_relay_enabled: bool = True
@@ -56,6 +62,12 @@ class Settings(BaseSettings):
     outbox_lease_seconds: float = Field(default=30.0, ge=2, le=600)
 
     max_body_bytes: int = Field(default=16 * 1024, ge=1024)
+    # The internal API (for identity's "This wasn't me") is served only on this port when it is
+    # set, so a NetworkPolicy can admit just the identity pods to it; required in production.
+    internal_port: int | None = Field(default=None, ge=1, le=65535)
+    # /metrics is served on this port only (never on the public one), so a NetworkPolicy can
+    # admit just the monitoring namespace to it; unset: no metrics served.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
 
     @cached_property
     def trusted_proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
@@ -85,6 +97,10 @@ class Settings(BaseSettings):
             check.keyring("LINK_SEAL_KEYS", self.link_seal_keys, DEV_LINK_SEAL_KEYS)
             check.https("PUBLIC_BASE_URL", self.public_base_url)
             check.https("IDENTITY_PUBLIC_URL", self.identity_public_url)
+            check.require(
+                self.internal_port is not None,
+                "set INTERNAL_PORT: production serves the internal API on its own port",
+            )
             check.raise_if_any()
         return self
 

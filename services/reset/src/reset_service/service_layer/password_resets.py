@@ -54,9 +54,10 @@ class RateLimited(Exception):
 
 @dataclass(frozen=True)
 class RequestLimits:
-    account_max: int
+    account_max: int  # emails per account per window; further requests wait, coalesced
     ip_max: int
     window: timedelta
+    link_misses_max: int = 10  # link tokens matching nothing, per client IP per window
 
     def for_email(self, key: bytes, email: str) -> Limit:
         # Counted for unknown emails too, the same way: the limit says nothing about existence.
@@ -69,6 +70,10 @@ class RequestLimits:
 
     def for_ip(self, key: bytes, client_ip: str) -> Limit:
         return Limit("ip", keyed_hash(key, "ip:" + client_ip), self.ip_max, self.window)
+
+    def for_link_misses(self, key: bytes, client_ip: str) -> Limit:
+        subject = keyed_hash(key, "ip:" + client_ip)
+        return Limit("link_miss", subject, self.link_misses_max, self.window)
 
 
 class ConfirmFailure(enum.Enum):
@@ -117,10 +122,12 @@ class PasswordResets:
         self._limits = limits
         self._clock = clock
 
-    async def request(self, email: str, client_ip: str) -> IssuedCode:
+    async def request(self, email: str, client_ip: str | None) -> IssuedCode:
         """Issue a code for any email. Known and unknown emails take the same path (lookup,
         secrets, sealing, one transaction) so neither the answer nor its timing differs; only a
-        known account under its limit keeps its request and gets an email."""
+        known account keeps its request and gets an email: now, or over the per-account limit
+        coalesced into the account's next email (which carries the newest link and accepts this
+        code). ``client_ip`` None: an internal caller, counted in no client's bucket."""
         now = self._clock()
         code = new_verification_code()
         account = await self._identity.lookup(email)
@@ -143,7 +150,7 @@ class PasswordResets:
         )
         event_id = uuid.uuid4()
         key = self._hash_keys.current
-        decision, kept = await self._repo.record_request(
+        decision = await self._repo.record_request(
             NewRequest(
                 id=request_id,
                 account_id=account_id,
@@ -160,7 +167,7 @@ class PasswordResets:
                 extensions=tracing.event_extensions(),
             ),
             event_id,
-            ip_limit=self._limits.for_ip(key, client_ip),
+            ip_limit=self._limits.for_ip(key, client_ip) if client_ip is not None else None,
             account_limit=self._limits.for_email(key, email),
             keep=account is not None,
             now=now,
@@ -168,11 +175,28 @@ class PasswordResets:
         if not decision.allowed:
             RESET_REQUESTS.labels("ip_limited").inc()
             raise RateLimited(decision.retry_after_seconds)
-        RESET_REQUESTS.labels("queued" if kept else "suppressed").inc()
+        # One outcome for known and unknown emails: a metric must not tell them apart.
+        RESET_REQUESTS.labels("accepted").inc()
         return IssuedCode(code, int(self._ttl.total_seconds()))
+
+    async def send_due_emails(self) -> int:
+        """Send the coalesced emails whose account has room in its window again."""
+        return await self._repo.send_due_emails(
+            max_hits=self._limits.account_max, window=self._limits.window, now=self._clock()
+        )
 
     def _token_hashes(self, token: str) -> list[bytes]:
         return [keyed_hash(key, token) for key in self._hash_keys.keys.values()]
+
+    async def _found(self, request: StoredRequest | None, client_ip: str | None) -> StoredRequest:
+        """The request, or a counted miss for this client: 429 after a few in a window."""
+        if request is None and client_ip is not None:
+            limit = self._limits.for_link_misses(self._hash_keys.current, client_ip)
+            decision = await self._repo.count_unknown_token(limit, self._clock())
+            if not decision.allowed:
+                RESET_CONFIRMATIONS.labels("link_misses_limited").inc()
+                raise RateLimited(decision.retry_after_seconds)
+        return self._usable(request)
 
     def _usable(self, request: StoredRequest | None) -> StoredRequest:
         if (
@@ -186,9 +210,10 @@ class PasswordResets:
             raise ConfirmRejected(ConfirmFailure.TOO_MANY_ATTEMPTS)
         return request
 
-    async def inspect_link(self, token: str) -> LinkInfo:
+    async def inspect_link(self, token: str, client_ip: str | None = None) -> LinkInfo:
         """For the page behind the link; reading never consumes it."""
-        request = self._usable(await self._repo.find_by_token(self._token_hashes(token)))
+        found = await self._repo.find_by_token(self._token_hashes(token))
+        request = await self._found(found, client_ip)
         return LinkInfo(requires_totp=request.requires_totp, expires_at=request.expires_at)
 
     async def confirm(
@@ -224,35 +249,61 @@ class PasswordResets:
     ) -> None:
         failure: ConfirmRejected | None = None
         async with self._repo.lock_by_token(self._token_hashes(token)) as locked:
-            request = self._usable(locked.request)
-            if request.requires_totp:
-                # The verification code alone never suffices when two-factor is on.
-                if not second_factor:
-                    raise ConfirmRejected(ConfirmFailure.TOTP_REQUIRED)
-            elif not code:
-                raise ConfirmRejected(ConfirmFailure.CODE_REQUIRED)
-            elif not same_secret(
-                keyed_hash(self._hash_keys.keys[request.hash_key_id], normalise_code(code)),
-                request.code_hash,
-            ):
-                failure = await self._failed(locked, ConfirmFailure.WRONG_CODE)
-            if failure is None:
-                try:
-                    await self._identity.set_password(
-                        request.account_id,
-                        new_password,
-                        second_factor if request.requires_totp else None,
-                        client_ip,
-                    )
-                except TotpInvalid as exc:
-                    if exc.throttled:
-                        raise ConfirmRejected(ConfirmFailure.TOTP_THROTTLED) from exc
-                    failure = await self._failed(locked, ConfirmFailure.WRONG_CODE)
-                else:
-                    await locked.mark_used(self._clock())
+            if locked.request is None:
+                # A token that matches nothing: counted per client, after this transaction.
+                failure = ConfirmRejected(ConfirmFailure.LINK_INVALID)
+            else:
+                failure = await self._check(locked, code, new_password, second_factor, client_ip)
+        if locked.request is None:
+            await self._found(None, client_ip)
         # Raised after the block, so the failure count above is committed, not rolled back.
         if failure is not None:
             raise failure
+
+    async def _check(
+        self,
+        locked: LockedRequest,
+        code: str | None,
+        new_password: str,
+        second_factor: SecondFactor,
+        client_ip: str | None,
+    ) -> ConfirmRejected | None:
+        """Check the code (or pass the second factor on) and set the password; the failure to
+        raise once the row's transaction has committed its count, if any."""
+        failure: ConfirmRejected | None = None
+        request = self._usable(locked.request)
+        if request.requires_totp:
+            # The verification code alone never suffices when two-factor is on.
+            if not second_factor:
+                raise ConfirmRejected(ConfirmFailure.TOTP_REQUIRED)
+        elif not code:
+            raise ConfirmRejected(ConfirmFailure.CODE_REQUIRED)
+        elif not self._code_matches(request, code):
+            failure = await self._failed(locked, ConfirmFailure.WRONG_CODE)
+        if failure is None:
+            try:
+                await self._identity.set_password(
+                    request.account_id,
+                    new_password,
+                    second_factor if request.requires_totp else None,
+                    client_ip,
+                )
+            except TotpInvalid as exc:
+                if exc.throttled:
+                    raise ConfirmRejected(ConfirmFailure.TOTP_THROTTLED) from exc
+                failure = await self._failed(locked, ConfirmFailure.WRONG_CODE)
+            else:
+                await locked.mark_used(self._clock())
+        return failure
+
+    def _code_matches(self, request: StoredRequest, code: str) -> bool:
+        """This request's code, or one of the requests it replaced (carried over). Every stored
+        hash is compared, in constant time each, so the time says nothing about which matched."""
+        presented = keyed_hash(self._hash_keys.keys[request.hash_key_id], normalise_code(code))
+        matches = [
+            same_secret(presented, h) for h in (request.code_hash, *request.carried_code_hashes)
+        ]
+        return any(matches)
 
     async def _failed(self, locked: LockedRequest, kind: ConfirmFailure) -> ConfirmRejected:
         attempts = await locked.record_failure()

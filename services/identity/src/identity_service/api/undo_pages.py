@@ -1,0 +1,77 @@
+"""The page behind the "This wasn't me" link of the "Your password was changed" email.
+
+GET only shows one button: mail scanners follow links, so opening the link must never act.
+The button's POST (CSRF token, and the Origin check of every POST) signs the account out
+everywhere and starts a fresh reset through reset's internal API, then shows its code.
+"""
+
+import re
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse
+from servicekit import csrf
+from servicekit.pages import page_templates, render_page
+
+from identity_service.adapters.reset_client import ResetUnavailable
+from identity_service.api.deps import Accounts, ResetStarter
+from identity_service.core.config import Settings
+
+router = APIRouter(include_in_schema=False)
+templates = page_templates(Path(__file__).parent.parent / "templates")
+
+PATH = "/this-wasnt-me"
+FORM_EXPIRED = "This page had expired, so nothing was done. Please select the button again."
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,128}$")  # as the JSON API's UndoPasswordChange
+
+
+def _forgot_password_url(request: Request) -> str:
+    settings: Settings = request.app.state.settings
+    return f"{str(settings.reset_public_url).rstrip('/')}/forgot-password"
+
+
+def _invalid(request: Request) -> HTMLResponse:
+    return render_page(
+        templates,
+        request,
+        "undo_link_invalid.html",
+        410,
+        forgot_password_url=_forgot_password_url(request),
+    )
+
+
+@router.get(PATH)
+async def confirm_page(request: Request, token: str | None = None) -> HTMLResponse:
+    if not token or not _TOKEN.match(token):
+        return _invalid(request)
+    return render_page(templates, request, "this_wasnt_me.html", token=token)
+
+
+@router.post(PATH)
+async def this_wasnt_me(
+    request: Request,
+    accounts: Accounts,
+    resets: ResetStarter,
+    token: Annotated[str | None, Form(max_length=256)] = None,
+) -> HTMLResponse:
+    if not token or not _TOKEN.match(token):
+        return _invalid(request)
+    if not await csrf.verify(request):
+        return render_page(
+            templates, request, "this_wasnt_me.html", 403, token=token, error=FORM_EXPIRED
+        )
+    account = await accounts.this_wasnt_me(token)
+    if account is None:
+        return _invalid(request)
+    try:
+        code: str | None = await resets.start_reset(account.email)
+    except ResetUnavailable:
+        code = None  # signed out already; the page offers to ask for a reset instead
+    return render_page(
+        templates,
+        request,
+        "this_wasnt_me_done.html",
+        code=code,
+        forgot_password_url=_forgot_password_url(request),
+    )
