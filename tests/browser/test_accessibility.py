@@ -40,6 +40,8 @@ async def test_the_reset_flow_works_with_the_keyboard_alone(
     await page.keyboard.press("Enter")
     await expect(page.get_by_role("heading", name="Your verification code")).to_be_visible()
     code = (await page.locator("#verification-code").inner_text()).strip()
+    # The button is hidden until copy-code.js (deferred) shows it: Tab only once it is there.
+    await expect(page.get_by_role("button", name="Copy code")).to_be_visible()
     await page.keyboard.press("Tab")
     await expect(page.get_by_role("button", name="Copy code")).to_be_focused()
     await page.keyboard.press("Enter")
