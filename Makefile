@@ -18,6 +18,7 @@ help:
 
 setup:
 	bash scripts/install-system-deps.sh
+	bash scripts/install-go-tools.sh
 	$(UV) sync --all-packages --frozen
 	$(UV) run --frozen python -m devinfra fetch-kafka
 

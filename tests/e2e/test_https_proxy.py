@@ -9,8 +9,10 @@ from email.message import EmailMessage
 
 import httpx
 import pytest
+from devinfra.registration import register_by_email
 
-from .test_reset_flow import EMAIL_WAIT, create_account, new_email
+from .conftest import EMAIL_WAIT, OLD_PASSWORD
+from .test_reset_flow import new_email
 
 pytestmark = pytest.mark.e2e
 EVIL = "https://evil.example.com"
@@ -89,7 +91,7 @@ async def test_the_emailed_link_is_on_the_https_origin(
     infra, via_proxy: dict[str, httpx.AsyncClient], https_platform
 ) -> None:
     email = new_email()
-    await create_account(via_proxy["identity"], email)
+    await register_by_email(via_proxy["identity"], infra.mailbox, email, OLD_PASSWORD)
     requested = await via_proxy["reset"].post("/v1/password-resets", json={"email": email})
     assert requested.status_code == 202
     message: EmailMessage = await infra.mailbox.wait_for(

@@ -21,3 +21,10 @@ PAUSED = Gauge("notifier_deliveries_paused", "1 while consumption is paused for 
 CONSUMER_LAG = Gauge(
     "notifier_consumer_lag_records", "Records behind the partition's end", ["topic", "partition"]
 )
+EVENT_TO_EMAIL = Histogram(
+    "notifier_event_to_email_seconds",
+    "From the event's time (ce_time: when the request or change happened) to the SMTP server "
+    "accepting its email, by event type",
+    ["type"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800),
+)

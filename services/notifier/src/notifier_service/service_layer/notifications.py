@@ -18,6 +18,7 @@ from pwreset_contracts.sealed import SealError, binding, open_sealed
 from servicekit import tracing
 from servicekit.logging import mask_email
 
+from notifier_service.adapters import delivery_metrics as metrics
 from notifier_service.adapters.deliveries_ledger import DeliveriesLedger
 from notifier_service.adapters.smtp_sender import SmtpSender
 from notifier_service.domain.emails import (
@@ -77,6 +78,9 @@ class Notifications:
             await self._ledger.record_sent(event.id, event.type)
             return Outcome.EXPIRED  # a link that no longer works helps nobody
         await self._sender.send(composed)
+        metrics.EVENT_TO_EMAIL.labels(event.type).observe(
+            max(0.0, (self._clock() - event.time).total_seconds())
+        )
         await self._ledger.record_sent(event.id, event.type)
         log.info(
             "email sent",
