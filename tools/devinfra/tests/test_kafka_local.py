@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import uuid
 
 import pytest
@@ -70,3 +71,22 @@ async def test_round_trip_with_headers_survives_broker_crash(infra: Infrastructu
     await _produce(infra.kafka_bootstrap, topic, 1)
     again = await _consume(infra.kafka_bootstrap, topic, "g-second", 4)
     assert [value for value, _ in again][:3] == [b"value-0", b"value-1", b"value-2"]
+
+
+def test_a_cluster_id_starting_with_a_dash_still_formats(tmp_path) -> None:
+    """1 in 64 random ids starts with "-": passed as its own argument it read as an option."""
+    from devinfra.kafka_local import LocalKafka
+    from devinfra.processes import free_port
+
+    kafka = LocalKafka(tmp_path, free_port(), free_port())
+    kafka.home.mkdir(parents=True, exist_ok=True)
+    raw = bytearray(uuid.uuid4().bytes)
+    raw[0] = 0xF8 | (raw[0] & 0x03)  # the first 6 bits are 62: "-" in base64url
+    cluster_id = base64.urlsafe_b64encode(bytes(raw)).decode().rstrip("=")
+    assert cluster_id.startswith("-")
+    (kafka.home / "cluster.id").write_text(cluster_id + "\n")
+    kafka.start()
+    try:
+        assert kafka.running
+    finally:
+        kafka.stop()

@@ -158,8 +158,9 @@ class LocalKafka:
             classpath,
             "kafka.tools.StorageTool",
             "format",
-            "--cluster-id",
-            self._cluster_id(),
+            # One argument with "=": an id that starts with "-" (1 in 64 of them) would
+            # otherwise be read as an option, and formatting fails.
+            f"--cluster-id={self._cluster_id()}",
             "--config",
             str(self.config_file),
             "--standalone",
