@@ -198,9 +198,12 @@ class Mail:
 
     async def changed_email(self, to: str) -> EmailMessage:
         """The "Your password was changed" email to `to`."""
+        return await self.email(to, "Your password was changed")
+
+    async def email(self, to: str, subject: str) -> EmailMessage:
+        """The first email to `to` with this subject."""
         return await self._mailbox.wait_for(
-            lambda m: m["To"] == to and m["Subject"] == "Your password was changed",
-            timeout=EMAIL_WAIT,
+            lambda m: m["To"] == to and m["Subject"] == subject, timeout=EMAIL_WAIT
         )
 
     @staticmethod

@@ -7,9 +7,10 @@ import ssl
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import pyotp
 from playwright.async_api import BrowserContext, Page, expect
 
-from .test_seed_flow import NEW_PASSWORD
+from .test_seed_flow import NEW_PASSWORD, OLD_PASSWORD
 
 OTHER_PASSWORD = "someone else chose this long password"
 
@@ -110,18 +111,59 @@ async def walk_this_wasnt_me(
     await expect(page).to_have_url(f"{urls['identity']}/login?reset=done")
     await log_in(page, urls, email, NEW_PASSWORD)
 
-    # The button works once.
+    # The button works once: the link, opened again, says so.
     await undo.go_back()
     await undo.reload()
-    await undo.get_by_role("button", name="This wasn't me").click()
     await expect(undo.get_by_role("heading", name="This link can't be used")).to_be_visible()
 
 
-async def test_a_link_that_matches_nothing_shows_the_page_and_its_post_is_refused(
-    page: Page, urls
+async def test_a_link_that_matches_nothing_says_so_and_its_post_is_refused(
+    page: Page, urls, identity_api: httpx.AsyncClient
 ) -> None:
     missing = await page.goto(f"{urls['identity']}/this-wasnt-me?token=" + "x" * 43)
-    assert missing is not None and missing.status == 200  # a page, whatever the token
-    await expect(page.get_by_role("button", name="This wasn't me")).to_be_visible()
-    await page.get_by_role("button", name="This wasn't me").click()
+    assert missing is not None and missing.status == 410
     await expect(page.get_by_role("heading", name="This link can't be used")).to_be_visible()
+    posted = await identity_api.post("/this-wasnt-me", data={"token": "x" * 43})
+    assert posted.status_code in (403, 410)  # no CSRF token, and no such link either way
+
+
+async def test_this_wasnt_me_turns_off_two_factor_that_somebody_else_turned_on(
+    context: BrowserContext,
+    page: Page,
+    urls,
+    new_account,
+    mail,
+    shoot,
+    identity_api: httpx.AsyncClient,
+) -> None:
+    email = await new_account()
+    # Somebody with the password and a session turns two-factor on with their own device.
+    login = await identity_api.post("/v1/login", json={"email": email, "password": OLD_PASSWORD})
+    auth = {"Authorization": f"Bearer {login.json()['session_token']}"}
+    secret = (await identity_api.post("/v1/totp/setup", headers=auth)).json()["secret"]
+    activated = await identity_api.post(
+        "/v1/totp/activate",
+        json={"code": pyotp.TOTP(secret).now(), "password": OLD_PASSWORD},
+        headers=auth,
+    )
+    assert activated.status_code == 200, activated.text
+
+    notice = await mail.email(email, "Two-factor authentication was turned on")
+    inbox = await context.new_page()
+    await inbox.set_content(mail.html_of(notice))
+    await shoot(inbox, "undo-2fa-01-turned-on-email")
+    async with context.expect_page() as opened:
+        await inbox.get_by_role("link", name="This wasn't me").click()
+    undo = await opened.value
+    await undo.wait_for_load_state()
+    await expect(
+        undo.get_by_text("If you did not turn on two-factor authentication")
+    ).to_be_visible()
+    await shoot(undo, "undo-2fa-02-this-wasnt-me")
+    await undo.get_by_role("button", name="This wasn't me").click()
+    await expect(undo.get_by_text("Two-factor authentication is off again")).to_be_visible()
+    await shoot(undo, "undo-2fa-03-off-again")
+
+    # The intruder's session is gone; the owner logs in with the password alone.
+    assert (await identity_api.post("/v1/totp/setup", headers=auth)).status_code == 401
+    await log_in(page, urls, email, OLD_PASSWORD)

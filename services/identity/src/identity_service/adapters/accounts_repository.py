@@ -254,6 +254,15 @@ class AccountsRepository:
             )
             await _revoke_sessions(conn, account_id)
 
+    async def undo_token_kind(self, token_hash: bytes, now: datetime) -> UndoKind | None:
+        """What an unused, unexpired token undoes, without using it."""
+        return await self._pool.fetchval(
+            """SELECT kind FROM undo_tokens
+               WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2""",
+            token_hash,
+            now,
+        )
+
     async def use_undo_token(
         self, token_hash: bytes, now: datetime
     ) -> tuple[UUID, UndoKind] | None:

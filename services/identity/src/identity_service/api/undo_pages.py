@@ -1,4 +1,5 @@
-"""The page behind the "This wasn't me" link of the "Your password was changed" email.
+"""The page behind the "This wasn't me" link of the "Your password was changed" and "Two-factor
+authentication was turned on/off" emails; it says which change it undoes.
 
 GET only shows one button: mail scanners follow links, so opening the link must never act.
 The button's POST (CSRF token, and the Origin check of every POST) signs the account out
@@ -42,10 +43,15 @@ def _invalid(request: Request) -> HTMLResponse:
 
 
 @router.get(PATH)
-async def confirm_page(request: Request, token: str | None = None) -> HTMLResponse:
+async def confirm_page(
+    request: Request, accounts: Accounts, token: str | None = None
+) -> HTMLResponse:
     if not token or not _TOKEN.match(token):
         return _invalid(request)
-    return render_page(templates, request, "this_wasnt_me.html", token=token)
+    kind = await accounts.undo_kind(token)
+    if kind is None:
+        return _invalid(request)
+    return render_page(templates, request, "this_wasnt_me.html", token=token, kind=kind)
 
 
 @router.post(PATH)
@@ -57,9 +63,16 @@ async def this_wasnt_me(
 ) -> HTMLResponse:
     if not token or not _TOKEN.match(token):
         return _invalid(request)
+    kind = await accounts.undo_kind(token)
     if not await csrf.verify(request):
         return render_page(
-            templates, request, "this_wasnt_me.html", 403, token=token, error=FORM_EXPIRED
+            templates,
+            request,
+            "this_wasnt_me.html",
+            403,
+            token=token,
+            kind=kind,
+            error=FORM_EXPIRED,
         )
     account = await accounts.this_wasnt_me(token)
     if account is None:
@@ -73,5 +86,6 @@ async def this_wasnt_me(
         request,
         "this_wasnt_me_done.html",
         code=code,
+        kind=kind,
         forgot_password_url=_forgot_password_url(request),
     )

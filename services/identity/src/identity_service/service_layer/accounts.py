@@ -12,6 +12,7 @@ from identity_service.adapters.accounts_repository import (
     Account,
     AccountsRepository,
     SecondFactorAttempt,
+    UndoKind,
 )
 from identity_service.adapters.password_hashing import HashingBusy, PasswordHashing
 from identity_service.adapters.secret_box import SecretBox
@@ -300,6 +301,10 @@ class AccountService:
         security_events.record(
             SecurityEvent.PASSWORD_CHANGED, account_id=account_id, client_ip=client_ip
         )
+
+    async def undo_kind(self, token: str) -> UndoKind | None:
+        """What a "This wasn't me" link would undo, if it still works (nothing is used up)."""
+        return await self._repo.undo_token_kind(undo_links.token_digest(token), self._now())
 
     async def this_wasnt_me(self, token: str) -> Account | None:
         """Undo what the link was sent for (once): every session of the account is signed out,
