@@ -6,6 +6,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pwreset_contracts.binding import reset_link_binding, undo_link_binding
+
 
 class SealedValue(BaseModel):
     """AES-256-GCM ciphertext; see ``pwreset_contracts.sealed``."""
@@ -45,6 +47,12 @@ class ResetRequestedV1(Event):
     def partition_key(self) -> str:
         return str(self.account_id)
 
+    def link_binding(self) -> str:
+        """What ``sealed_link`` must have been sealed with to open for this very record."""
+        return reset_link_binding(
+            request_id=self.request_id, account_id=self.account_id, recipient=self.email
+        )
+
 
 class PasswordChangedV1(Event):
     topic: ClassVar[str] = "identity.password-changed.v1"
@@ -61,6 +69,12 @@ class PasswordChangedV1(Event):
 
     def partition_key(self) -> str:
         return str(self.account_id)
+
+    def undo_link_binding(self) -> str:
+        """What ``sealed_undo_link`` must have been sealed with to open for this very record."""
+        return undo_link_binding(
+            change_id=self.change_id, account_id=self.account_id, recipient=self.email
+        )
 
 
 _ALL: tuple[type[Event], ...] = (ResetRequestedV1, PasswordChangedV1)

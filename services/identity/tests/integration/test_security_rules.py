@@ -237,7 +237,7 @@ async def test_after_a_reset_sessions_are_revoked_and_password_changed_is_emitte
     undo = open_sealed(
         event.sealed_undo_link,  # type: ignore[attr-defined]
         keys=NOTICE_KEYS.keys,
-        associated_data=str(event.change_id),  # type: ignore[attr-defined]
+        associated_data=event.undo_link_binding(),  # type: ignore[attr-defined]
     )
     assert undo.startswith("https://id.example.com/this-wasnt-me?token=")
     assert undo.split("token=")[1] not in row["value"].decode()  # sealed, not in clear

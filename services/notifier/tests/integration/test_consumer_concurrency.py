@@ -22,7 +22,7 @@ from notifier_service.adapters.smtp_sender import (
 from notifier_service.service_layer.notifications import Notifications, UndeliverableEvent
 from pwreset_contracts import ResetRequestedV1, cloudevents_kafka
 from pwreset_contracts.cloudevents_kafka import ReceivedEvent
-from pwreset_contracts.sealed import seal
+from pwreset_contracts.sealed import reset_link_binding, seal
 
 pytestmark = pytest.mark.integration
 KEY = b"c" * 32
@@ -62,7 +62,9 @@ def reset_record(email: str, account_id: uuid.UUID) -> tuple[str, cloudevents_ka
             f"http://127.0.0.1/reset-password?token={uuid.uuid4().hex}",
             key=KEY,
             kid="k1",
-            associated_data=str(request_id),
+            associated_data=reset_link_binding(
+                request_id=request_id, account_id=account_id, recipient=email
+            ),
         ),
     )
     event_id = str(uuid.uuid4())

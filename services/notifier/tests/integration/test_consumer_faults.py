@@ -21,7 +21,7 @@ from notifier_service.adapters.smtp_sender import (
 from notifier_service.service_layer.notifications import Notifications, UndeliverableEvent
 from pwreset_contracts import ResetRequestedV1, cloudevents_kafka
 from pwreset_contracts.dead_letters import read_dead_letter
-from pwreset_contracts.sealed import seal
+from pwreset_contracts.sealed import reset_link_binding, seal
 
 pytestmark = pytest.mark.integration
 KEY = b"n" * 32
@@ -79,9 +79,10 @@ class Stack:
 def reset_record(email: str, topic: str, *, kid: str = "k1") -> tuple[str, list, bytes, bytes]:
     now = datetime.now(UTC)
     request_id = uuid.uuid4()
+    account_id = uuid.uuid4()
     event = ResetRequestedV1(
         request_id=request_id,
-        account_id=uuid.uuid4(),
+        account_id=account_id,
         email=email,
         requested_at=now,
         expires_at=now + timedelta(minutes=30),
@@ -89,7 +90,9 @@ def reset_record(email: str, topic: str, *, kid: str = "k1") -> tuple[str, list,
             f"http://127.0.0.1/reset-password?token={uuid.uuid4().hex}",
             key=KEY,
             kid=kid,
-            associated_data=str(request_id),
+            associated_data=reset_link_binding(
+                request_id=request_id, account_id=account_id, recipient=email
+            ),
         ),
     )
     event_id = str(uuid.uuid4())
@@ -191,7 +194,7 @@ async def test_poison_and_undeliverable_records_are_dead_lettered_and_the_rest_g
     letters = await read_topic(infra, dlq, 3)
     reasons = [read_dead_letter(headers).reason for headers, _, _ in letters]
     assert "invalid record" in reasons[0] and "unknown event type" in reasons[1]
-    assert "UndeliverableEvent" in reasons[2]
+    assert "UnboundSeal: no key with id" in reasons[2]
     assert [value for _, _, value in letters][:2] == [b"\xff not json", b"{}"]  # kept as it was
     assert all(k == key for _, k, _ in letters)
     origin = read_dead_letter(letters[0][0])

@@ -128,7 +128,7 @@ async def emailed_token(pool: asyncpg.Pool, email: str) -> str:
             link = open_sealed(
                 event.sealed_link,  # type: ignore[attr-defined]
                 keys={"s1": decode_key("B" * 43)},
-                associated_data=str(event.request_id),  # type: ignore[attr-defined]
+                associated_data=event.link_binding(),  # type: ignore[attr-defined]
             )
             return parse_qs(urlsplit(link).query)["token"][0]
     raise AssertionError(f"no outbox record for {email}")

@@ -12,7 +12,7 @@ import pytest
 import reset_service
 from aiokafka import AIOKafkaConsumer
 from pwreset_contracts import ResetRequestedV1, cloudevents_kafka
-from pwreset_contracts.sealed import seal
+from pwreset_contracts.sealed import reset_link_binding, seal
 from servicekit.outbox.enqueue import enqueue
 from servicekit.outbox.relay import OutboxRelay
 from servicekit.testing import migrated_database
@@ -32,7 +32,12 @@ def reset_requested(account_id: uuid.UUID) -> ResetRequestedV1:
         requested_at=now,
         expires_at=now + timedelta(minutes=30),
         sealed_link=seal(
-            "https://x/reset", key=b"k" * 32, kid="k", associated_data=str(request_id)
+            "https://x/reset",
+            key=b"k" * 32,
+            kid="k",
+            associated_data=reset_link_binding(
+                request_id=request_id, account_id=account_id, recipient="it@example.com"
+            ),
         ),
     )
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from pwreset_contracts import PasswordChangedV1, cloudevents_kafka
-from pwreset_contracts.sealed import KeyRing, seal
+from pwreset_contracts.sealed import KeyRing, seal, undo_link_binding
 from servicekit import tracing
 
 from identity_service.adapters.accounts_repository import (
@@ -247,7 +247,9 @@ class AccountService:
                 undo_links.undo_link(self._notice.public_origin, token),
                 key=keys.current,
                 kid=keys.current_id,
-                associated_data=str(change_id),
+                associated_data=undo_link_binding(
+                    change_id=change_id, account_id=account.id, recipient=account.email
+                ),
             ),
         )
         event_id = uuid.uuid4()

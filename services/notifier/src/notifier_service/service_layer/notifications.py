@@ -13,6 +13,7 @@ from servicekit import tracing
 from servicekit.logging import mask_email
 
 from notifier_service.adapters.deliveries_ledger import DeliveriesLedger
+from notifier_service.adapters.delivery_metrics import UNBOUND_SEALS
 from notifier_service.adapters.smtp_sender import SmtpSender
 from notifier_service.domain.emails import (
     build_message,
@@ -31,6 +32,11 @@ class Outcome(enum.Enum):
 
 class UndeliverableEvent(Exception):
     """The event can never become an email (e.g. a sealed link we cannot open)."""
+
+
+class UnboundSeal(UndeliverableEvent):
+    """The sealed link does not open under the record's own fields: a copy with another
+    recipient, account or id (a forged record), or a key we do not hold."""
 
 
 class Notifications:
@@ -87,7 +93,7 @@ class Notifications:
         if isinstance(data, ResetRequestedV1):
             if data.expires_at <= now:
                 return None
-            link = self._open(data.sealed_link, self._link_keys, str(data.request_id))
+            link = self._open(event, data.sealed_link, self._link_keys, data.link_binding())
             rendered = render_reset_email(
                 link=link,
                 expires_at=data.expires_at,
@@ -96,7 +102,9 @@ class Notifications:
                 ),
             )
         elif isinstance(data, PasswordChangedV1):
-            undo = self._open(data.sealed_undo_link, self._notice_keys, str(data.change_id))
+            undo = self._open(
+                event, data.sealed_undo_link, self._notice_keys, data.undo_link_binding()
+            )
             rendered = render_password_changed_email(
                 changed_at=data.changed_at, client_ip=data.client_ip, undo_link=undo
             )
@@ -107,8 +115,32 @@ class Notifications:
         )
 
     @staticmethod
-    def _open(value: SealedValue, keys: dict[str, bytes], associated_data: str) -> str:
+    def _open(
+        event: ReceivedEvent, value: SealedValue, keys: dict[str, bytes], binding: str
+    ) -> str:
+        """Open a sealed link under the record's own id, account id and recipient; a record
+        whose fields were changed after sealing (another address beside a copied seal) never
+        becomes an email."""
         try:
-            return open_sealed(value, keys=keys, associated_data=associated_data)
+            return open_sealed(value, keys=keys, associated_data=binding)
         except SealError as exc:
-            raise UndeliverableEvent(str(exc)) from exc
+            reason = (
+                f"no key with id {value.kid!r}"
+                if value.kid not in keys
+                else "sealed link does not open under the record's own fields "
+                "(event id, account id, recipient)"
+            )
+            UNBOUND_SEALS.labels(event.type).inc()
+            log.warning(
+                "sealed value refused: not mailed, dead-lettered",
+                extra={
+                    "fields": {
+                        "event_id": event.id,
+                        "type": event.type,
+                        "kid": value.kid,
+                        "to": mask_email(getattr(event.data, "email", "")),
+                        "reason": reason,
+                    }
+                },
+            )
+            raise UnboundSeal(reason) from exc

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 from pwreset_contracts import ResetRequestedV1, cloudevents_kafka
-from pwreset_contracts.sealed import KeyRing, seal
+from pwreset_contracts.sealed import KeyRing, reset_link_binding, seal
 from servicekit import tracing
 
 from reset_service.adapters.identity_client import (
@@ -138,7 +138,9 @@ class PasswordResets:
                 link,
                 key=self._seal_keys.current,
                 kid=self._seal_keys.current_id,
-                associated_data=str(request_id),
+                associated_data=reset_link_binding(
+                    request_id=request_id, account_id=account_id, recipient=email
+                ),
             ),
         )
         event_id = uuid.uuid4()
