@@ -250,6 +250,19 @@ async def test_after_a_reset_sessions_end_no_login_happens_and_this_wasnt_me_wor
     assert again.status_code == 410
 
 
+async def test_the_reset_email_goes_to_the_stored_address_not_the_typed_one(
+    infra, identity: httpx.AsyncClient, reset: httpx.AsyncClient
+) -> None:
+    stored = new_email()
+    await create_account(identity, stored)
+    typed = f"  {stored.upper()} "
+    assert (await reset.post("/v1/password-resets", json={"email": typed})).status_code == 202
+    message = await infra.mailbox.wait_for(
+        lambda m: str(m["To"]).lower() == stored, timeout=EMAIL_WAIT
+    )
+    assert message["To"] == stored
+
+
 BAD_REQUESTS = [
     ("malformed json", b'{"email": ', "application/json"),
     ("wrong type", b'{"email": 42}', "application/json"),
@@ -266,6 +279,12 @@ BAD_REQUESTS = [
     ("zero-width space", '{"email": "ada@exa\u200bmple.com"}'.encode(), "application/json"),
     ("right-to-left override", '{"email": "ada\u202e@example.com"}'.encode(), "application/json"),
     ("fullwidth at sign", '{"email": "ada\uff20example.com"}'.encode(), "application/json"),
+    # U+0130: lower() in a UTF-8 database made it admin@; non-ASCII local parts are refused.
+    (
+        "dotted capital I look-alike",
+        '{"email": "adm\u0130n@corp.example"}'.encode(),
+        "application/json",
+    ),
     ("too long", b'{"email": "' + b"a" * 400 + b'@example.com"}', "application/json"),
     (
         "oversized body",

@@ -30,7 +30,9 @@ async def lookup(body: Lookup, accounts: Accounts) -> LookupResult:
     account = await accounts.lookup(body.email)
     if account is None:
         raise _not_found()
-    return LookupResult(account_id=account.id, totp_enabled=account.totp_enabled)
+    return LookupResult(
+        account_id=account.id, totp_enabled=account.totp_enabled, email=account.email
+    )
 
 
 @router.post("/accounts/{account_id}/totp/verify")

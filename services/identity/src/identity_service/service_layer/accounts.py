@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from pwreset_contracts import PasswordChangedV1, cloudevents_kafka
+from pwreset_contracts.emails import UnsupportedEmail, normalise_email
 from pwreset_contracts.sealed import KeyRing, seal, undo_link_binding
 from servicekit import tracing
 
@@ -127,7 +128,7 @@ class AccountService:
     async def register(self, email: str, password: str) -> UUID:
         password = check_password(password, email=email, totp_enabled=False, policy=self._policy)
         account_id = uuid.uuid4()
-        await self._repo.add(account_id, email, await self._hash(password))
+        await self._repo.add(account_id, email, normalise_email(email), await self._hash(password))
         return account_id
 
     async def login(self, email: str, password: str, factor: SecondFactor) -> str:
@@ -140,7 +141,7 @@ class AccountService:
         return token
 
     async def _login(self, email: str, password: str, factor: SecondFactor) -> str:
-        account = await self._repo.by_email(email)
+        account = await self.lookup(email)
         ok, needs_rehash = await self._verify(
             account.password_hash if account else self._decoy_hash, password
         )
@@ -192,7 +193,13 @@ class AccountService:
         return codes
 
     async def lookup(self, email: str) -> Account | None:
-        return await self._repo.by_email(email)
+        """The account whose stored address has the same key as ``email`` (``account.email``
+        is the stored address, the one to send to); None for an address we never accept."""
+        try:
+            key = normalise_email(email)
+        except UnsupportedEmail:
+            return None
+        return await self._repo.by_email_key(key)
 
     async def verify_totp(self, account_id: UUID, code: str) -> bool:
         account = await self._require(account_id)

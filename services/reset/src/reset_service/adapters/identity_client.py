@@ -38,6 +38,7 @@ class SecondFactor:
 class KnownAccount:
     account_id: UUID
     totp_enabled: bool
+    email: str  # the address identity stored: the only one the reset email may go to
 
 
 class IdentityClient:
@@ -68,7 +69,7 @@ class IdentityClient:
             return None  # identity refuses an address it could never have registered
         response.raise_for_status()
         body = response.json()
-        return KnownAccount(UUID(body["account_id"]), bool(body["totp_enabled"]))
+        return KnownAccount(UUID(body["account_id"]), bool(body["totp_enabled"]), body["email"])
 
     async def set_password(
         self,
