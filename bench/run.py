@@ -129,12 +129,22 @@ async def relay_rows(system: System, plan: Plan) -> tuple[list[Row], dict[str, f
         lags.append(
             relay_lag.summary(
                 await relay_lag.relay_lag(
-                    dsn, system.infra.kafka_bootstrap, rate=plan.relay_rate, count=plan.relay_rows
+                    dsn,
+                    system.infra.kafka_bootstrap,
+                    rate=plan.relay_rate,
+                    count=plan.relay_rows,
+                    kafka_options=system.infra.kafka_security_options(),
                 )
             )
         )
         sends.append(
-            relay_lag.summary(await relay_lag.acked_send(system.infra.kafka_bootstrap, count=300))
+            relay_lag.summary(
+                await relay_lag.acked_send(
+                    system.infra.kafka_bootstrap,
+                    count=300,
+                    kafka_options=system.infra.kafka_security_options(),
+                )
+            )
         )
     p50, p99 = median([x["p50"] for x in lags]), median([x["p99"] for x in lags])
     ref50, ref99 = median([x["p50"] for x in sends]), median([x["p99"] for x in sends])

@@ -108,7 +108,7 @@ class System:
         emails of the throughput runs are not sent afterwards: the notifier's own throughput
         is measured on its own."""
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.infra.kafka_bootstrap,
+            **self.infra.kafka_options(),
             group_id="notifier",
             enable_auto_commit=False,
         )
@@ -165,6 +165,7 @@ def running_system(run_dir: Path) -> Iterator[System]:
                     kafka_bootstrap=infra.kafka_bootstrap,
                     smtp_host=sink.host,
                     smtp_port=sink.port,
+                    kafka_env={name: infra.kafka_env(name) for name in SERVICES},
                 ),
                 run_dir,
                 extra_env=SERVICE_ENV,

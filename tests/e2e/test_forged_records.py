@@ -1,4 +1,6 @@
-"""A compromised writer on the topics: it copies a victim's event, puts its own address in
+"""A compromised writer on the topics: with the credentials of the service allowed to write
+the topic (reset's for password-reset.requested.v1, identity's for identity.*) and of one
+allowed to read it (the notifier's), it copies a victim's event, puts its own address in
 `email` and gives the copy a fresh CloudEvent id. The sealed link inside is bound to the request
 (or change) id, the account id and the recipient, so it does not open for the new address: the
 notifier mails nobody and dead-letters the copy, with a counter and a log line to say so."""
@@ -8,6 +10,7 @@ import json
 import re
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -24,13 +27,15 @@ pytestmark = pytest.mark.e2e
 Record = tuple[bytes, bytes, list[tuple[str, bytes]]]  # key, value, headers
 
 
-async def records_of(bootstrap: str, topic: str, wanted: Callable[[dict], bool]) -> list[Record]:
+async def records_of(
+    kafka: dict[str, Any], topic: str, wanted: Callable[[dict], bool]
+) -> list[Record]:
     """Every record of `topic` whose JSON value satisfies `wanted`, read from the beginning."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka, enable_auto_commit=False)
     await consumer.start()
     found: list[Record] = []
     try:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        admin = AIOKafkaAdminClient(**kafka)
         await admin.start()
         try:
             (described,) = await admin.describe_topics([topic])
@@ -54,14 +59,14 @@ async def records_of(bootstrap: str, topic: str, wanted: Callable[[dict], bool])
     return found
 
 
-async def write_forged_copy(bootstrap: str, topic: str, original: Record, email: str) -> str:
+async def write_forged_copy(kafka: dict[str, Any], topic: str, original: Record, email: str) -> str:
     """The attack: the same record, another recipient, a fresh CloudEvent id. Returns the id."""
     key, value, headers = original
     forged_id = str(uuid.uuid4())
     data = json.loads(value)
     data["email"] = email
     forged_headers = [(n, forged_id.encode() if n == "ce_id" else v) for n, v in headers]
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer = AIOKafkaProducer(**kafka, acks="all")
     await producer.start()
     try:
         await producer.send_and_wait(
@@ -72,11 +77,13 @@ async def write_forged_copy(bootstrap: str, topic: str, original: Record, email:
     return forged_id
 
 
-async def dead_letter_of(bootstrap: str, event_id: str, within: float = 30.0) -> list[Record]:
+async def dead_letter_of(
+    kafka: dict[str, Any], event_id: str, within: float = 30.0
+) -> list[Record]:
     """Dead letters whose copied ce_id is `event_id` (waits for the first, then a second more)."""
     consumer = AIOKafkaConsumer(
         DEAD_LETTER_TOPIC,
-        bootstrap_servers=bootstrap,
+        **kafka,
         group_id=f"forged-{uuid.uuid4()}",
         auto_offset_reset="earliest",
         enable_auto_commit=False,
@@ -115,12 +122,12 @@ async def counted(platform: Platform, metric: str) -> float:
 
 
 async def assert_forgery_refused(
-    infra, platform: Platform, topic: str, original: Record, attacker: str
+    infra, platform: Platform, topic: str, original: Record, attacker: str, writer: str
 ) -> None:
     before = await counted(platform, "notifier_unbound_seals_total")
-    forged_id = await write_forged_copy(infra.kafka_bootstrap, topic, original, attacker)
+    forged_id = await write_forged_copy(infra.kafka_options(writer), topic, original, attacker)
     # Whichever comes first: on the old code the attacker's email, on the new a dead letter.
-    letters = await dead_letter_of(infra.kafka_bootstrap, forged_id)
+    letters = await dead_letter_of(infra.kafka_options(), forged_id)
     await asyncio.sleep(1)
     mailed = [m for m in infra.mailbox.messages() if m["To"] == attacker]
     assert not mailed, "the victim's link was mailed to the attacker"
@@ -142,11 +149,13 @@ async def test_a_copied_reset_request_with_the_attackers_address_mails_nobody(
     assert requested.status_code == 202
     await wait_mail(infra, victim, "Reset your password")  # the victim's own email arrives
     originals = await records_of(
-        infra.kafka_bootstrap, "password-reset.requested.v1", lambda d: d.get("email") == victim
+        infra.kafka_options("notifier"),
+        "password-reset.requested.v1",
+        lambda d: d.get("email") == victim,
     )
     assert len(originals) == 1
     await assert_forgery_refused(
-        infra, platform, "password-reset.requested.v1", originals[0], attacker
+        infra, platform, "password-reset.requested.v1", originals[0], attacker, writer="reset"
     )
 
 
@@ -166,9 +175,11 @@ async def test_a_copied_password_changed_notice_with_the_attackers_address_mails
     assert confirmed.status_code == 200, confirmed.text
     await wait_mail(infra, victim, "Your password was changed")
     originals = await records_of(
-        infra.kafka_bootstrap, "identity.password-changed.v1", lambda d: d.get("email") == victim
+        infra.kafka_options("notifier"),
+        "identity.password-changed.v1",
+        lambda d: d.get("email") == victim,
     )
     assert len(originals) == 1
     await assert_forgery_refused(
-        infra, platform, "identity.password-changed.v1", originals[0], attacker
+        infra, platform, "identity.password-changed.v1", originals[0], attacker, writer="identity"
     )

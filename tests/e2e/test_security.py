@@ -6,6 +6,7 @@ import re
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
@@ -359,7 +360,7 @@ async def test_no_secret_reaches_any_log_or_kafka_record(
     await asyncio.sleep(1)  # let the services flush their logs
 
     haystacks = await asyncio.to_thread(read_logs, Path(platform.log_dir))
-    haystacks += await all_records(infra.kafka_bootstrap)
+    haystacks += await all_records(infra.kafka_options())
     hits = [(where, m) for where, data in haystacks for m in markers if m.encode() in data]
     assert len(haystacks) > 5 and not hits, hits
     # The email address appears only masked in logs.
@@ -368,13 +369,13 @@ async def test_no_secret_reaches_any_log_or_kafka_record(
     ]
 
 
-async def all_records(bootstrap: str) -> list[tuple[str, bytes]]:
+async def all_records(kafka: dict[str, Any]) -> list[tuple[str, bytes]]:
     """Every record of our topics, key + value + headers, read from the beginning."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka, enable_auto_commit=False)
     await consumer.start()
     found: list[tuple[str, bytes]] = []
     try:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        admin = AIOKafkaAdminClient(**kafka)
         await admin.start()
         try:
             described = await admin.describe_topics(list(TOPICS))

@@ -76,6 +76,7 @@ def platform(fault_infra: Infrastructure):
         kafka_bootstrap=fault_infra.kafka_bootstrap,
         smtp_host=fault_infra.smtp_host,
         smtp_port=fault_infra.smtp_port,
+        kafka_env={name: fault_infra.kafka_env(name) for name in SERVICES},
     )
     running = Platform(endpoints, fault_infra.run_dir / "platform", extra_env=SERVICE_ENV)
     running.migrate()

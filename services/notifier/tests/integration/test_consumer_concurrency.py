@@ -72,7 +72,7 @@ def reset_record(email: str, account_id: uuid.UUID) -> tuple[str, cloudevents_ka
 
 
 async def produce(infra, topic: str, records: list[cloudevents_kafka.KafkaRecord]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, acks="all")
+    producer = AIOKafkaProducer(**infra.kafka_options(), acks="all")
     await producer.start()
     try:
         for r in records:
@@ -107,7 +107,9 @@ async def run_consumer(
     watched_box.append(watched)
     dlq = f"it-dlq-{uuid.uuid4().hex[:8]}"
     infra.create_topics([dlq])
-    dead_letters = DeadLetters(ledger, infra.kafka_bootstrap, topic=dlq)
+    dead_letters = DeadLetters(
+        ledger, infra.kafka_bootstrap, topic=dlq, kafka_options=infra.kafka_security_options()
+    )
     consumer = EventConsumer(
         infra.kafka_bootstrap,
         f"it-{uuid.uuid4()}",
@@ -117,7 +119,7 @@ async def run_consumer(
         transient=(TransientSmtpError, DeliveryBusy),
         permanent=(PermanentSmtpError, UndeliverableEvent),
         max_retry_backoff_seconds=0.5,
-        kafka_options={"max_poll_interval_ms": 2_000},
+        kafka_options={"max_poll_interval_ms": 2_000, **infra.kafka_security_options()},
         concurrency=3,
     )
     return consumer, dead_letters, sender

@@ -48,7 +48,12 @@ class Stack:
             mail_from="Reset <no-reply@example.com>",
         )
         self.delivery = ExclusiveDelivery(self.ledger, self.sender, notifications.handle)
-        self.dead_letters = DeadLetters(self.ledger, infra.kafka_bootstrap, topic=dlq)
+        self.dead_letters = DeadLetters(
+            self.ledger,
+            infra.kafka_bootstrap,
+            topic=dlq,
+            kafka_options=infra.kafka_security_options(),
+        )
         self.consumer = EventConsumer(
             infra.kafka_bootstrap,
             f"it-{uuid.uuid4()}",
@@ -59,7 +64,7 @@ class Stack:
             permanent=(PermanentSmtpError, UndeliverableEvent),
             max_retry_backoff_seconds=0.5,
             # Short, so a pause that stopped polling would cost the group membership here.
-            kafka_options={"max_poll_interval_ms": 2_000},
+            kafka_options={"max_poll_interval_ms": 2_000, **infra.kafka_security_options()},
         )
         self.stop = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
@@ -101,7 +106,7 @@ def reset_record(email: str, topic: str, *, kid: str = "k1") -> tuple[str, list,
 
 
 async def produce(infra, topic: str, records: list[tuple[list, bytes, bytes]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, acks="all")
+    producer = AIOKafkaProducer(**infra.kafka_options(), acks="all")
     await producer.start()
     try:
         for headers, key, value in records:
@@ -228,7 +233,7 @@ async def test_a_5xx_reply_dead_letters_the_event_and_the_next_one_is_sent(
 async def read_topic(infra, topic: str, count: int) -> list[tuple[list, bytes, bytes]]:
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=infra.kafka_bootstrap,
+        **infra.kafka_options(),
         group_id=f"it-{uuid.uuid4()}",
         auto_offset_reset="earliest",
         enable_auto_commit=False,

@@ -60,12 +60,19 @@ async def test_committed_events_are_published_once_keyed_and_marked(infra, outbo
             )
             await enqueue(conn, uuid.UUID(event_id), record)
 
-    relay = OutboxRelay(pool, dsn, infra.kafka_bootstrap, poll_interval=0.2, lease_seconds=10)
+    relay = OutboxRelay(
+        pool,
+        dsn,
+        infra.kafka_bootstrap,
+        poll_interval=0.2,
+        lease_seconds=10,
+        kafka_options=infra.kafka_security_options(),
+    )
     stop = asyncio.Event()
     task = asyncio.create_task(relay.run(stop))
     consumer = AIOKafkaConsumer(
         TOPIC,
-        bootstrap_servers=infra.kafka_bootstrap,
+        **infra.kafka_options(),
         group_id=f"it-{uuid.uuid4()}",
         auto_offset_reset="earliest",
         enable_auto_commit=False,

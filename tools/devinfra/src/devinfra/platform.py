@@ -34,6 +34,8 @@ class Endpoints:
     kafka_bootstrap: str
     smtp_host: str
     smtp_port: int
+    # Per service: its KAFKA_* variables (its own SASL user, the CA): Infrastructure.kafka_env.
+    kafka_env: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -98,7 +100,14 @@ class Platform:
             },
         }[name]
         defaults = TEST_DEFAULTS.get(name, {}) if self.test_defaults else {}
-        return {**os.environ, **defaults, **common, **specific, **self.extra_env.get(name, {})}
+        return {
+            **os.environ,
+            **defaults,
+            **common,
+            **specific,
+            **e.kafka_env.get(name, {}),
+            **self.extra_env.get(name, {}),
+        }
 
     def migrate(self) -> None:
         for name in SERVICES:

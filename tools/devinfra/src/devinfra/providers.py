@@ -22,6 +22,7 @@ from devinfra import kafka_admin, postgres_admin
 from devinfra.docker_probe import detect_docker
 from devinfra.errors import InfraError
 from devinfra.kafka_local import LocalKafka
+from devinfra.kafka_security import ADMIN, KafkaSecurity
 from devinfra.mailbox import Mailbox, MaildirMailbox, MailpitMailbox
 from devinfra.postgres_local import LocalPostgres
 from devinfra.processes import free_port
@@ -54,6 +55,9 @@ class Infrastructure:
     postgres: LocalPostgres | None = None
     kafka: LocalKafka | None = None
     smtp: LocalSmtp | None = None
+    # TLS and SCRAM users of the local broker; None for a broker from the environment or a
+    # container (reached in PLAINTEXT, as they are given).
+    kafka_security: KafkaSecurity | None = None
 
     @property
     def provider(self) -> str:
@@ -72,7 +76,27 @@ class Infrastructure:
     def create_topics(
         self, names: Iterable[str], partitions: int = 3, retention_ms: int | None = None
     ) -> None:
-        kafka_admin.create_topics(self.kafka_bootstrap, names, partitions, retention_ms)
+        kafka_admin.create_topics(
+            self.kafka_bootstrap, names, partitions, retention_ms, self.kafka_security_options()
+        )
+
+    def kafka_security_options(self, user: str = ADMIN) -> dict[str, Any]:
+        """aiokafka TLS/SASL keyword arguments of `user` (default: the super user the test
+        harness uses), without bootstrap_servers; empty for an unsecured broker."""
+        if self.kafka_security is None:
+            return {}
+        return self.kafka_security.client_options(user)
+
+    def kafka_options(self, user: str = ADMIN) -> dict[str, Any]:
+        """Everything an aiokafka client needs to connect as `user`, bootstrap included."""
+        return {"bootstrap_servers": self.kafka_bootstrap, **self.kafka_security_options(user)}
+
+    def kafka_env(self, user: str) -> dict[str, str]:
+        """The KAFKA_* variables (bootstrap, TLS, SASL) a service connecting as `user` reads."""
+        env = {"KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap}
+        if self.kafka_security is not None:
+            env.update(self.kafka_security.service_env(user))
+        return env
 
     def env(self) -> dict[str, str]:
         """PWRESET_TEST_* variables naming these endpoints (for child processes)."""
@@ -221,6 +245,7 @@ def start_infrastructure(
             postgres=handles.get("postgres"),
             kafka=handles.get("kafka"),
             smtp=handles.get("smtp"),
+            kafka_security=handles["kafka"].security if "kafka" in handles else None,
         )
         _say(infra.describe())
         yield infra
