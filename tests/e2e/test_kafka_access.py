@@ -123,3 +123,23 @@ async def test_the_notifier_may_use_only_its_own_group(secured) -> None:
             await consumer.start()
             await consumer.getone()
     await consumer.stop()
+
+
+async def test_the_running_topics_have_the_documented_retention(platform: Platform, infra) -> None:
+    """What the local broker really holds (docs/operations.md, "Topics")."""
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+    from devinfra.topics import TOPIC_CONFIGS
+
+    admin = AIOKafkaAdminClient(**infra.kafka_options())
+    await admin.start()
+    try:
+        described = await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, t) for t in TOPIC_CONFIGS]
+        )
+    finally:
+        await admin.close()
+    actual = {}
+    for response in described:
+        for _, _, _, topic, entries in response.resources:
+            actual[topic] = {e[0]: e[1] for e in entries if e[0] in ("retention.ms", "segment.ms")}
+    assert actual == TOPIC_CONFIGS

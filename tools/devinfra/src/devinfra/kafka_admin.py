@@ -24,15 +24,25 @@ async def create_topics_async(
     `options`: TLS/SASL keyword arguments of a user allowed to (the local broker's admin)."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+    from devinfra.topics import TOPIC_CONFIGS
+
     admin = AIOKafkaAdminClient(
         bootstrap_servers=bootstrap, request_timeout_ms=15000, **dict(options or {})
     )
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        configs = {"retention.ms": str(retention_ms)} if retention_ms is not None else {}
+
+        def configs(name: str) -> dict[str, str]:
+            # The platform's own topics get their documented settings; others the broker's.
+            if retention_ms is not None:
+                return {"retention.ms": str(retention_ms)}
+            return dict(TOPIC_CONFIGS.get(name, {}))
+
         missing = [
-            NewTopic(name, num_partitions=partitions, replication_factor=1, topic_configs=configs)
+            NewTopic(
+                name, num_partitions=partitions, replication_factor=1, topic_configs=configs(name)
+            )
             for name in dict.fromkeys(names)
             if name not in existing
         ]

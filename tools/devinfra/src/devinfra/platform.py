@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devinfra.processes import free_port, log_tail, stop_process, wait_until
+from devinfra.topics import TOPIC_CONFIGS
 
 SERVICES = ("identity", "reset", "notifier")
 DATABASES = {name: name for name in SERVICES}
@@ -23,7 +24,7 @@ DATABASES = {name: name for name in SERVICES}
 TEST_DEFAULTS: dict[str, dict[str, str]] = {
     "reset": {"RATE_LIMIT_IP_MAX": "1000000", "TRUSTED_PROXIES": "127.0.0.1/32"},
 }
-TOPICS = ("password-reset.requested.v1", "identity.password-changed.v1", "notifier.dead-letter.v1")
+TOPICS = tuple(TOPIC_CONFIGS)  # created with the documented retention (devinfra.topics)
 
 
 @dataclass(frozen=True)
