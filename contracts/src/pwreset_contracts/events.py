@@ -28,6 +28,13 @@ class Event(BaseModel):
     topic: ClassVar[str]
     ce_type: ClassVar[str]
 
+    @classmethod
+    def dataschema(cls) -> str:
+        """The CloudEvents ``dataschema`` of this event: the ``$id`` of its schema (and of the
+        released copy, contracts/released/<topic>.json); ``schemas_on_disk.resolve_dataschema``
+        turns it back into the schema."""
+        return f"urn:pwreset:events:{cls.topic}"
+
     def partition_key(self) -> str:
         raise NotImplementedError
 
