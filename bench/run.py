@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import tempfile
 import time
@@ -363,6 +364,10 @@ def main() -> int:
             "plan": plan.__dict__,
             "phases": sorted(phases),
             "machine": machine,
+            # SASL_SSL, as every service connects; PLAINTEXT only to measure what that costs.
+            "kafka": "PLAINTEXT"
+            if os.environ.get("PWRESET_BENCH_KAFKA_PLAINTEXT") == "1"
+            else "SASL_SSL",
         },
     )
     print(f"\n{len(rows)} rows in {elapsed / 60:.1f} min; written to {out}")

@@ -49,7 +49,13 @@ class LocalKafka:
         self.port = port
         self.controller_port = controller_port
         self.home = self.run_dir / "kafka"
-        self.security = kafka_security.prepare(self.home / "security")
+        # PWRESET_BENCH_KAFKA_PLAINTEXT=1: no TLS, SASL or ACLs, only so that docs/benchmarks.md
+        # can put a number on what they cost. Tests and `make run` never set it.
+        self.security: kafka_security.KafkaSecurity | None = (
+            None
+            if os.environ.get("PWRESET_BENCH_KAFKA_PLAINTEXT") == "1"
+            else kafka_security.prepare(self.home / "security")
+        )
         self.data_dir = self.home / "data"
         self.config_file = self.home / "server.properties"
         self.log4j_file = self.home / "log4j2.properties"
@@ -117,10 +123,13 @@ class LocalKafka:
         except InfraError as exc:
             self.kill()
             raise InfraError(f"{exc}\n{log_tail(self.stdout_file, 15)}") from None
-        kafka_admin.create_acls(self.bootstrap, self.security)
+        if self.security is not None:
+            kafka_admin.create_acls(self.bootstrap, self.security)
 
     def admin_options(self) -> dict[str, object]:
         """aiokafka options of the super user (topic creation, test harness)."""
+        if self.security is None:
+            return {}
         return self.security.client_options(kafka_security.ADMIN)
 
     def stop(self, timeout: float = 30.0) -> None:
@@ -177,7 +186,7 @@ class LocalKafka:
             str(self.config_file),
             "--standalone",
             "--ignore-formatted",
-            *kafka_security.scram_format_arguments(self.security),
+            *(kafka_security.scram_format_arguments(self.security) if self.security else []),
         ]
         try:
             result = subprocess.run(
@@ -192,16 +201,25 @@ class LocalKafka:
             )
 
     def _write_configs(self) -> None:
+        client = "SASL_SSL" if self.security is not None else "PLAINTEXT"
         listeners = (
-            f"SASL_SSL://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}"
+            f"{client}://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}"
+        )
+        secured = (
+            kafka_security.broker_settings(self.security, self.home / "security")
+            if self.security is not None
+            else {
+                "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                "inter.broker.listener.name": "PLAINTEXT",
+            }
         )
         settings = {
             "process.roles": "broker,controller",
             "node.id": "1",
             "listeners": listeners,
-            "advertised.listeners": f"SASL_SSL://127.0.0.1:{self.port}",
+            "advertised.listeners": f"{client}://127.0.0.1:{self.port}",
             "controller.listener.names": "CONTROLLER",
-            **kafka_security.broker_settings(self.security, self.home / "security"),
+            **secured,
             "controller.quorum.bootstrap.servers": f"127.0.0.1:{self.controller_port}",
             "log.dirs": str(self.data_dir),
             # Single node: every internal topic must be satisfiable by one replica.

@@ -89,6 +89,12 @@ class KafkaSecurity:
         }
 
 
+def load(directory: Path) -> KafkaSecurity:
+    """The CA and users of a broker `prepare`d in `directory` (e.g. by `devinfra up`)."""
+    passwords = json.loads((directory / "users.json").read_text())
+    return KafkaSecurity(ca_file=directory / "ca.pem", passwords=passwords)
+
+
 def prepare(directory: Path) -> KafkaSecurity:
     """Certificates and passwords in `directory` (made once, then reused)."""
     directory.mkdir(parents=True, exist_ok=True)

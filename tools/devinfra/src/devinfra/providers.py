@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from devinfra import kafka_admin, postgres_admin
+from devinfra import kafka_admin, kafka_security, postgres_admin
 from devinfra.docker_probe import detect_docker
 from devinfra.errors import InfraError
 from devinfra.kafka_local import LocalKafka
@@ -33,6 +33,9 @@ __all__ = ["Infrastructure", "detect_docker", "plan_providers", "start_infrastru
 COMPONENTS = ("postgres", "kafka", "smtp")
 ENV_POSTGRES_DSN = "PWRESET_TEST_POSTGRES_DSN"
 ENV_KAFKA_BOOTSTRAP = "PWRESET_TEST_KAFKA_BOOTSTRAP"
+# With a broker from the environment that asks for SASL_SSL (one `devinfra up` started): the
+# directory holding its ca.pem and users.json.
+ENV_KAFKA_SECURITY_DIR = "PWRESET_TEST_KAFKA_SECURITY_DIR"
 ENV_SMTP_HOST = "PWRESET_TEST_SMTP_HOST"
 ENV_SMTP_PORT = "PWRESET_TEST_SMTP_PORT"
 ENV_MAILDIR = "PWRESET_TEST_MAILDIR"
@@ -103,6 +106,11 @@ class Infrastructure:
         variables = {
             ENV_POSTGRES_DSN: self.postgres_admin_dsn,
             ENV_KAFKA_BOOTSTRAP: self.kafka_bootstrap,
+            **(
+                {ENV_KAFKA_SECURITY_DIR: str(self.kafka_security.ca_file.parent)}
+                if self.kafka_security is not None
+                else {}
+            ),
             ENV_SMTP_HOST: self.smtp_host,
             ENV_SMTP_PORT: str(self.smtp_port),
         }
@@ -214,8 +222,11 @@ def start_infrastructure(
             smtp_host, smtp_port, mailbox = smtp.host, smtp.port, smtp.mailbox
 
         # -- Kafka -----------------------------------------------------------------------
+        security: KafkaSecurity | None = None
         if plan["kafka"] == "env":
             bootstrap = os.environ[ENV_KAFKA_BOOTSTRAP]
+            if os.environ.get(ENV_KAFKA_SECURITY_DIR):
+                security = kafka_security.load(Path(os.environ[ENV_KAFKA_SECURITY_DIR]))
         elif plan["kafka"] == "testcontainers":
             from devinfra.containers import ContainerKafka
 
@@ -245,7 +256,7 @@ def start_infrastructure(
             postgres=handles.get("postgres"),
             kafka=handles.get("kafka"),
             smtp=handles.get("smtp"),
-            kafka_security=handles["kafka"].security if "kafka" in handles else None,
+            kafka_security=handles["kafka"].security if "kafka" in handles else security,
         )
         _say(infra.describe())
         yield infra
