@@ -72,12 +72,15 @@ async def prepare(dsn: str) -> None:
         await conn.close()
 
 
-async def relay_lag(dsn: str, bootstrap: str, *, rate: float, count: int) -> list[float]:
+async def relay_lag(
+    dsn: str, bootstrap: str, *, rate: float, count: int, kafka_options: dict[str, Any]
+) -> list[float]:
     """Lags in ms of `count` rows written at `rate` per second."""
     await prepare(dsn)
     relay_pool = await asyncpg.create_pool(dsn, min_size=1, max_size=5)
     writer_pool = await asyncpg.create_pool(dsn, min_size=2, max_size=10)
-    relay = TimedRelay(relay_pool, dsn, bootstrap)  # batch 100, poll 1 s: reset's defaults
+    # batch 100, poll 1 s: reset's defaults; TLS and SASL as the services connect
+    relay = TimedRelay(relay_pool, dsn, bootstrap, kafka_options=kafka_options)
     stop = asyncio.Event()
     running = asyncio.create_task(relay.run(stop))
     committed: dict[bytes, float] = {}
@@ -113,9 +116,9 @@ async def relay_lag(dsn: str, bootstrap: str, *, rate: float, count: int) -> lis
     return [(relay.acked_at[key] - at) * 1000 for key, at in committed.items()]
 
 
-async def acked_send(bootstrap: str, *, count: int) -> list[float]:
+async def acked_send(bootstrap: str, *, count: int, kafka_options: dict[str, Any]) -> list[float]:
     """The reference: one send at a time on an idempotent acks=all producer, ms until acked."""
-    producer = idempotent_producer(bootstrap)
+    producer = idempotent_producer(bootstrap, **kafka_options)
     await producer.start()
     try:
         for _ in range(20):  # warm-up: metadata, connections

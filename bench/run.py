@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import tempfile
 import time
@@ -129,12 +130,22 @@ async def relay_rows(system: System, plan: Plan) -> tuple[list[Row], dict[str, f
         lags.append(
             relay_lag.summary(
                 await relay_lag.relay_lag(
-                    dsn, system.infra.kafka_bootstrap, rate=plan.relay_rate, count=plan.relay_rows
+                    dsn,
+                    system.infra.kafka_bootstrap,
+                    rate=plan.relay_rate,
+                    count=plan.relay_rows,
+                    kafka_options=system.infra.kafka_security_options(),
                 )
             )
         )
         sends.append(
-            relay_lag.summary(await relay_lag.acked_send(system.infra.kafka_bootstrap, count=300))
+            relay_lag.summary(
+                await relay_lag.acked_send(
+                    system.infra.kafka_bootstrap,
+                    count=300,
+                    kafka_options=system.infra.kafka_security_options(),
+                )
+            )
         )
     p50, p99 = median([x["p50"] for x in lags]), median([x["p99"] for x in lags])
     ref50, ref99 = median([x["p50"] for x in sends]), median([x["p99"] for x in sends])
@@ -353,6 +364,10 @@ def main() -> int:
             "plan": plan.__dict__,
             "phases": sorted(phases),
             "machine": machine,
+            # SASL_SSL, as every service connects; PLAINTEXT only to measure what that costs.
+            "kafka": "PLAINTEXT"
+            if os.environ.get("PWRESET_BENCH_KAFKA_PLAINTEXT") == "1"
+            else "SASL_SSL",
         },
     )
     print(f"\n{len(rows)} rows in {elapsed / 60:.1f} min; written to {out}")

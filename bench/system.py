@@ -31,6 +31,7 @@ PASSWORD = "benchmark horse battery staple"  # noqa: S105 - the bench accounts' 
 PROVIDER_VARIABLES = (
     "PWRESET_TEST_POSTGRES_DSN",
     "PWRESET_TEST_KAFKA_BOOTSTRAP",
+    "PWRESET_TEST_KAFKA_SECURITY_DIR",
     "PWRESET_TEST_SMTP_HOST",
     "PWRESET_TEST_SMTP_PORT",
     "PWRESET_TEST_MAILDIR",
@@ -98,7 +99,7 @@ class System:
         emails of the throughput runs are not sent afterwards: the notifier's own throughput
         is measured on its own."""
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.infra.kafka_bootstrap,
+            **self.infra.kafka_options(),
             group_id="notifier",
             enable_auto_commit=False,
         )
@@ -155,6 +156,7 @@ def running_system(run_dir: Path) -> Iterator[System]:
                     kafka_bootstrap=infra.kafka_bootstrap,
                     smtp_host=sink.host,
                     smtp_port=sink.port,
+                    kafka_env={name: infra.kafka_env(name) for name in SERVICES},
                 ),
                 run_dir,
                 extra_env=SERVICE_ENV,

@@ -74,6 +74,7 @@ def main() -> int:
                     kafka_bootstrap=infra.kafka_bootstrap,
                     smtp_host=infra.smtp_host,
                     smtp_port=infra.smtp_port,
+                    kafka_env={name: infra.kafka_env(name) for name in SERVICES},
                 ),
                 run_dir,
             )

@@ -7,6 +7,8 @@
 #   - nginx when /usr/sbin/nginx is missing         -> the TLS-terminating proxy the https
 #                                                      tests put in front (devinfra.tls_proxy)
 #   - uv (through pip) when missing
+#   - the en_US.UTF-8 locale (Debian's `locales`, generated with localedef) when missing:
+#     identity's lookup is tested on a PostgreSQL cluster initialised with it
 # Idempotent: installs only what is missing and runs `apt-get update` at most once.
 set -euo pipefail
 
@@ -42,6 +44,12 @@ fi
 # The AsyncAPI document is validated with @asyncapi/parser from the npm registry.
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+# Tests start a PostgreSQL cluster with the official image's default locale, en_US.UTF-8.
+need_locale=0
+if ! locale -a 2>/dev/null | grep -qix 'en_US\.utf-\?8'; then
+    need_locale=1
+    [ -d /usr/share/i18n/locales ] && command -v localedef >/dev/null 2>&1 || missing+=(locales)
+fi
 need_uv=0
 if ! command -v uv >/dev/null 2>&1; then
     need_uv=1
@@ -65,6 +73,11 @@ if [ "${#missing[@]}" -gt 0 ]; then
     $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 else
     echo "install-system-deps: postgresql, java, mvn, chromium, nginx and node already present"
+fi
+
+if [ "$need_locale" -eq 1 ]; then
+    echo "install-system-deps: generating the en_US.UTF-8 locale"
+    $SUDO localedef -i en_US -c -f UTF-8 -A /usr/share/locale/locale.alias en_US.UTF-8
 fi
 
 if [ "$need_uv" -eq 1 ]; then

@@ -23,6 +23,7 @@ def platform(infra) -> Iterator[Platform]:
         kafka_bootstrap=infra.kafka_bootstrap,
         smtp_host=infra.smtp_host,
         smtp_port=infra.smtp_port,
+        kafka_env={name: infra.kafka_env(name) for name in SERVICES},  # each its own user
     )
     # Under the infrastructure's run dir, not pytest's tmp_path: pytest deletes old basetemp
     # folders when another session starts, and the tests read these service logs.

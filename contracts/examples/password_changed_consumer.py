@@ -27,6 +27,7 @@ import logging
 import os
 import signal
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 from pwreset_contracts import PasswordChangedV1
@@ -39,12 +40,22 @@ Handler = Callable[[ReceivedEvent, PasswordChangedV1], Awaitable[None]]
 
 
 async def consume(
-    bootstrap_servers: str, group_id: str, handle: Handler, stop: asyncio.Event
+    bootstrap_servers: str,
+    group_id: str,
+    handle: Handler,
+    stop: asyncio.Event,
+    **connection: Any,
 ) -> None:
-    """The main loop: read, validate, handle, commit, until ``stop`` is set."""
+    """The main loop: read, validate, handle, commit, until ``stop`` is set.
+
+    ``connection``: your cluster's TLS and SASL settings, as aiokafka names them, e.g.
+    ``security_protocol="SASL_SSL", ssl_context=ssl.create_default_context(cafile=CA),
+    sasl_mechanism="SCRAM-SHA-512", sasl_plain_username=USER, sasl_plain_password=PASSWORD``
+    (contracts/ONBOARDING.md says where they come from)."""
     consumer = AIOKafkaConsumer(
         TOPIC,
         bootstrap_servers=bootstrap_servers,
+        **connection,
         group_id=group_id,
         enable_auto_commit=False,  # we commit after the work is done
         auto_offset_reset="earliest",  # a new group starts with what the topic still keeps

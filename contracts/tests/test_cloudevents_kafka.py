@@ -22,6 +22,9 @@ def test_round_trip_keeps_attributes_and_data(make_reset_requested: Factory) -> 
     assert received.type == ResetRequestedV1.ce_type
     assert received.data == event
     assert received.extensions == {"traceparent": "00-x"}
+    # Every record names the schema of its data (the released one's $id).
+    assert headers["ce_dataschema"] == b"urn:pwreset:events:password-reset.requested.v1"
+    assert received.dataschema == "urn:pwreset:events:password-reset.requested.v1"
 
 
 def test_decode_rejects_records_that_are_not_our_events(make_reset_requested: Factory) -> None:

@@ -57,9 +57,9 @@ def _events() -> list[Event]:
     ]
 
 
-async def _round_trip(bootstrap: str, records: list[ours.KafkaRecord]) -> list[Any]:
+async def _round_trip(kafka: dict[str, Any], records: list[ours.KafkaRecord]) -> list[Any]:
     """Produce the records, then read each one back (matched on topic and ce_id)."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(**kafka, acks="all", enable_idempotence=True)
     await producer.start()
     try:
         for record in records:
@@ -73,7 +73,7 @@ async def _round_trip(bootstrap: str, records: list[ours.KafkaRecord]) -> list[A
     found: dict[tuple[str, bytes], Any] = {}
     consumer = AIOKafkaConsumer(
         *{r.topic for r in records},
-        bootstrap_servers=bootstrap,
+        **kafka,
         group_id=f"interop-{uuid.uuid4()}",
         auto_offset_reset="earliest",
         enable_auto_commit=False,
@@ -155,7 +155,7 @@ async def test_the_sdk_reads_our_events_and_dead_letters_as_we_sent_them(
         ),
     )
 
-    received = await _round_trip(infra.kafka_bootstrap, [*records, dead_letter])
+    received = await _round_trip(infra.kafka_options(), [*records, dead_letter])
 
     expected_for = [*zip(events, records, strict=True), (events[0], dead_letter)]
     for (event, record), kafka_record in zip(expected_for, received, strict=True):

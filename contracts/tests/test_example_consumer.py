@@ -43,7 +43,7 @@ async def test_the_example_consumer_handles_one_record_and_commits_it(
     )
     record = ce.encode(change, source="/example-test")
 
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, acks="all")
+    producer = AIOKafkaProducer(**infra.kafka_options(), acks="all")
     await producer.start()
     try:
         # Same key, so the same partition: the bad record comes first and must be skipped.
@@ -66,7 +66,13 @@ async def test_the_example_consumer_handles_one_record_and_commits_it(
     group = f"example-{uuid.uuid4()}"
     with caplog.at_level(logging.WARNING, logger="password_changed_consumer"):
         async with asyncio.timeout(30):
-            await example.consume(infra.kafka_bootstrap, group, handle, stop)
+            await example.consume(
+                infra.kafka_bootstrap,
+                group,
+                handle,
+                stop,
+                **infra.kafka_security_options(),
+            )
 
     [(event, data)] = handled
     assert data == change
@@ -74,7 +80,7 @@ async def test_the_example_consumer_handles_one_record_and_commits_it(
     assert any("skipped an invalid record" in m for m in caplog.messages)
 
     # Committed: a restart of the same group would not see the record again.
-    checker = AIOKafkaConsumer(bootstrap_servers=infra.kafka_bootstrap, group_id=group)
+    checker = AIOKafkaConsumer(**infra.kafka_options(), group_id=group)
     await checker.start()
     try:
         committed = await checker.committed(TopicPartition(example.TOPIC, sent.partition))

@@ -1,7 +1,16 @@
 import os
+import uuid
 
 import pytest
-from pwreset_contracts.sealed import KeyRing, SealError, decode_key, open_sealed, seal
+from pwreset_contracts.sealed import (
+    KeyRing,
+    SealError,
+    decode_key,
+    open_sealed,
+    reset_link_binding,
+    seal,
+    undo_link_binding,
+)
 
 
 def test_seal_opens_with_the_named_key_and_hides_the_plaintext() -> None:
@@ -34,3 +43,39 @@ def test_keyring_first_key_is_current_and_all_are_kept() -> None:
     assert set(ring.keys) == {"new", "old"}
     with pytest.raises(ValueError, match="id:base64url"):
         KeyRing.parse("no-separator")
+
+
+def test_a_reset_link_opens_only_beside_the_id_account_and_recipient_it_was_sealed_for() -> None:
+    key, request_id, account_id = os.urandom(32), uuid.uuid4(), uuid.uuid4()
+    bound = reset_link_binding(
+        request_id=request_id, account_id=account_id, recipient="ada@example.com"
+    )
+    sealed = seal("https://x/reset?token=T", key=key, kid="k1", associated_data=bound)
+    assert open_sealed(sealed, keys={"k1": key}, associated_data=bound).endswith("T")
+    elsewhere = [
+        # A compromised writer copies the seal beside its own address ...
+        reset_link_binding(request_id=request_id, account_id=account_id, recipient="eve@x.test"),
+        # ... or a look-alike / differently cased one, or another account, or a fresh id.
+        reset_link_binding(
+            request_id=request_id, account_id=account_id, recipient="ADA@example.com"
+        ),
+        reset_link_binding(
+            request_id=request_id, account_id=account_id, recipient="ad\u0430@example.com"
+        ),
+        reset_link_binding(request_id=request_id, account_id=uuid.uuid4(), recipient="ada@ex"),
+        reset_link_binding(
+            request_id=uuid.uuid4(), account_id=account_id, recipient="ada@example.com"
+        ),
+        # The same fields in the "This wasn't me" link's purpose.
+        undo_link_binding(change_id=request_id, account_id=account_id, recipient="ada@example.com"),
+        str(request_id),  # the old binding: the request id alone
+    ]
+    for binding in elsewhere:
+        with pytest.raises(SealError):
+            open_sealed(sealed, keys={"k1": key}, associated_data=binding)
+
+
+def test_bindings_cannot_be_made_equal_by_moving_text_between_fields() -> None:
+    a = reset_link_binding(request_id="1", account_id="2,3", recipient="x")
+    b = reset_link_binding(request_id="1,2", account_id="3", recipient="x")
+    assert a != b

@@ -64,9 +64,9 @@ def rendered() -> dict[str, list[dict[str, Any]]]:
 
 @pytest.fixture(scope="session")
 def rendered_with_crds(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
-    """prod (which has the ServiceMonitor component) plus the Strimzi topics component."""
+    """prod (which has the ServiceMonitor component) plus the Strimzi topics and users."""
     root = tmp_path_factory.mktemp("prod-with-components")
-    return _kustomize(_with_components(root, "prod", ["strimzi-topics"]))
+    return _kustomize(_with_components(root, "prod", ["strimzi-topics", "strimzi-kafka-users"]))
 
 
 @pytest.fixture(scope="session")

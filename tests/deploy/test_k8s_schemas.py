@@ -1,7 +1,7 @@
 """The rendered overlays against the Kubernetes API schemas (kubernetes-validate, strict: an
 unknown field fails), for the oldest and the newest Kubernetes we support. The optional
-components' custom resources (Strimzi KafkaTopic, ServiceMonitor) have no schema there: they
-are checked field by field in test_k8s_components.py instead."""
+components' custom resources (Strimzi KafkaTopic and KafkaUser, ServiceMonitor) have no schema
+there: they are checked field by field in test_k8s_components.py and test_k8s_kafka_users.py."""
 
 from typing import Any
 
@@ -9,7 +9,7 @@ import pytest
 from kubernetes_validate import utils as kubernetes_validate
 
 KUBERNETES_VERSIONS = ("1.30.0", "1.37.0")
-CUSTOM_KINDS = {"KafkaTopic", "ServiceMonitor"}
+CUSTOM_KINDS = {"KafkaTopic", "KafkaUser", "ServiceMonitor"}
 
 
 def failures(docs: list[dict[str, Any]], version: str) -> list[str]:

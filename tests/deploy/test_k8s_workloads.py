@@ -24,6 +24,7 @@ CLI_VARIABLES = {"HOST", "PORT", "LOG_LEVEL"}
 SECRET_VARIABLES = {
     "DATABASE_URL", "INTERNAL_API_TOKEN", "TOTP_ENCRYPTION_KEY", "RECOVERY_CODE_HASH_KEY",
     "TOKEN_HASH_KEYS", "LINK_SEAL_KEYS", "NOTICE_SEAL_KEYS", "SMTP_USERNAME", "SMTP_PASSWORD",
+    "KAFKA_SASL_PASSWORD",
 }  # fmt: skip
 POD_KINDS = {"Deployment", "Job"}
 HTTP_PORT = {"name": "http", "port": 8000, "targetPort": "http", "protocol": "TCP"}
@@ -237,7 +238,8 @@ def test_documented_secrets_are_exactly_the_referenced_ones(docs: list[dict[str,
                     referenced.add((ref["name"], ref["key"]))
         for volume in spec.get("volumes", []):
             if "secret" in volume:
-                referenced.add((volume["secret"]["secretName"], "client.properties"))
+                items = volume["secret"].get("items") or [{"key": "client.properties"}]
+                referenced |= {(volume["secret"]["secretName"], i["key"]) for i in items}
     assert documented == referenced
     for kustomization in (REPO / "deploy/k8s").rglob("kustomization.yaml"):
         listed = yaml.safe_load(kustomization.read_text()).get("resources", [])

@@ -16,35 +16,46 @@ def key() -> str:
     return base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
 
 
+KAFKA = {
+    "kafka_security_protocol": "SASL_SSL",
+    "kafka_sasl_mechanism": "SCRAM-SHA-512",
+    "kafka_sasl_username": "svc",
+    "kafka_sasl_password": "a long kafka password",
+}
+
+
 def good(service: str) -> dict[str, Any]:
     """Settings each service accepts in production."""
-    return {
-        "identity": {
-            "environment": "production",
-            "internal_port": 8001,
-            "internal_api_token": secrets.token_urlsafe(32),
-            "totp_encryption_key": key(),
-            "recovery_code_hash_key": key(),
-            "notice_seal_keys": f"k1:{key()}",
-            "public_base_url": "https://identity.example.com",
-            "reset_public_url": "https://reset.example.com",
-        },
-        "reset": {
-            "environment": "production",
-            "internal_api_token": secrets.token_urlsafe(32),
-            "internal_port": 8001,
-            "token_hash_keys": f"k1:{key()}",
-            "link_seal_keys": f"k1:{key()}",
-            "public_base_url": "https://reset.example.com",
-            "identity_public_url": "https://identity.example.com",
-        },
-        "notifier": {
-            "environment": "production",
-            "link_seal_keys": f"k1:{key()}",
-            "notice_seal_keys": f"k1:{key()}",
-            "smtp_security": "starttls",
-        },
-    }[service]
+    return (
+        KAFKA
+        | {
+            "identity": {
+                "environment": "production",
+                "internal_port": 8001,
+                "internal_api_token": secrets.token_urlsafe(32),
+                "totp_encryption_key": key(),
+                "recovery_code_hash_key": key(),
+                "notice_seal_keys": f"k1:{key()}",
+                "public_base_url": "https://identity.example.com",
+                "reset_public_url": "https://reset.example.com",
+            },
+            "reset": {
+                "environment": "production",
+                "internal_api_token": secrets.token_urlsafe(32),
+                "internal_port": 8001,
+                "token_hash_keys": f"k1:{key()}",
+                "link_seal_keys": f"k1:{key()}",
+                "public_base_url": "https://reset.example.com",
+                "identity_public_url": "https://identity.example.com",
+            },
+            "notifier": {
+                "environment": "production",
+                "link_seal_keys": f"k1:{key()}",
+                "notice_seal_keys": f"k1:{key()}",
+                "smtp_security": "starttls",
+            },
+        }[service]
+    )
 
 
 SETTINGS = {

@@ -13,8 +13,11 @@ SCRIPT = REPO / "deploy/k8s/base/topics/create-topics.sh"
 
 RECORDER = """#!{python}
 import json, os, sys
+args = sys.argv[1:]
+if "--command-config" in args:  # the file may be temporary: keep what it said
+    args += ["#config", open(args[args.index("--command-config") + 1]).read()]
 with open(os.environ["RECORD"], "a") as out:
-    out.write(json.dumps(sys.argv[1:]) + "\\n")
+    out.write(json.dumps(args) + "\\n")
 sys.exit(1 if os.environ.get("FAIL_ON", "-") in sys.argv else 0)
 """
 
@@ -22,9 +25,10 @@ sys.exit(1 if os.environ.get("FAIL_ON", "-") in sys.argv else 0)
 def run(tmp_path: Path, **env: str) -> tuple[int, list[list[str]]]:
     home = tmp_path / "kafka"
     (home / "bin").mkdir(parents=True, exist_ok=True)
-    fake = home / "bin" / "kafka-topics.sh"
-    fake.write_text(RECORDER.format(python=sys.executable))
-    fake.chmod(0o755)
+    for tool in ("kafka-topics.sh", "kafka-acls.sh"):
+        fake = home / "bin" / tool
+        fake.write_text(RECORDER.format(python=sys.executable))
+        fake.chmod(0o755)
     record = tmp_path / "calls.jsonl"
     record.unlink(missing_ok=True)
     environment = {"PATH": os.environ["PATH"], "KAFKA_HOME": str(home), "RECORD": str(record)}
@@ -87,6 +91,69 @@ def test_production_settings_and_client_config_are_passed_on(tmp_path: Path) -> 
         assert option(call, "--command-config") == [str(properties)]
     assert option(calls[0], "--replication-factor") == ["3"]
     assert "min.insync.replicas=2" in option(calls[0], "--config")
+
+
+def test_the_services_kafka_variables_become_the_admin_clients_sasl_ssl_config(
+    tmp_path: Path,
+) -> None:
+    code, calls = run(
+        tmp_path,
+        KAFKA_BOOTSTRAP_SERVERS="broker:9093",
+        KAFKA_SECURITY_PROTOCOL="SASL_SSL",
+        KAFKA_SSL_CAFILE="/etc/kafka-ca/ca.crt",
+        KAFKA_SASL_MECHANISM="SCRAM-SHA-512",
+        KAFKA_SASL_USERNAME="pwreset-topics",
+        KAFKA_SASL_PASSWORD="p4ss",
+    )
+    assert code == 0 and len(calls) == 6  # five topics, then describe
+    for call in calls:
+        (config,) = option(call, "#config")
+        lines = set(config.splitlines())
+        assert {
+            "security.protocol=SASL_SSL",
+            "ssl.truststore.type=PEM",
+            "ssl.truststore.location=/etc/kafka-ca/ca.crt",
+            "sasl.mechanism=SCRAM-SHA-512",
+            "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required "
+            'username="pwreset-topics" password="p4ss";',
+        } <= lines
+    assert not Path(option(calls[0], "--command-config")[0]).exists()  # removed afterwards
+
+
+def test_compose_acls_are_the_ones_the_local_broker_enforces(tmp_path: Path) -> None:
+    from devinfra.kafka_security import ACLS
+
+    code, calls = run(tmp_path, KAFKA_BOOTSTRAP_SERVERS="kafka:9092", CREATE_ACLS="true")
+    assert code == 0
+    granted = set()
+    for call in (c for c in calls if "--add" in c):
+        (principal,) = option(call, "--allow-principal")
+        (operation,) = option(call, "--operation")
+        pattern = (option(call, "--resource-pattern-type") or ["literal"])[0]
+        for kind in ("--topic", "--group"):
+            for name in option(call, kind):
+                granted.add((principal, kind[2:], name, pattern, operation.upper()))
+    expected = {
+        (
+            f"User:{a.principal}",
+            {2: "topic", 3: "group"}[a.resource_type],
+            a.name,
+            {3: "literal", 4: "prefixed"}[a.pattern],
+            {3: "READ", 4: "WRITE"}[a.operation],
+        )
+        for a in ACLS
+    }
+    assert granted == expected
+
+
+def test_an_unknown_sasl_mechanism_stops_the_script(tmp_path: Path) -> None:
+    code, calls = run(
+        tmp_path,
+        KAFKA_BOOTSTRAP_SERVERS="broker:9093",
+        KAFKA_SECURITY_PROTOCOL="SASL_SSL",
+        KAFKA_SASL_MECHANISM="GSSAPI",
+    )
+    assert code != 0 and calls == []
 
 
 def test_an_absent_client_config_file_means_plaintext(tmp_path: Path) -> None:

@@ -33,6 +33,7 @@ RESULTS: list[str] = []
 PROVIDER_VARIABLES = (
     "PWRESET_TEST_POSTGRES_DSN",
     "PWRESET_TEST_KAFKA_BOOTSTRAP",
+    "PWRESET_TEST_KAFKA_SECURITY_DIR",
     "PWRESET_TEST_SMTP_HOST",
     "PWRESET_TEST_SMTP_PORT",
     "PWRESET_TEST_MAILDIR",
@@ -76,6 +77,7 @@ def platform(fault_infra: Infrastructure):
         kafka_bootstrap=fault_infra.kafka_bootstrap,
         smtp_host=fault_infra.smtp_host,
         smtp_port=fault_infra.smtp_port,
+        kafka_env={name: fault_infra.kafka_env(name) for name in SERVICES},
     )
     running = Platform(endpoints, fault_infra.run_dir / "platform", extra_env=SERVICE_ENV)
     running.migrate()

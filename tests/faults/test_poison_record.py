@@ -3,6 +3,7 @@
 
 import asyncio
 import uuid
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pwreset_contracts.dead_letters import DEAD_LETTER_TOPIC, read_dead_letter
@@ -14,7 +15,7 @@ async def test_a_poison_record_is_dead_lettered_and_the_queue_behind_it_moves(ki
     emails = await kit.accounts(5, "poison")
     key = kit.account_ids[emails[0]].encode()
     marker = uuid.uuid4().hex
-    producer = AIOKafkaProducer(bootstrap_servers=kit.infra.kafka_bootstrap, acks="all")
+    producer = AIOKafkaProducer(**kit.infra.kafka_options(), acks="all")
     await producer.start()
     try:
         poison = await producer.send_and_wait(
@@ -28,7 +29,7 @@ async def test_a_poison_record_is_dead_lettered_and_the_queue_behind_it_moves(ki
     tally = kit.tally()
     await kit.stream(emails, per_second=10, tally=tally)  # emails[0] shares the poison's key
     counts = await kit.wait_for_mail(tally.accepted, within=30)
-    letters = await dead_letters_with(kit.infra.kafka_bootstrap, marker)
+    letters = await dead_letters_with(kit.infra.kafka_options(), marker)
     async with kit.notifier_db() as db:
         recorded = await db.fetchval(
             "SELECT count(*) FROM dead_letters WHERE origin_partition = $1 AND origin_offset = $2",
@@ -53,10 +54,10 @@ async def test_a_poison_record_is_dead_lettered_and_the_queue_behind_it_moves(ki
     assert ("ce_id", marker.encode()) in headers
 
 
-async def dead_letters_with(bootstrap: str, marker: str) -> list[tuple[list, bytes, bytes]]:
+async def dead_letters_with(kafka: dict[str, Any], marker: str) -> list[tuple[list, bytes, bytes]]:
     consumer = AIOKafkaConsumer(
         DEAD_LETTER_TOPIC,
-        bootstrap_servers=bootstrap,
+        **kafka,
         group_id=f"fault-{uuid.uuid4()}",
         auto_offset_reset="earliest",
         enable_auto_commit=False,

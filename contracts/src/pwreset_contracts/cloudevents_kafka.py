@@ -40,6 +40,7 @@ class ReceivedEvent:
     time: datetime
     data: Event
     extensions: dict[str, str]
+    dataschema: str | None = None  # absent on records written before contracts 1.1
 
 
 def encode(
@@ -57,6 +58,8 @@ def encode(
         ("ce_source", source.encode()),
         ("ce_type", event.ce_type.encode()),
         ("ce_time", when.isoformat().replace("+00:00", "Z").encode()),
+        # Which schema the data follows: resolve it with schemas_on_disk.resolve_dataschema.
+        ("ce_dataschema", event.dataschema().encode()),
         ("content-type", CONTENT_TYPE.encode()),
     ]
     for name, value in (extensions or {}).items():
@@ -100,7 +103,7 @@ def decode(headers: Headers | None, value: bytes | None) -> ReceivedEvent:
         time = datetime.fromisoformat(attrs["time"]) if "time" in attrs else datetime.now(UTC)
     except (ValueError, ValidationError) as exc:
         raise InvalidRecord(f"invalid {attrs['type']} data: {exc}") from exc
-    known = {*_REQUIRED, "time"}
+    known = {*_REQUIRED, "time", "dataschema"}
     return ReceivedEvent(
         id=attrs["id"],
         type=attrs["type"],
@@ -108,4 +111,5 @@ def decode(headers: Headers | None, value: bytes | None) -> ReceivedEvent:
         time=time,
         data=data,
         extensions={k: v for k, v in attrs.items() if k not in known},
+        dataschema=attrs.get("dataschema"),
     )

@@ -294,6 +294,41 @@ def check_released(released_dir: Path) -> dict[str, list[Break]]:
     return report
 
 
+# -- the Kafka binding: headers and record keys ---------------------------------------------
+# A consumer depends on them as much as on the payload: which ce_* headers are always there and
+# what they hold, and what the record key is. contracts/asyncapi.yaml describes them; its
+# released copy is released/bindings/kafka.json, and the same rules apply to a change.
+BINDINGS_FILE = Path("bindings") / "kafka.json"
+
+
+def kafka_bindings(asyncapi: Mapping[str, Any]) -> dict[str, Any]:
+    """The header schema and each topic's record-key schema, from the AsyncAPI document."""
+    components = asyncapi["components"]
+    keys = {}
+    for channel in asyncapi["channels"].values():
+        for message in channel["messages"].values():
+            name = message["$ref"].rsplit("/", 1)[1]
+            keys[channel["address"]] = components["messages"][name]["bindings"]["kafka"]["key"]
+    return {"headers": components["schemas"]["CloudEventsKafkaHeaders"], "keys": keys}
+
+
+def binding_breaks(released: Mapping[str, Any], current: Mapping[str, Any]) -> list[Break]:
+    """Breaking changes of the headers or a record key from the released binding."""
+    found = [
+        Break(f"headers.{b.where}", b.what)
+        for b in breaking_changes(released["headers"], current["headers"])
+    ]
+    for topic, key in released["keys"].items():
+        if topic not in current["keys"]:
+            found.append(Break(f"key of {topic}", "topic gone: its consumers still read it"))
+            continue
+        found += [
+            Break(f"key of {topic}: {b.where}", b.what)
+            for b in breaking_changes(key, current["keys"][topic])
+        ]
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     default = Path(__file__).resolve().parents[2] / "released"

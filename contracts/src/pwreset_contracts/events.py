@@ -6,6 +6,13 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pwreset_contracts.binding import (
+    registration_link_binding,
+    reset_link_binding,
+    second_factor_undo_binding,
+    undo_link_binding,
+)
+
 
 class SealedValue(BaseModel):
     """AES-256-GCM ciphertext; see ``pwreset_contracts.sealed``."""
@@ -26,6 +33,13 @@ class Event(BaseModel):
     topic: ClassVar[str]
     ce_type: ClassVar[str]
 
+    @classmethod
+    def dataschema(cls) -> str:
+        """The CloudEvents ``dataschema`` of this event: the ``$id`` of its schema (and of the
+        released copy, contracts/released/<topic>.json); ``schemas_on_disk.resolve_dataschema``
+        turns it back into the schema."""
+        return f"urn:pwreset:events:{cls.topic}"
+
     def partition_key(self) -> str:
         raise NotImplementedError
 
@@ -45,6 +59,12 @@ class ResetRequestedV1(Event):
     def partition_key(self) -> str:
         return str(self.account_id)
 
+    def link_binding(self) -> str:
+        """What ``sealed_link`` must have been sealed with to open for this very record."""
+        return reset_link_binding(
+            request_id=self.request_id, account_id=self.account_id, recipient=self.email
+        )
+
 
 class PasswordChangedV1(Event):
     topic: ClassVar[str] = "identity.password-changed.v1"
@@ -61,6 +81,12 @@ class PasswordChangedV1(Event):
 
     def partition_key(self) -> str:
         return str(self.account_id)
+
+    def undo_link_binding(self) -> str:
+        """What ``sealed_undo_link`` must have been sealed with to open for this very record."""
+        return undo_link_binding(
+            change_id=self.change_id, account_id=self.account_id, recipient=self.email
+        )
 
 
 class SecondFactorChangedV1(Event):
@@ -80,6 +106,12 @@ class SecondFactorChangedV1(Event):
     def partition_key(self) -> str:
         return str(self.account_id)
 
+    def undo_link_binding(self) -> str:
+        """What ``sealed_undo_link`` must have been sealed with to open for this very record."""
+        return second_factor_undo_binding(
+            change_id=self.change_id, account_id=self.account_id, recipient=self.email
+        )
+
 
 class RegistrationRequestedV1(Event):
     topic: ClassVar[str] = "identity.registration-requested.v1"
@@ -96,6 +128,10 @@ class RegistrationRequestedV1(Event):
     def partition_key(self) -> str:
         # No account yet: requests are independent of each other, any partition will do.
         return str(self.registration_id)
+
+    def link_binding(self) -> str:
+        """What ``sealed_link`` must have been sealed with to open for this very record."""
+        return registration_link_binding(registration_id=self.registration_id, recipient=self.email)
 
 
 _ALL: tuple[type[Event], ...] = (

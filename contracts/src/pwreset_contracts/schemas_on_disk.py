@@ -12,6 +12,14 @@ def schema_names() -> list[str]:
     )
 
 
+def resolve_dataschema(uri: str) -> dict[str, Any]:
+    """The schema a record's ``ce_dataschema`` names (the ``$id`` of one of ours)."""
+    for name in schema_names():
+        if load_schema(name).get("$id") == uri:
+            return load_schema(name)
+    raise LookupError(f"no schema with $id {uri!r} in this package (a newer major version?)")
+
+
 @cache
 def load_schema(name: str) -> dict[str, Any]:
     """The published JSON Schema of an event: ``load_schema("password-reset.requested.v1")``."""

@@ -1,7 +1,8 @@
 """Seal values (the reset link) so that a reader of a Kafka topic cannot use them.
 
-AES-256-GCM with a 96-bit random nonce. The associated data binds a sealed value to its event
-(the request id), so a ciphertext cannot be replayed into another event. Keys are named by a key id
+AES-256-GCM with a 96-bit random nonce. The associated data binds a sealed value to the fields
+that decide where it goes (``pwreset_contracts.binding``: event id, account id, recipient), so a
+ciphertext opens neither in another event nor beside another address. Keys are named by a key id
 (``kid``) so they can be rotated: senders seal with the current key, readers keep old keys until
 every record sealed with them has expired.
 """
@@ -14,7 +15,18 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from pwreset_contracts.binding import reset_link_binding, undo_link_binding
 from pwreset_contracts.events import SealedValue
+
+__all__ = [
+    "KeyRing",
+    "SealError",
+    "decode_key",
+    "open_sealed",
+    "reset_link_binding",
+    "seal",
+    "undo_link_binding",
+]
 
 NONCE_BYTES = 12
 
@@ -37,13 +49,6 @@ def decode_key(text: str) -> bytes:
     if len(key) != 32:
         raise ValueError("a sealing key must be 32 bytes (base64url-encoded)")
     return key
-
-
-def binding(*fields: object) -> str:
-    """Associated data that binds a sealed value to the fields of its event that decide where it
-    goes (its id, the account, the recipient): copied into a record with any of them changed,
-    the value no longer opens."""
-    return "\x1f".join(str(field) for field in fields)
 
 
 def seal(plaintext: str, *, key: bytes, kid: str, associated_data: str) -> SealedValue:

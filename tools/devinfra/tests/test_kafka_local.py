@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import uuid
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -13,8 +14,8 @@ from devinfra.providers import Infrastructure
 pytestmark = pytest.mark.integration
 
 
-async def _produce(bootstrap: str, topic: str, count: int) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+async def _produce(kafka: dict[str, Any], topic: str, count: int) -> None:
+    producer = AIOKafkaProducer(**kafka, acks="all", enable_idempotence=True)
     await producer.start()
     try:
         for i in range(count):
@@ -28,10 +29,12 @@ async def _produce(bootstrap: str, topic: str, count: int) -> None:
         await producer.stop()
 
 
-async def _consume(bootstrap: str, topic: str, group: str, count: int) -> list[tuple[bytes, tuple]]:
+async def _consume(
+    kafka: dict[str, Any], topic: str, group: str, count: int
+) -> list[tuple[bytes, tuple]]:
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=bootstrap,
+        **kafka,
         group_id=group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -57,8 +60,8 @@ async def test_round_trip_with_headers_survives_broker_crash(infra: Infrastructu
     infra.create_topics([topic], partitions=1, retention_ms=3_600_000)
     infra.create_topics([topic], partitions=1)  # idempotent
 
-    await _produce(infra.kafka_bootstrap, topic, 3)
-    received = await _consume(infra.kafka_bootstrap, topic, "g-first", 3)
+    await _produce(infra.kafka_options(), topic, 3)
+    received = await _consume(infra.kafka_options(), topic, "g-first", 3)
     assert [value for value, _ in received] == [b"value-0", b"value-1", b"value-2"]
     assert received[0][1] == (("trace-id", b"t-0"), ("kind", b"test"))
 
@@ -68,8 +71,8 @@ async def test_round_trip_with_headers_survives_broker_crash(infra: Infrastructu
     await asyncio.to_thread(infra.kafka.start)
 
     # Data written with acks=all survived the SIGKILL; a new group reads it all again.
-    await _produce(infra.kafka_bootstrap, topic, 1)
-    again = await _consume(infra.kafka_bootstrap, topic, "g-second", 4)
+    await _produce(infra.kafka_options(), topic, 1)
+    again = await _consume(infra.kafka_options(), topic, "g-second", 4)
     assert [value for value, _ in again][:3] == [b"value-0", b"value-1", b"value-2"]
 
 

@@ -39,6 +39,9 @@ def test_environment_endpoints_win(
         assert from_env.provider == "env"
         assert (from_env.postgres, from_env.kafka, from_env.smtp) == (None, None, None)
         assert from_env.kafka_bootstrap == infra.kafka_bootstrap
+        # The secured broker's CA and users come along, so clients can still log in.
+        assert from_env.kafka_options("reset").keys() == infra.kafka_options("reset").keys()
+        assert from_env.kafka_env("notifier") == infra.kafka_env("notifier")
         assert from_env.smtp_port == infra.smtp_port
         assert from_env.dsn_for("devinfra_env_db").endswith("/devinfra_env_db")
         if isinstance(infra.mailbox, MaildirMailbox):

@@ -30,10 +30,45 @@ registration_segment_ms="${REGISTRATION_TOPIC_SEGMENT_MS:-3600000}"
 segment_ms="${TOPIC_SEGMENT_MS:-86400000}"
 kafka_topics="${KAFKA_HOME:-/opt/kafka}/bin/kafka-topics.sh"
 
-# TLS / SASL settings for the admin client, when the cluster needs them (a mounted file).
+# TLS / SASL settings for the admin client, when the cluster needs them: a mounted
+# client.properties (KAFKA_CLIENT_CONFIG), or else the KAFKA_* variables the services read
+# (servicekit.kafka_settings), written to a private properties file here.
 client_args=()
 if [ -n "${KAFKA_CLIENT_CONFIG:-}" ] && [ -f "${KAFKA_CLIENT_CONFIG}" ]; then
     client_args=(--command-config "${KAFKA_CLIENT_CONFIG}")
+elif [ "${KAFKA_SECURITY_PROTOCOL:-PLAINTEXT}" != "PLAINTEXT" ]; then
+    umask 077
+    workdir="$(mktemp -d)"
+    trap 'rm -rf "$workdir"' EXIT
+    config="$workdir/client.properties"
+    {
+        echo "security.protocol=${KAFKA_SECURITY_PROTOCOL}"
+        if [ -n "${KAFKA_SSL_CAFILE:-}" ]; then
+            echo "ssl.truststore.type=PEM"
+            echo "ssl.truststore.location=${KAFKA_SSL_CAFILE}"
+        fi
+        if [ -n "${KAFKA_SSL_CERTFILE:-}" ]; then
+            # Kafka's PEM key store: the (PKCS#8) key, then the certificate chain, one file.
+            cat "${KAFKA_SSL_KEYFILE:?KAFKA_SSL_CERTFILE needs KAFKA_SSL_KEYFILE}" \
+                "$KAFKA_SSL_CERTFILE" >"$workdir/client.pem"
+            echo "ssl.keystore.type=PEM"
+            echo "ssl.keystore.location=$workdir/client.pem"
+        fi
+        case "${KAFKA_SASL_MECHANISM:-}" in
+            SCRAM-SHA-512 | SCRAM-SHA-256) module=org.apache.kafka.common.security.scram.ScramLoginModule ;;
+            PLAIN) module=org.apache.kafka.common.security.plain.PlainLoginModule ;;
+            "") module="" ;;
+            *)
+                echo "create-topics: unsupported KAFKA_SASL_MECHANISM ${KAFKA_SASL_MECHANISM}" >&2
+                exit 2
+                ;;
+        esac
+        if [ -n "$module" ]; then
+            echo "sasl.mechanism=${KAFKA_SASL_MECHANISM}"
+            echo "sasl.jaas.config=${module} required username=\"${KAFKA_SASL_USERNAME:?}\" password=\"${KAFKA_SASL_PASSWORD:?}\";"
+        fi
+    } >"$config"
+    client_args=(--command-config "$config")
 fi
 
 create() {
@@ -54,3 +89,20 @@ create notifier.dead-letter.v1 "$dead_letter_retention_ms" "$segment_ms"
 
 "$kafka_topics" --bootstrap-server "$KAFKA_BOOTSTRAP_SERVERS" "${client_args[@]}" --describe \
     --topic 'password-reset.requested.v1|identity.password-changed.v1|identity.second-factor-changed.v1|identity.registration-requested.v1|notifier.dead-letter.v1'
+
+# docker-compose only (CREATE_ACLS=true): the services' least access, as on the local broker
+# (tools/devinfra kafka_security.ACLS). Kubernetes with Strimzi declares the same as KafkaUsers.
+if [ "${CREATE_ACLS:-false}" = "true" ]; then
+    kafka_acls="${KAFKA_HOME:-/opt/kafka}/bin/kafka-acls.sh"
+    acl() {
+        "$kafka_acls" --bootstrap-server "$KAFKA_BOOTSTRAP_SERVERS" "${client_args[@]}" --add "$@"
+    }
+    acl --allow-principal User:reset --operation Write --topic password-reset.requested.v1
+    acl --allow-principal User:identity --operation Write --topic identity. \
+        --resource-pattern-type prefixed
+    acl --allow-principal User:notifier --operation Read --topic password-reset.requested.v1 \
+        --group notifier
+    acl --allow-principal User:notifier --operation Read --topic identity. \
+        --resource-pattern-type prefixed
+    acl --allow-principal User:notifier --operation Write --topic notifier.dead-letter.v1
+fi

@@ -5,6 +5,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 import pytest
@@ -66,11 +67,13 @@ async def write(pool: asyncpg.Pool, topic: str, key: str, seq: int) -> str:
     return str(event_id)
 
 
-async def consume(bootstrap: str, topic: str, count: int, within: float) -> list[tuple[str, int]]:
+async def consume(
+    kafka: dict[str, Any], topic: str, count: int, within: float
+) -> list[tuple[str, int]]:
     """(key, seq) of the first `count` records of `topic` in partition order; fails on timeout."""
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=bootstrap,
+        **kafka,
         group_id=f"it-{uuid.uuid4()}",
         auto_offset_reset="earliest",
         enable_auto_commit=False,
@@ -96,9 +99,17 @@ async def _none_left(pool: asyncpg.Pool) -> bool:
     return await unpublished(pool) == 0
 
 
-def relay_for(pool: asyncpg.Pool, dsn: str, bootstrap: str, **options: float) -> OutboxRelay:
+def relay_for(
+    pool: asyncpg.Pool, dsn: str, infra: Any, bootstrap: str | None = None, **options: float
+) -> OutboxRelay:
     settings = {"batch_size": 100, "poll_interval": 0.2, "retention_seconds": 3600} | options
-    return OutboxRelay(pool, dsn, bootstrap, **settings)  # type: ignore[arg-type]
+    return OutboxRelay(
+        pool,
+        dsn,
+        bootstrap or infra.kafka_bootstrap,
+        kafka_options=infra.kafka_security_options(),
+        **settings,  # type: ignore[arg-type]
+    )
 
 
 async def run_until_published(relays: list[OutboxRelay], pool: asyncpg.Pool, rows: int) -> None:
@@ -125,9 +136,9 @@ async def test_rows_are_published_once_in_key_order_and_marked(infra, dsn, pool,
         await write(pool, topic, key, seq)
         written[key].append(seq)
 
-    await run_until_published([relay_for(pool, dsn, infra.kafka_bootstrap)], pool, 30)
+    await run_until_published([relay_for(pool, dsn, infra)], pool, 30)
 
-    seen = await consume(infra.kafka_bootstrap, topic, 30, within=30)
+    seen = await consume(infra.kafka_options(), topic, 30, within=30)
     assert_each_once_in_key_order(seen, written)
     leased = await pool.fetchval("SELECT count(*) FROM outbox WHERE lease_owner IS NOT NULL")
     assert leased == 0
@@ -142,13 +153,13 @@ async def test_two_relays_at_once_publish_each_row_once_and_keep_key_order(
         await write(pool, topic, key, seq)
         written[key].append(seq)
     # Small batches, so the two relays interleave claims many times.
-    relays = [relay_for(pool, dsn, infra.kafka_bootstrap, batch_size=7) for _ in range(2)]
+    relays = [relay_for(pool, dsn, infra, batch_size=7) for _ in range(2)]
 
     await run_until_published(relays, pool, 240)
 
     assert all(r.published_total > 0 for r in relays), "both relays should have taken part"
     assert sum(r.published_total for r in relays) == 240
-    seen = await consume(infra.kafka_bootstrap, topic, 240, within=30)
+    seen = await consume(infra.kafka_options(), topic, 240, within=30)
     assert_each_once_in_key_order(seen, written)
 
 
@@ -164,18 +175,18 @@ async def test_a_relay_that_died_mid_publish_blocks_its_rows_only_until_its_leas
     lease_until = await pool.fetchval("SELECT max(lease_until) FROM outbox")
 
     started = time.monotonic()
-    await run_until_published([relay_for(pool, dsn, infra.kafka_bootstrap)], pool, 5)
+    await run_until_published([relay_for(pool, dsn, infra)], pool, 5)
     waited = time.monotonic() - started
 
     published_first = await pool.fetchval("SELECT min(published_at) FROM outbox")
     assert published_first >= lease_until  # nobody published before the lease ran out
     assert waited < 3 + 5  # and the survivor took over soon after it did
-    seen = await consume(infra.kafka_bootstrap, topic, 5, within=30)
+    seen = await consume(infra.kafka_options(), topic, 5, within=30)
     assert_each_once_in_key_order(seen, {"account-0": [0, 1, 2, 3, 4]})
 
 
 async def test_a_notify_wakes_the_relay_long_before_its_poll(infra, dsn, pool, topic) -> None:
-    relay = relay_for(pool, dsn, infra.kafka_bootstrap, poll_interval=30)
+    relay = relay_for(pool, dsn, infra, poll_interval=30)
     stop = asyncio.Event()
     task = asyncio.create_task(relay.run(stop))
     try:
@@ -194,10 +205,12 @@ async def test_a_notify_wakes_the_relay_long_before_its_poll(infra, dsn, pool, t
         await task
 
 
-async def test_unreachable_kafka_leaves_rows_unpublished_and_unleased(dsn, pool, topic) -> None:
+async def test_unreachable_kafka_leaves_rows_unpublished_and_unleased(
+    infra, dsn, pool, topic
+) -> None:
     for seq in range(3):
         await write(pool, topic, "account-0", seq)
-    relay = relay_for(pool, dsn, "127.0.0.1:9")  # nothing listens on the discard port
+    relay = relay_for(pool, dsn, infra, "127.0.0.1:9")  # nothing listens on the discard port
     stop = asyncio.Event()
     task = asyncio.create_task(relay.run(stop))
     await asyncio.sleep(2)

@@ -13,6 +13,7 @@ import sys
 import uuid
 from typing import TextIO
 
+from pwreset_contracts.emails import normalise_email
 from servicekit.database import create_pool
 
 from identity_service.adapters.accounts_repository import AccountsRepository, EmailTaken
@@ -41,9 +42,9 @@ async def seed(settings: Settings, lines: TextIO, out: TextIO) -> int:
             password_hash = await asyncio.to_thread(hasher.hash, password)
         account_id = uuid.uuid4()
         try:
-            await repo.add(account_id, email, password_hash)
+            await repo.add(account_id, email, normalise_email(email), password_hash)
         except EmailTaken:
-            existing = await repo.by_email(email)
+            existing = await repo.by_email_key(normalise_email(email))
             assert existing is not None
             return {"email": email, "id": str(existing.id), "created": False}
         return {"email": email, "id": str(account_id), "created": True}

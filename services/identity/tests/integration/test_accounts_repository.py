@@ -11,6 +11,7 @@ import asyncpg
 import identity_service
 import pytest
 from identity_service.adapters.accounts_repository import AccountsRepository, EmailTaken
+from pwreset_contracts.emails import normalise_email
 from servicekit.testing import migrated_database
 
 pytestmark = pytest.mark.integration
@@ -31,7 +32,8 @@ async def repo(dsn: str) -> AsyncIterator[AccountsRepository]:
 
 async def _account(repo: AccountsRepository) -> uuid.UUID:
     account_id = uuid.uuid4()
-    await repo.add(account_id, f"{account_id.hex[:10]}@example.com", "$argon2id$fake")
+    email = f"{account_id.hex[:10]}@example.com"
+    await repo.add(account_id, email, normalise_email(email), "$argon2id$fake")
     return account_id
 
 
@@ -39,8 +41,8 @@ async def test_email_is_unique_ignoring_case(repo: AccountsRepository) -> None:
     account_id = await _account(repo)
     email = f"{account_id.hex[:10]}@example.com"
     with pytest.raises(EmailTaken):
-        await repo.add(uuid.uuid4(), email.upper(), "$argon2id$fake")
-    found = await repo.by_email(email.upper())
+        await repo.add(uuid.uuid4(), email.upper(), normalise_email(email.upper()), "$fake")
+    found = await repo.by_email_key(normalise_email(email.upper()))
     assert found is not None and found.id == account_id
 
 

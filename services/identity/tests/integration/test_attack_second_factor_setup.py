@@ -17,7 +17,7 @@ from identity_service.service_layer.accounts import (
 )
 from identity_service.service_layer.login_throttle import LoginThrottled
 from pwreset_contracts import SecondFactorChangedV1
-from pwreset_contracts.sealed import binding, open_sealed
+from pwreset_contracts.sealed import open_sealed
 
 from .conftest import (
     NOTICE_KEYS,
@@ -75,14 +75,16 @@ async def test_turning_two_factor_on_is_announced_and_this_wasnt_me_undoes_it(
     link = open_sealed(
         event.sealed_undo_link,
         keys=NOTICE_KEYS.keys,
-        associated_data=binding(event.change_id, account_id, email),
+        associated_data=event.undo_link_binding(),
     )
     assert link.startswith("https://id.example.com/this-wasnt-me?token=")
     with pytest.raises(Exception, match="open"):  # bound to the recipient
         open_sealed(
             event.sealed_undo_link,
             keys=NOTICE_KEYS.keys,
-            associated_data=binding(event.change_id, account_id, "attacker@evil.example"),
+            associated_data=event.model_copy(
+                update={"email": "attacker@evil.example"}
+            ).undo_link_binding(),
         )
 
     with pytest.raises(AuthFailed) as needs_code:

@@ -176,7 +176,7 @@ async def test_after_a_reset_sessions_are_revoked_and_password_changed_is_emitte
     assert event.client_ip == "198.51.100.7" and event.email == email
     assert NEW_PASSWORD not in value.decode()
     undo = open_sealed(
-        event.sealed_undo_link, keys=NOTICE_KEYS.keys, associated_data=str(event.change_id)
+        event.sealed_undo_link, keys=NOTICE_KEYS.keys, associated_data=event.undo_link_binding()
     )
     assert undo.startswith("https://id.example.com/this-wasnt-me?token=")
     assert undo.split("token=")[1] not in value.decode()  # sealed, not in clear

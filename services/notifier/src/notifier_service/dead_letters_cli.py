@@ -10,7 +10,9 @@ it back where it came from.
 Addresses are masked unless --show-addresses is given. A replay sends a record back to its origin
 topic only when that can still lead to an email: never for an event the delivery ledger has as
 sent, nor for one whose link has expired, nor for a record that is not an event at all; each of
-those is reported instead. Reads the same settings as the service (KAFKA_*, DATABASE_URL).
+those is reported instead. Reads the same settings as the service (KAFKA_*, DATABASE_URL); its
+Kafka user needs to read the dead-letter topic and write the origin topics (the notifier's own
+user may not write them: run it with an operator's user, docs/operations.md).
 """
 
 import argparse
@@ -80,7 +82,8 @@ def _detail(letter: DeadLetter, reveal: bool) -> str:
 
 async def run(argv: Sequence[str], settings: Settings, now: datetime | None = None) -> int:
     args = _parser().parse_args(argv)
-    letters = await read_all(settings.kafka_bootstrap_servers, args.topic)
+    kafka = settings.kafka.security_options()
+    letters = await read_all(settings.kafka_bootstrap_servers, args.topic, **kafka)
     if args.action == "list":
         selection = Selection(
             since=args.since, until=args.until, reason=args.reason, everything=True
@@ -116,7 +119,7 @@ async def run(argv: Sequence[str], settings: Settings, now: datetime | None = No
             selection,
             delivered=ledger.already_sent,
             reopen=ledger.reopen,
-            publish=lambda chosen: republish(settings.kafka_bootstrap_servers, chosen),
+            publish=lambda chosen: republish(settings.kafka_bootstrap_servers, chosen, **kafka),
             now=now or datetime.now(UTC),
             dry_run=args.dry_run,
         )

@@ -22,7 +22,7 @@ from notifier_service.adapters.smtp_sender import (
 from notifier_service.service_layer.notifications import Notifications, UndeliverableEvent
 from pwreset_contracts import ResetRequestedV1, cloudevents_kafka
 from pwreset_contracts.cloudevents_kafka import ReceivedEvent
-from pwreset_contracts.sealed import seal
+from pwreset_contracts.sealed import reset_link_binding, seal
 
 pytestmark = pytest.mark.integration
 KEY = b"c" * 32
@@ -62,7 +62,9 @@ def reset_record(email: str, account_id: uuid.UUID) -> tuple[str, cloudevents_ka
             f"http://127.0.0.1/reset-password?token={uuid.uuid4().hex}",
             key=KEY,
             kid="k1",
-            associated_data=str(request_id),
+            associated_data=reset_link_binding(
+                request_id=request_id, account_id=account_id, recipient=email
+            ),
         ),
     )
     event_id = str(uuid.uuid4())
@@ -70,7 +72,7 @@ def reset_record(email: str, account_id: uuid.UUID) -> tuple[str, cloudevents_ka
 
 
 async def produce(infra, topic: str, records: list[cloudevents_kafka.KafkaRecord]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, acks="all")
+    producer = AIOKafkaProducer(**infra.kafka_options(), acks="all")
     await producer.start()
     try:
         for r in records:
@@ -105,7 +107,9 @@ async def run_consumer(
     watched_box.append(watched)
     dlq = f"it-dlq-{uuid.uuid4().hex[:8]}"
     infra.create_topics([dlq])
-    dead_letters = DeadLetters(ledger, infra.kafka_bootstrap, topic=dlq)
+    dead_letters = DeadLetters(
+        ledger, infra.kafka_bootstrap, topic=dlq, kafka_options=infra.kafka_security_options()
+    )
     consumer = EventConsumer(
         infra.kafka_bootstrap,
         f"it-{uuid.uuid4()}",
@@ -115,7 +119,7 @@ async def run_consumer(
         transient=(TransientSmtpError, DeliveryBusy),
         permanent=(PermanentSmtpError, UndeliverableEvent),
         max_retry_backoff_seconds=0.5,
-        kafka_options={"max_poll_interval_ms": 2_000},
+        kafka_options={"max_poll_interval_ms": 2_000, **infra.kafka_security_options()},
         concurrency=3,
     )
     return consumer, dead_letters, sender

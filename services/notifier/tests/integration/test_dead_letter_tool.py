@@ -11,6 +11,7 @@ import pytest
 from notifier_service import dead_letters_cli
 from notifier_service.core.config import Settings
 from pwreset_contracts import ResetRequestedV1, cloudevents_kafka
+from pwreset_contracts.binding import reset_link_binding
 from pwreset_contracts.dead_letters import dead_letter_headers
 from pwreset_contracts.sealed import seal
 
@@ -22,9 +23,10 @@ pytestmark = pytest.mark.integration
 def reset_record(email: str, expires_in: timedelta) -> tuple[str, list, bytes, bytes]:
     now = datetime.now(UTC)
     request_id = uuid.uuid4()
+    account_id = uuid.uuid4()
     event = ResetRequestedV1(
         request_id=request_id,
-        account_id=uuid.uuid4(),
+        account_id=account_id,
         email=email,
         requested_at=now,
         expires_at=now + expires_in,
@@ -32,7 +34,9 @@ def reset_record(email: str, expires_in: timedelta) -> tuple[str, list, bytes, b
             f"http://127.0.0.1/reset-password?token={uuid.uuid4().hex}",
             key=KEY,
             kid="k1",
-            associated_data=str(request_id),
+            associated_data=reset_link_binding(
+                request_id=request_id, account_id=account_id, recipient=email
+            ),
         ),
     )
     event_id = str(uuid.uuid4())
@@ -57,7 +61,9 @@ async def test_replay_sends_what_can_still_help_and_reports_the_rest(
     expiring = reset_record(f"{prefix}expiring@example.com", timedelta(seconds=4))
     delivered = reset_record(f"{prefix}delivered@example.com", timedelta(minutes=30))
     poison = ([("ce_id", b"p"), ("ce_source", b"/it")], b"k", b"\xff not an event")
-    settings = Settings(kafka_bootstrap_servers=infra.kafka_bootstrap, database_url=dsn)
+    # An operator's Kafka user: reads the dead letters, writes them back to their origin.
+    kafka = {k.lower(): v for k, v in infra.kafka_env("admin").items()}
+    settings = Settings(database_url=dsn, **kafka)
 
     async with Stack(infra, pool, topic, dlq) as stack:
         smtp_mode("reject")  # the provider refuses for good: both resets are dead-lettered

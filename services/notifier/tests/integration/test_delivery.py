@@ -9,7 +9,7 @@ from notifier_service.adapters.deliveries_ledger import DeliveriesLedger
 from notifier_service.adapters.smtp_sender import SmtpSender, TransientSmtpError
 from notifier_service.service_layer.notifications import Notifications, Outcome
 from pwreset_contracts import ResetRequestedV1, cloudevents_kafka
-from pwreset_contracts.sealed import seal
+from pwreset_contracts.sealed import reset_link_binding, seal
 
 pytestmark = pytest.mark.integration
 KEY = b"n" * 32
@@ -18,13 +18,21 @@ KEY = b"n" * 32
 def _received(email: str, link: str) -> cloudevents_kafka.ReceivedEvent:
     now = datetime.now(UTC)
     request_id = uuid.uuid4()
+    account_id = uuid.uuid4()
     event = ResetRequestedV1(
         request_id=request_id,
-        account_id=uuid.uuid4(),
+        account_id=account_id,
         email=email,
         requested_at=now,
         expires_at=now + timedelta(minutes=30),
-        sealed_link=seal(link, key=KEY, kid="k1", associated_data=str(request_id)),
+        sealed_link=seal(
+            link,
+            key=KEY,
+            kid="k1",
+            associated_data=reset_link_binding(
+                request_id=request_id, account_id=account_id, recipient=email
+            ),
+        ),
     )
     record = cloudevents_kafka.encode(event, source="/it")
     return cloudevents_kafka.decode(record.headers, record.value)

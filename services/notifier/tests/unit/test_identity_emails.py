@@ -13,8 +13,9 @@ from notifier_service.domain.emails import (
 )
 from notifier_service.service_layer.notifications import Notifications, UndeliverableEvent
 from pwreset_contracts import RegistrationRequestedV1, SecondFactorChangedV1
+from pwreset_contracts.binding import registration_link_binding, second_factor_undo_binding
 from pwreset_contracts.cloudevents_kafka import ReceivedEvent
-from pwreset_contracts.sealed import binding, seal
+from pwreset_contracts.sealed import seal
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 KEY = b"K" * 32
@@ -41,7 +42,10 @@ def received(data: object) -> ReceivedEvent:
 
 def second_factor_event(email: str = "ada@example.com", **changes: object) -> SecondFactorChangedV1:
     change_id, account_id = uuid.uuid4(), uuid.uuid4()
-    sealed = seal(UNDO, key=KEY, kid="k1", associated_data=binding(change_id, account_id, email))
+    bound_to = second_factor_undo_binding(
+        change_id=change_id, account_id=account_id, recipient=email
+    )
+    sealed = seal(UNDO, key=KEY, kid="k1", associated_data=bound_to)
     fields = {
         "change_id": change_id,
         "account_id": account_id,
@@ -100,7 +104,12 @@ def test_registration_emails() -> None:
         expires_at=NOW + timedelta(hours=24),
         kind="verify_address",
         sealed_link=seal(
-            VERIFY, key=KEY, kid="k1", associated_data=binding(registration_id, email)
+            VERIFY,
+            key=KEY,
+            kid="k1",
+            associated_data=registration_link_binding(
+                registration_id=registration_id, recipient=email
+            ),
         ),
     )
     message = notifications().compose(received(event), NOW)

@@ -18,6 +18,7 @@ import asyncpg
 import pytest
 import reset_service
 from pwreset_contracts import cloudevents_kafka
+from pwreset_contracts.emails import normalise_email
 from pwreset_contracts.sealed import KeyRing, decode_key, open_sealed
 from reset_service.adapters.identity_client import KnownAccount, SecondFactor, TotpInvalid
 from reset_service.adapters.requests_repository import RequestsRepository
@@ -36,12 +37,13 @@ class FakeIdentity:
     delay: float = 0.0
 
     def add(self, email: str, *, totp: bool = False) -> KnownAccount:
-        account = KnownAccount(uuid.uuid4(), totp)
-        self.accounts[email] = account
+        account = KnownAccount(uuid.uuid4(), totp, email)
+        self.accounts[normalise_email(email)] = account
         return account
 
     async def lookup(self, email: str) -> KnownAccount | None:
-        return self.accounts.get(email)
+        """As identity does: matched by the one normalisation, the stored address returned."""
+        return self.accounts.get(normalise_email(email))
 
     async def set_password(
         self,
@@ -132,7 +134,7 @@ async def emailed_tokens(pool: asyncpg.Pool, email: str) -> list[str]:
             link = open_sealed(
                 event.sealed_link,  # type: ignore[attr-defined]
                 keys={"s1": decode_key("B" * 43)},
-                associated_data=str(event.request_id),  # type: ignore[attr-defined]
+                associated_data=event.link_binding(),  # type: ignore[attr-defined]
             )
             tokens.append(parse_qs(urlsplit(link).query)["token"][0])
     return tokens[::-1]

@@ -12,7 +12,7 @@ import pytest
 import reset_service
 from aiokafka import AIOKafkaConsumer
 from pwreset_contracts import ResetRequestedV1, cloudevents_kafka
-from pwreset_contracts.sealed import seal
+from pwreset_contracts.sealed import reset_link_binding, seal
 from servicekit.outbox.enqueue import enqueue
 from servicekit.outbox.relay import OutboxRelay
 from servicekit.testing import migrated_database
@@ -32,7 +32,12 @@ def reset_requested(account_id: uuid.UUID) -> ResetRequestedV1:
         requested_at=now,
         expires_at=now + timedelta(minutes=30),
         sealed_link=seal(
-            "https://x/reset", key=b"k" * 32, kid="k", associated_data=str(request_id)
+            "https://x/reset",
+            key=b"k" * 32,
+            kid="k",
+            associated_data=reset_link_binding(
+                request_id=request_id, account_id=account_id, recipient="it@example.com"
+            ),
         ),
     )
 
@@ -55,12 +60,19 @@ async def test_committed_events_are_published_once_keyed_and_marked(infra, outbo
             )
             await enqueue(conn, uuid.UUID(event_id), record)
 
-    relay = OutboxRelay(pool, dsn, infra.kafka_bootstrap, poll_interval=0.2, lease_seconds=10)
+    relay = OutboxRelay(
+        pool,
+        dsn,
+        infra.kafka_bootstrap,
+        poll_interval=0.2,
+        lease_seconds=10,
+        kafka_options=infra.kafka_security_options(),
+    )
     stop = asyncio.Event()
     task = asyncio.create_task(relay.run(stop))
     consumer = AIOKafkaConsumer(
         TOPIC,
-        bootstrap_servers=infra.kafka_bootstrap,
+        **infra.kafka_options(),
         group_id=f"it-{uuid.uuid4()}",
         auto_offset_reset="earliest",
         enable_auto_commit=False,

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from devinfra.blocking import run_blocking
+
+if TYPE_CHECKING:
+    from devinfra.kafka_security import KafkaSecurity
+
+Options = Mapping[str, Any] | None
 
 
 async def create_topics_async(
@@ -12,17 +18,31 @@ async def create_topics_async(
     names: Iterable[str],
     partitions: int = 3,
     retention_ms: int | None = None,
+    options: Options = None,
 ) -> None:
-    """Create the topics that do not exist yet (replication factor 1: single broker)."""
+    """Create the topics that do not exist yet (replication factor 1: single broker).
+    `options`: TLS/SASL keyword arguments of a user allowed to (the local broker's admin)."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
+    from devinfra.topics import TOPIC_CONFIGS
+
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=15000, **dict(options or {})
+    )
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        configs = {"retention.ms": str(retention_ms)} if retention_ms is not None else {}
+
+        def configs(name: str) -> dict[str, str]:
+            # The platform's own topics get their documented settings; others the broker's.
+            if retention_ms is not None:
+                return {"retention.ms": str(retention_ms)}
+            return dict(TOPIC_CONFIGS.get(name, {}))
+
         missing = [
-            NewTopic(name, num_partitions=partitions, replication_factor=1, topic_configs=configs)
+            NewTopic(
+                name, num_partitions=partitions, replication_factor=1, topic_configs=configs(name)
+            )
             for name in dict.fromkeys(names)
             if name not in existing
         ]
@@ -45,17 +65,28 @@ def create_topics(
     names: Iterable[str],
     partitions: int = 3,
     retention_ms: int | None = None,
+    options: Options = None,
     timeout: float = 60.0,
 ) -> None:
     names = list(names)
-    run_blocking(lambda: create_topics_async(bootstrap, names, partitions, retention_ms), timeout)
+    run_blocking(
+        lambda: create_topics_async(bootstrap, names, partitions, retention_ms, options), timeout
+    )
 
 
-async def metadata_works_async(bootstrap: str) -> bool:
+def create_acls(bootstrap: str, security: KafkaSecurity, timeout: float = 60.0) -> None:
+    from devinfra.kafka_security import create_acls_async
+
+    run_blocking(lambda: create_acls_async(bootstrap, security), timeout)
+
+
+async def metadata_works_async(bootstrap: str, options: Options = None) -> bool:
     """True when a client can bootstrap and the broker serves cluster metadata."""
     from aiokafka.admin import AIOKafkaAdminClient
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=5000, **dict(options or {})
+    )
     try:
         await admin.start()
         cluster = await admin.describe_cluster()
@@ -66,8 +97,8 @@ async def metadata_works_async(bootstrap: str) -> bool:
         await admin.close()
 
 
-def metadata_works(bootstrap: str) -> bool:
+def metadata_works(bootstrap: str, options: Options = None) -> bool:
     try:
-        return run_blocking(lambda: metadata_works_async(bootstrap), 15.0)
+        return run_blocking(lambda: metadata_works_async(bootstrap, options), 15.0)
     except TimeoutError:
         return False

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
-from devinfra import kafka_admin
+from devinfra import kafka_admin, kafka_security
 from devinfra.errors import InfraError
 from devinfra.kafka_jars import ensure_kafka_jars
 from devinfra.processes import kill_stale, log_tail, port_accepts, stop_process, wait_until
@@ -37,13 +37,25 @@ def find_java() -> str:
 
 
 class LocalKafka:
-    """Kafka on 127.0.0.1:`port` (clients) and `controller_port` (KRaft), data in run_dir."""
+    """Kafka on 127.0.0.1:`port` (clients) and `controller_port` (KRaft), data in run_dir.
+
+    Clients connect with SASL_SSL (SCRAM-SHA-512/256): `security` holds the CA file and the
+    users (`admin`, a super user, and one per service, each limited by ACLs to what it needs:
+    devinfra.kafka_security). Nothing answers without credentials.
+    """
 
     def __init__(self, run_dir: Path, port: int, controller_port: int) -> None:
         self.run_dir = Path(run_dir).resolve()
         self.port = port
         self.controller_port = controller_port
         self.home = self.run_dir / "kafka"
+        # PWRESET_BENCH_KAFKA_PLAINTEXT=1: no TLS, SASL or ACLs, only so that docs/benchmarks.md
+        # can put a number on what they cost. Tests and `make run` never set it.
+        self.security: kafka_security.KafkaSecurity | None = (
+            None
+            if os.environ.get("PWRESET_BENCH_KAFKA_PLAINTEXT") == "1"
+            else kafka_security.prepare(self.home / "security")
+        )
         self.data_dir = self.home / "data"
         self.config_file = self.home / "server.properties"
         self.log4j_file = self.home / "log4j2.properties"
@@ -101,7 +113,7 @@ class LocalKafka:
                 log=self.log_file,
             )
             wait_until(
-                lambda: kafka_admin.metadata_works(self.bootstrap),
+                lambda: kafka_admin.metadata_works(self.bootstrap, self.admin_options()),
                 timeout=timeout,
                 what=f"Kafka metadata on {self.bootstrap}",
                 process=self._process,
@@ -111,6 +123,14 @@ class LocalKafka:
         except InfraError as exc:
             self.kill()
             raise InfraError(f"{exc}\n{log_tail(self.stdout_file, 15)}") from None
+        if self.security is not None:
+            kafka_admin.create_acls(self.bootstrap, self.security)
+
+    def admin_options(self) -> dict[str, object]:
+        """aiokafka options of the super user (topic creation, test harness)."""
+        if self.security is None:
+            return {}
+        return self.security.client_options(kafka_security.ADMIN)
 
     def stop(self, timeout: float = 30.0) -> None:
         """Controlled shutdown (SIGTERM), SIGKILL if it takes longer than `timeout`."""
@@ -133,7 +153,9 @@ class LocalKafka:
     def create_topics(
         self, names: Iterable[str], partitions: int = 3, retention_ms: int | None = None
     ) -> None:
-        kafka_admin.create_topics(self.bootstrap, names, partitions, retention_ms)
+        kafka_admin.create_topics(
+            self.bootstrap, names, partitions, retention_ms, self.admin_options()
+        )
 
     # -- internals ---------------------------------------------------------------------
     def _cluster_id(self) -> str:
@@ -165,6 +187,7 @@ class LocalKafka:
             str(self.config_file),
             "--standalone",
             "--ignore-formatted",
+            *(kafka_security.scram_format_arguments(self.security) if self.security else []),
         ]
         try:
             result = subprocess.run(
@@ -179,17 +202,25 @@ class LocalKafka:
             )
 
     def _write_configs(self) -> None:
+        client = "SASL_SSL" if self.security is not None else "PLAINTEXT"
         listeners = (
-            f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}"
+            f"{client}://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}"
+        )
+        secured = (
+            kafka_security.broker_settings(self.security, self.home / "security")
+            if self.security is not None
+            else {
+                "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                "inter.broker.listener.name": "PLAINTEXT",
+            }
         )
         settings = {
             "process.roles": "broker,controller",
             "node.id": "1",
             "listeners": listeners,
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
+            "advertised.listeners": f"{client}://127.0.0.1:{self.port}",
             "controller.listener.names": "CONTROLLER",
-            "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            **secured,
             "controller.quorum.bootstrap.servers": f"127.0.0.1:{self.controller_port}",
             "log.dirs": str(self.data_dir),
             # Single node: every internal topic must be satisfiable by one replica.

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devinfra.processes import free_port, log_tail, stop_process, wait_until
+from devinfra.topics import TOPIC_CONFIGS
 
 SERVICES = ("identity", "reset", "notifier")
 DATABASES = {name: name for name in SERVICES}
@@ -30,13 +31,7 @@ TEST_DEFAULTS: dict[str, dict[str, str]] = {
         "TRUSTED_PROXIES": "127.0.0.1/32",
     },
 }
-TOPICS = (
-    "password-reset.requested.v1",
-    "identity.password-changed.v1",
-    "identity.second-factor-changed.v1",
-    "identity.registration-requested.v1",
-    "notifier.dead-letter.v1",
-)
+TOPICS = tuple(TOPIC_CONFIGS)  # created with the documented retention (devinfra.topics)
 
 
 @dataclass(frozen=True)
@@ -47,6 +42,8 @@ class Endpoints:
     kafka_bootstrap: str
     smtp_host: str
     smtp_port: int
+    # Per service: its KAFKA_* variables (its own SASL user, the CA): Infrastructure.kafka_env.
+    kafka_env: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -119,7 +116,14 @@ class Platform:
             },
         }[name]
         defaults = TEST_DEFAULTS.get(name, {}) if self.test_defaults else {}
-        return {**os.environ, **defaults, **common, **specific, **self.extra_env.get(name, {})}
+        return {
+            **os.environ,
+            **defaults,
+            **common,
+            **specific,
+            **e.kafka_env.get(name, {}),
+            **self.extra_env.get(name, {}),
+        }
 
     def migrate(self) -> None:
         for name in SERVICES:

@@ -41,11 +41,17 @@ def find_postgres_bin() -> Path:
 
 
 class LocalPostgres:
-    """One PostgreSQL server listening on 127.0.0.1:`port`, data kept under `run_dir`."""
+    """One PostgreSQL server listening on 127.0.0.1:`port`, data kept under `run_dir`.
 
-    def __init__(self, run_dir: Path, port: int) -> None:
+    `locale` is the cluster's initdb locale: "C" by default (byte order, ASCII-only case
+    rules); tests of locale-dependent behaviour start one with e.g. "en_US.UTF-8", the default
+    of the official postgres image (scripts/install-system-deps.sh generates it).
+    """
+
+    def __init__(self, run_dir: Path, port: int, *, locale: str = "C") -> None:
         self.run_dir = Path(run_dir).resolve()
         self.port = port
+        self.locale = locale
         self.bin_dir = find_postgres_bin()
         self._process: subprocess.Popen[bytes] | None = None
         self._as_user: tuple[int, int] | None = None
@@ -192,7 +198,7 @@ class LocalPostgres:
             "trust",  # only reachable on loopback, see listen_addresses
             "--username=postgres",
             "--encoding=UTF8",
-            "--locale=C",
+            f"--locale={self.locale}",
             "--no-sync",  # test data: durability of the initial catalog does not matter
         ]
         try:

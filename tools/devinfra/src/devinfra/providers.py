@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from devinfra import kafka_admin, postgres_admin
+from devinfra import kafka_admin, kafka_security, postgres_admin
 from devinfra.docker_probe import detect_docker
 from devinfra.errors import InfraError
 from devinfra.kafka_local import LocalKafka
+from devinfra.kafka_security import ADMIN, KafkaSecurity
 from devinfra.mailbox import Mailbox, MaildirMailbox, MailpitMailbox
 from devinfra.postgres_local import LocalPostgres
 from devinfra.processes import free_port
@@ -32,6 +33,9 @@ __all__ = ["Infrastructure", "detect_docker", "plan_providers", "start_infrastru
 COMPONENTS = ("postgres", "kafka", "smtp")
 ENV_POSTGRES_DSN = "PWRESET_TEST_POSTGRES_DSN"
 ENV_KAFKA_BOOTSTRAP = "PWRESET_TEST_KAFKA_BOOTSTRAP"
+# With a broker from the environment that asks for SASL_SSL (one `devinfra up` started): the
+# directory holding its ca.pem and users.json.
+ENV_KAFKA_SECURITY_DIR = "PWRESET_TEST_KAFKA_SECURITY_DIR"
 ENV_SMTP_HOST = "PWRESET_TEST_SMTP_HOST"
 ENV_SMTP_PORT = "PWRESET_TEST_SMTP_PORT"
 ENV_MAILDIR = "PWRESET_TEST_MAILDIR"
@@ -54,6 +58,9 @@ class Infrastructure:
     postgres: LocalPostgres | None = None
     kafka: LocalKafka | None = None
     smtp: LocalSmtp | None = None
+    # TLS and SCRAM users of the local broker; None for a broker from the environment or a
+    # container (reached in PLAINTEXT, as they are given).
+    kafka_security: KafkaSecurity | None = None
 
     @property
     def provider(self) -> str:
@@ -72,13 +79,38 @@ class Infrastructure:
     def create_topics(
         self, names: Iterable[str], partitions: int = 3, retention_ms: int | None = None
     ) -> None:
-        kafka_admin.create_topics(self.kafka_bootstrap, names, partitions, retention_ms)
+        kafka_admin.create_topics(
+            self.kafka_bootstrap, names, partitions, retention_ms, self.kafka_security_options()
+        )
+
+    def kafka_security_options(self, user: str = ADMIN) -> dict[str, Any]:
+        """aiokafka TLS/SASL keyword arguments of `user` (default: the super user the test
+        harness uses), without bootstrap_servers; empty for an unsecured broker."""
+        if self.kafka_security is None:
+            return {}
+        return self.kafka_security.client_options(user)
+
+    def kafka_options(self, user: str = ADMIN) -> dict[str, Any]:
+        """Everything an aiokafka client needs to connect as `user`, bootstrap included."""
+        return {"bootstrap_servers": self.kafka_bootstrap, **self.kafka_security_options(user)}
+
+    def kafka_env(self, user: str) -> dict[str, str]:
+        """The KAFKA_* variables (bootstrap, TLS, SASL) a service connecting as `user` reads."""
+        env = {"KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap}
+        if self.kafka_security is not None:
+            env.update(self.kafka_security.service_env(user))
+        return env
 
     def env(self) -> dict[str, str]:
         """PWRESET_TEST_* variables naming these endpoints (for child processes)."""
         variables = {
             ENV_POSTGRES_DSN: self.postgres_admin_dsn,
             ENV_KAFKA_BOOTSTRAP: self.kafka_bootstrap,
+            **(
+                {ENV_KAFKA_SECURITY_DIR: str(self.kafka_security.ca_file.parent)}
+                if self.kafka_security is not None
+                else {}
+            ),
             ENV_SMTP_HOST: self.smtp_host,
             ENV_SMTP_PORT: str(self.smtp_port),
         }
@@ -190,8 +222,11 @@ def start_infrastructure(
             smtp_host, smtp_port, mailbox = smtp.host, smtp.port, smtp.mailbox
 
         # -- Kafka -----------------------------------------------------------------------
+        security: KafkaSecurity | None = None
         if plan["kafka"] == "env":
             bootstrap = os.environ[ENV_KAFKA_BOOTSTRAP]
+            if os.environ.get(ENV_KAFKA_SECURITY_DIR):
+                security = kafka_security.load(Path(os.environ[ENV_KAFKA_SECURITY_DIR]))
         elif plan["kafka"] == "testcontainers":
             from devinfra.containers import ContainerKafka
 
@@ -221,6 +256,7 @@ def start_infrastructure(
             postgres=handles.get("postgres"),
             kafka=handles.get("kafka"),
             smtp=handles.get("smtp"),
+            kafka_security=handles["kafka"].security if "kafka" in handles else security,
         )
         _say(infra.describe())
         yield infra

@@ -83,6 +83,7 @@ def main() -> int:
                     # SMTP settings in the environment point at a real server: use it.
                     smtp_host=os.environ.get("SMTP_HOST", infra.smtp_host),
                     smtp_port=int(os.environ.get("SMTP_PORT", infra.smtp_port)),
+                    kafka_env={name: infra.kafka_env(name) for name in SERVICES},
                 ),
                 run_dir,
                 ports={

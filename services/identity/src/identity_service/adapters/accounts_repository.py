@@ -68,19 +68,25 @@ class AccountsRepository:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def add(self, account_id: UUID, email: str, password_hash: str) -> None:
+    async def add(self, account_id: UUID, email: str, email_key: str, password_hash: str) -> None:
+        """``email`` as the person registered it (mail goes there), ``email_key`` its
+        ``normalise_email`` form (unique: one account per mailbox)."""
         try:
             await self._pool.execute(
-                "INSERT INTO accounts (id, email, password_hash) VALUES ($1, $2, $3)",
+                """INSERT INTO accounts (id, email, email_normalised, password_hash)
+                   VALUES ($1, $2, $3, $4)""",
                 account_id,
                 email,
+                email_key,
                 password_hash,
             )
         except asyncpg.UniqueViolationError as exc:
             raise EmailTaken from exc
 
-    async def by_email(self, email: str) -> Account | None:
-        row = await self._pool.fetchrow(_SELECT + " WHERE lower(email) = lower($1)", email)
+    async def by_email_key(self, email_key: str) -> Account | None:
+        # Plain equality on the key computed in Python: no lower(), so the database's locale
+        # (C or a libc UTF-8 one, where lower('İ') = 'i') plays no part in who matches.
+        row = await self._pool.fetchrow(_SELECT + " WHERE email_normalised = $1", email_key)
         return Account(**row) if row else None
 
     async def by_id(self, account_id: UUID) -> Account | None:

@@ -21,6 +21,7 @@ async def outbox_relay(app: FastAPI, pool: asyncpg.Pool, settings: Settings) -> 
         pool,
         settings.database_url,
         settings.kafka_bootstrap_servers,
+        kafka_options=settings.kafka.security_options(),
         batch_size=100,
         poll_interval=1.0,
         retention_seconds=86_400,

@@ -6,6 +6,7 @@ from uuid import UUID
 
 import asyncpg
 from pwreset_contracts.cloudevents_kafka import KafkaRecord
+from pwreset_contracts.emails import normalise_email
 from servicekit.outbox.enqueue import enqueue
 
 
@@ -63,10 +64,11 @@ class RegistrationsRepository:
             if row is None:
                 return None
             created = await conn.execute(
-                """INSERT INTO accounts (id, email, password_hash) VALUES ($1, $2, $3)
-                   ON CONFLICT DO NOTHING""",
+                """INSERT INTO accounts (id, email, email_normalised, password_hash)
+                   VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING""",
                 account_id,
                 row["email"],
+                normalise_email(row["email"]),
                 row["password_hash"],
             )
             if created != "INSERT 0 1":

@@ -31,8 +31,10 @@ async def lookup(body: Lookup, accounts: Accounts) -> LookupResult:
     HTTP metrics' status label and tell them apart."""
     account = await accounts.lookup(body.email)
     if account is None:
-        return LookupResult(account_id=None, totp_enabled=False)
-    return LookupResult(account_id=account.id, totp_enabled=account.totp_enabled)
+        return LookupResult(account_id=None, totp_enabled=False, email=None)
+    return LookupResult(
+        account_id=account.id, totp_enabled=account.totp_enabled, email=account.email
+    )
 
 
 @router.post("/accounts/{account_id}/totp/verify")

@@ -3,17 +3,22 @@
 from typing import Annotated
 from uuid import UUID
 
+from pwreset_contracts.emails import supported_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 TotpCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")]
 RecoveryCode = Annotated[str, StringConstraints(min_length=10, max_length=16)]
 
 
-def _normalise_email(value: str) -> str:
+def _stripped(value: str) -> str:
     return value.strip()
 
 
-Email = Annotated[EmailStr, Field(max_length=320), AfterValidator(_normalise_email)]
+# EmailStr checks the syntax; supported_email refuses what the platform's one normalisation
+# refuses (non-ASCII local parts, invalid IDNA domains) with a 422, as docs/security.md says.
+Email = Annotated[
+    EmailStr, Field(max_length=320), AfterValidator(_stripped), AfterValidator(supported_email)
+]
 # Length limits here only stop abuse; the policy (with its reasons) is checked by the service.
 Password = Annotated[str, Field(min_length=1, max_length=1024)]
 
@@ -91,6 +96,9 @@ class Lookup(Strict):
 class LookupResult(BaseModel):
     account_id: UUID | None  # None: no account with this email
     totp_enabled: bool
+    # The address stored for the account: the only one mail about it may go to (None: no
+    # account).
+    email: str | None
 
 
 class TotpVerify(Strict):

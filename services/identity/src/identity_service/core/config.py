@@ -6,8 +6,9 @@ from typing import Literal
 
 from pwreset_contracts.sealed import KeyRing
 from pydantic import AnyHttpUrl, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 from servicekit.client_ip import parse_networks
+from servicekit.kafka_settings import KafkaSettings
 from servicekit.production import ProductionChecks
 
 # Development defaults make `make run` work out of the box; production refuses them.
@@ -17,7 +18,7 @@ DEV_RECOVERY_KEY = "ZGV2LW9ubHktcmVjb3ZlcnktY29kZS1rZXktY2hhbmc"
 DEV_NOTICE_SEAL_KEYS = "dev:ZGV2LW9ubHktbm90aWNlLXNlYWwta2V5LWNoYW5nZSE"
 
 
-class Settings(BaseSettings):
+class Settings(KafkaSettings):  # KAFKA_* variables: servicekit.kafka_settings
     model_config = SettingsConfigDict(extra="ignore")
 
     environment: Literal["development", "production"] = "development"
@@ -39,7 +40,6 @@ class Settings(BaseSettings):
     recovery_code_hash_key: SecretStr = SecretStr(DEV_RECOVERY_KEY)
     recovery_code_count: int = Field(default=10, ge=5, le=20)
 
-    kafka_bootstrap_servers: str = "127.0.0.1:59092"
     outbox_relay_enabled: bool = True
     # Origin of identity's own public pages (the "This wasn't me" link points here).
     public_base_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8001")

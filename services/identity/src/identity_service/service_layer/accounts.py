@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
+from pwreset_contracts.emails import UnsupportedEmail, normalise_email
+
 from identity_service import security_events
 from identity_service.adapters.accounts_repository import (
     Account,
@@ -121,7 +123,7 @@ class AccountService:
         account_id = uuid.uuid4()
         async with self._hashing.shared_slot():
             password_hash = await self._hashing.hash(password)
-        await self._repo.add(account_id, email, password_hash)
+        await self._repo.add(account_id, email, normalise_email(email), password_hash)
         return account_id
 
     async def login(
@@ -168,7 +170,7 @@ class AccountService:
 
     async def _login(self, email: str, password: str, factor: SecondFactor, client_ip: str) -> str:
         account, needs_rehash = await self._verify_password(
-            email, password, client_ip, lambda: self._repo.by_email(email)
+            email, password, client_ip, lambda: self.lookup(email)
         )
         if account is None:
             raise AuthFailed("invalid_credentials")
@@ -268,7 +270,13 @@ class AccountService:
             )
 
     async def lookup(self, email: str) -> Account | None:
-        return await self._repo.by_email(email)
+        """The account whose stored address has the same key as ``email`` (``account.email``
+        is the stored address, the one to send to); None for an address we never accept."""
+        try:
+            key = normalise_email(email)
+        except UnsupportedEmail:
+            return None
+        return await self._repo.by_email_key(key)
 
     async def verify_totp(self, account_id: UUID, code: str) -> bool:
         account = await self._require(account_id)

@@ -10,8 +10,19 @@ import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from pwreset_contracts.emails import UnsupportedEmail, normalise_email
+
 from identity_service.adapters.login_throttle_repository import LoginThrottleRepository
 from identity_service.domain.login_throttle import ThrottleRule, Verdict
+
+
+def throttle_key(email: str) -> str:
+    """The email as the platform keys it, so every spelling of one address shares its limits;
+    an address it would never accept is keyed as typed (it has no account either way)."""
+    try:
+        return normalise_email(email)
+    except UnsupportedEmail:
+        return email.strip().casefold()
 
 
 class LoginThrottled(Exception):
@@ -74,7 +85,7 @@ class LoginThrottle:
         return hmac.new(self._limits.key, message, hashlib.sha256).digest()
 
     def scopes(self, email: str, client_ip: str) -> tuple[tuple[ThrottleRule, bytes], ...]:
-        account = email.strip().casefold()
+        account = throttle_key(email)
         limits = self._limits
         return (
             (limits.per_account, self._key("account", account)),

@@ -1,8 +1,8 @@
 """What identity tells the account holder after a security change: an event for the notifier
 with a sealed "This wasn't me" link, and the undo token behind that link (stored hashed).
 
-The link is sealed under the change id, the account and the recipient, so a copy of the record
-sent to another address does not open (pwreset_contracts.sealed.binding).
+The link is sealed under its purpose, the change id, the account and the recipient, so a copy of
+the record sent to another address does not open (pwreset_contracts.binding).
 """
 
 import uuid
@@ -17,8 +17,13 @@ from pwreset_contracts import (
     SecondFactorChangedV1,
     cloudevents_kafka,
 )
+from pwreset_contracts.binding import (
+    registration_link_binding,
+    second_factor_undo_binding,
+    undo_link_binding,
+)
 from pwreset_contracts.events import Event
-from pwreset_contracts.sealed import KeyRing, SealedValue, binding, seal
+from pwreset_contracts.sealed import KeyRing, SealedValue, seal
 from servicekit import tracing
 
 from identity_service.adapters.accounts_repository import Account, AccountNotice, UndoKind
@@ -54,12 +59,12 @@ class Notices:
         return seal(link, key=keys.current, kid=keys.current_id, associated_data=associated_data)
 
     def _notice_for(
-        self, kind: UndoKind, build: Callable[[SealedValue, datetime], Event], *bound: object
+        self, kind: UndoKind, build: Callable[[SealedValue, datetime], Event], bound_to: str
     ) -> AccountNotice:
         now = self._now()
         token = undo_links.new_undo_token()
         link = undo_links.undo_link(self._notice.public_origin, token)
-        sealed = self._seal(link, binding(*bound))
+        sealed = self._seal(link, bound_to)
         event_id, record = encode_event(build(sealed, now))
         return AccountNotice(
             undo_token_hash=undo_links.token_digest(token),
@@ -82,7 +87,7 @@ class Notices:
                 client_ip=client_ip,
                 sealed_undo_link=sealed,
             ),
-            change_id,  # bound to the change id alone until the notifier checks more
+            undo_link_binding(change_id=change_id, account_id=account.id, recipient=account.email),
         )
 
     def second_factor_changed(
@@ -105,9 +110,9 @@ class Notices:
                 client_ip=client_ip,
                 sealed_undo_link=sealed,
             ),
-            change_id,
-            account.id,
-            account.email,
+            second_factor_undo_binding(
+                change_id=change_id, account_id=account.id, recipient=account.email
+            ),
         )
 
     def registration(
@@ -122,7 +127,9 @@ class Notices:
         sealed = None
         if verification_token is not None:
             link = undo_links.link(self._notice.public_origin, "/verify-email", verification_token)
-            sealed = self._seal(link, binding(registration_id, email))
+            sealed = self._seal(
+                link, registration_link_binding(registration_id=registration_id, recipient=email)
+            )
         return encode_event(
             RegistrationRequestedV1(
                 registration_id=registration_id,

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from pwreset_contracts.emails import normalise_email
+
 from identity_service.adapters.accounts_repository import AccountsRepository
 from identity_service.adapters.password_hashing import PasswordHashing
 from identity_service.adapters.registrations_repository import (
@@ -81,8 +83,9 @@ class Registrations:
             raise LoginThrottled(by_ip.retry_after)
         async with self._hashing.shared_slot():
             password_hash = await self._hashing.hash(password)
-        mail = await self._throttle.count(self._policy.per_address, now, email.strip().casefold())
-        existing = await self._accounts.by_email(email)
+        key = normalise_email(email)  # the schema refused what it cannot normalise
+        mail = await self._throttle.count(self._policy.per_address, now, key)
+        existing = await self._accounts.by_email_key(key)
         registration_id = uuid.uuid4()
         expires_at = now + self._policy.ttl
         token = None if existing else secrets.token_urlsafe(32)

@@ -13,6 +13,12 @@ SMTP_SECONDS = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 DEAD_LETTERS = Counter("notifier_dead_letters_total", "Records copied to the dead-letter topic")
+UNBOUND_SEALS = Counter(
+    "notifier_unbound_seals_total",
+    "Records whose sealed link did not open under their own id, account id and recipient "
+    "(forged or altered records, or an unknown key): never mailed, dead-lettered",
+    ["type"],
+)
 INTERRUPTED_RESENDS = Counter(
     "notifier_interrupted_resends_total",
     "Events sent again because an earlier attempt died between SMTP accept and ledger write",

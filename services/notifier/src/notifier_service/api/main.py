@@ -71,7 +71,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             notice_keys=settings.notice_keys,
             mail_from=settings.mail_from,
         )
-        dead_letters = DeadLetters(ledger, settings.kafka_bootstrap_servers)
+        dead_letters = DeadLetters(
+            ledger,
+            settings.kafka_bootstrap_servers,
+            kafka_options=settings.kafka.security_options(),
+        )
         consumer = EventConsumer(
             settings.kafka_bootstrap_servers,
             settings.kafka_consumer_group,
@@ -84,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # Each delivery holds a pooled connection for its ledger claim and briefly takes a
             # second one: more deliveries in flight than half the pool could wait on each other.
             concurrency=max(1, settings.db_pool_max_size // 2),
+            kafka_options=settings.kafka.security_options(),
         )
         app.state.pool = pool
         app.state.consumer = consumer

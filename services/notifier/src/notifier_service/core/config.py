@@ -5,20 +5,20 @@ from typing import Literal
 
 from pwreset_contracts.sealed import KeyRing
 from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+from servicekit.kafka_settings import KafkaSettings
 from servicekit.production import ProductionChecks
 
 DEV_LINK_SEAL_KEYS = "dev:ZGV2LW9ubHktbGluay1zZWFsLWtleS1jaGFuZ2UtbWU"
 DEV_NOTICE_SEAL_KEYS = "dev:ZGV2LW9ubHktbm90aWNlLXNlYWwta2V5LWNoYW5nZSE"
 
 
-class Settings(BaseSettings):
+class Settings(KafkaSettings):  # KAFKA_* variables: servicekit.kafka_settings
     model_config = SettingsConfigDict(extra="ignore")
 
     environment: Literal["development", "production"] = "development"
     database_url: str = "postgresql://postgres@127.0.0.1:55432/notifier"
     db_pool_max_size: int = Field(default=5, ge=1, le=100)
-    kafka_bootstrap_servers: str = "127.0.0.1:59092"
     kafka_consumer_group: str = "notifier"
 
     smtp_host: str = "127.0.0.1"

@@ -14,12 +14,13 @@ from pwreset_contracts import (
     SecondFactorChangedV1,
 )
 from pwreset_contracts.cloudevents_kafka import ReceivedEvent
-from pwreset_contracts.sealed import SealError, binding, open_sealed
+from pwreset_contracts.sealed import SealError, open_sealed
 from servicekit import tracing
 from servicekit.logging import mask_email
 
 from notifier_service.adapters import delivery_metrics as metrics
 from notifier_service.adapters.deliveries_ledger import DeliveriesLedger
+from notifier_service.adapters.delivery_metrics import UNBOUND_SEALS
 from notifier_service.adapters.smtp_sender import SmtpSender
 from notifier_service.domain.emails import (
     build_message,
@@ -41,6 +42,11 @@ class Outcome(enum.Enum):
 
 class UndeliverableEvent(Exception):
     """The event can never become an email (e.g. a sealed link we cannot open)."""
+
+
+class UnboundSeal(UndeliverableEvent):
+    """The sealed link does not open under the record's own fields: a copy with another
+    recipient, account or id (a forged record), or a key we do not hold."""
 
 
 class Notifications:
@@ -100,7 +106,7 @@ class Notifications:
         if isinstance(data, ResetRequestedV1):
             if data.expires_at <= now:
                 return None
-            link = self._open(data.sealed_link, self._link_keys, str(data.request_id))
+            link = self._open(event, data.sealed_link, self._link_keys, data.link_binding())
             rendered = render_reset_email(
                 link=link,
                 expires_at=data.expires_at,
@@ -109,15 +115,15 @@ class Notifications:
                 ),
             )
         elif isinstance(data, PasswordChangedV1):
-            undo = self._open(data.sealed_undo_link, self._notice_keys, str(data.change_id))
+            undo = self._open(
+                event, data.sealed_undo_link, self._notice_keys, data.undo_link_binding()
+            )
             rendered = render_password_changed_email(
                 changed_at=data.changed_at, client_ip=data.client_ip, undo_link=undo
             )
         elif isinstance(data, SecondFactorChangedV1):
             undo = self._open(
-                data.sealed_undo_link,
-                self._notice_keys,
-                binding(data.change_id, data.account_id, data.email),
+                event, data.sealed_undo_link, self._notice_keys, data.undo_link_binding()
             )
             rendered = render_second_factor_email(
                 enabled=data.change == "enabled",
@@ -134,11 +140,7 @@ class Notifications:
             elif data.expires_at <= now:
                 return None
             else:
-                link = self._open(
-                    data.sealed_link,
-                    self._notice_keys,
-                    binding(data.registration_id, data.email),
-                )
+                link = self._open(event, data.sealed_link, self._notice_keys, data.link_binding())
                 hours = max(1, round((data.expires_at - data.requested_at).total_seconds() / 3600))
                 rendered = render_verify_email(link=link, hours_valid=hours)
         else:
@@ -148,8 +150,32 @@ class Notifications:
         )
 
     @staticmethod
-    def _open(value: SealedValue, keys: dict[str, bytes], associated_data: str) -> str:
+    def _open(
+        event: ReceivedEvent, value: SealedValue, keys: dict[str, bytes], binding: str
+    ) -> str:
+        """Open a sealed link under the record's own id, account id and recipient; a record
+        whose fields were changed after sealing (another address beside a copied seal) never
+        becomes an email."""
         try:
-            return open_sealed(value, keys=keys, associated_data=associated_data)
+            return open_sealed(value, keys=keys, associated_data=binding)
         except SealError as exc:
-            raise UndeliverableEvent(str(exc)) from exc
+            reason = (
+                f"no key with id {value.kid!r}"
+                if value.kid not in keys
+                else "sealed link does not open under the record's own fields "
+                "(event id, account id, recipient)"
+            )
+            UNBOUND_SEALS.labels(event.type).inc()
+            log.warning(
+                "sealed value refused: not mailed, dead-lettered",
+                extra={
+                    "fields": {
+                        "event_id": event.id,
+                        "type": event.type,
+                        "kid": value.kid,
+                        "to": mask_email(getattr(event.data, "email", "")),
+                        "reason": reason,
+                    }
+                },
+            )
+            raise UnboundSeal(reason) from exc

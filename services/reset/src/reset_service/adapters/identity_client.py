@@ -38,6 +38,7 @@ class SecondFactor:
 class KnownAccount:
     account_id: UUID
     totp_enabled: bool
+    email: str  # the address identity stored: the only one the reset email may go to
 
 
 class IdentityClient:
@@ -70,7 +71,7 @@ class IdentityClient:
         body = response.json()
         if body.get("account_id") is None:
             return None
-        return KnownAccount(UUID(body["account_id"]), bool(body["totp_enabled"]))
+        return KnownAccount(UUID(body["account_id"]), bool(body["totp_enabled"]), body["email"])
 
     async def set_password(
         self,

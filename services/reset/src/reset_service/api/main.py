@@ -68,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 pool,
                 settings.database_url,
                 settings.kafka_bootstrap_servers,
+                kafka_options=settings.kafka.security_options(),
                 batch_size=settings.outbox_batch_size,
                 poll_interval=settings.outbox_poll_interval_seconds,
                 retention_seconds=settings.outbox_retention_seconds,

@@ -2,7 +2,8 @@
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pwreset_contracts.emails import supported_email
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 
 class Strict(BaseModel):
@@ -10,7 +11,9 @@ class Strict(BaseModel):
 
 
 class ResetRequest(Strict):
-    email: Annotated[EmailStr, Field(max_length=320)]
+    # An address the platform's normalisation refuses (a non-ASCII local part) can never be an
+    # account's: 422, the same for everyone, so it says nothing about accounts.
+    email: Annotated[EmailStr, Field(max_length=320), AfterValidator(supported_email)]
 
 
 class ResetRequestAccepted(BaseModel):

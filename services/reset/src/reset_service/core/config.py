@@ -6,8 +6,9 @@ from typing import Literal
 
 from pwreset_contracts.sealed import KeyRing
 from pydantic import AnyHttpUrl, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 from servicekit.client_ip import parse_networks
+from servicekit.kafka_settings import KafkaSettings
 from servicekit.production import ProductionChecks
 
 # Development defaults make `make run` work out of the box; production refuses them.
@@ -17,13 +18,12 @@ DEV_LINK_SEAL_KEYS = "dev:ZGV2LW9ubHktbGluay1zZWFsLWtleS1jaGFuZ2UtbWU"
 MAX_TTL_SECONDS = 24 * 3600
 
 
-class Settings(BaseSettings):
+class Settings(KafkaSettings):  # KAFKA_* variables: servicekit.kafka_settings
     model_config = SettingsConfigDict(extra="ignore")
 
     environment: Literal["development", "production"] = "development"
     database_url: str = "postgresql://postgres@127.0.0.1:55432/reset"
     db_pool_max_size: int = Field(default=10, ge=1, le=100)
-    kafka_bootstrap_servers: str = "127.0.0.1:59092"
 
     identity_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8001")
     internal_api_token: SecretStr = SecretStr(DEV_INTERNAL_TOKEN)

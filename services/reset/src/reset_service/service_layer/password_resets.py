@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 from pwreset_contracts import ResetRequestedV1, cloudevents_kafka
-from pwreset_contracts.sealed import KeyRing, seal
+from pwreset_contracts.emails import normalise_email
+from pwreset_contracts.sealed import KeyRing, reset_link_binding, seal
 from servicekit import tracing
 
 from reset_service.adapters.identity_client import (
@@ -61,9 +62,11 @@ class RequestLimits:
 
     def for_email(self, key: bytes, email: str) -> Limit:
         # Counted for unknown emails too, the same way: the limit says nothing about existence.
+        # Keyed by the platform's one normalisation, the key identity finds accounts by, so
+        # every spelling that reaches an account shares that account's limit.
         return Limit(
             "account",
-            keyed_hash(key, "email:" + email.strip().casefold()),
+            keyed_hash(key, "email:" + normalise_email(email)),
             self.account_max,
             self.window,
         )
@@ -134,18 +137,23 @@ class PasswordResets:
         token = new_link_token()
         request_id = uuid.uuid4()
         account_id = account.account_id if account else uuid.uuid4()
+        # Mail goes to the address identity stored, never to the string typed here: a
+        # look-alike that matched an account must not receive that account's link.
+        recipient = account.email if account else email
         link = f"{self._origin}/reset-password?{urlencode({'token': token})}"
         event = ResetRequestedV1(
             request_id=request_id,
             account_id=account_id,
-            email=email,
+            email=recipient,
             requested_at=now,
             expires_at=now + self._ttl,
             sealed_link=seal(
                 link,
                 key=self._seal_keys.current,
                 kid=self._seal_keys.current_id,
-                associated_data=str(request_id),
+                associated_data=reset_link_binding(
+                    request_id=request_id, account_id=account_id, recipient=recipient
+                ),
             ),
         )
         event_id = uuid.uuid4()

@@ -1,0 +1,54 @@
+"""The one email normalisation of the platform: what makes two typed addresses "the same".
+
+identity keys accounts by it (a unique index on the normalised form), looks accounts up by it,
+and reset keys its per-account limit by it. It is a *matching key*, never an address to send to:
+mail goes to the address identity stored when the account was made (``email`` in the events).
+
+Rules, chosen so that the key is the same on every machine, in every database locale:
+
+- surrounding whitespace is dropped; the address splits at its last ``@``;
+- the **local part must be ASCII** (printable, no space). Non-ASCII local parts (RFC 6531,
+  SMTPUTF8) are refused, not folded: case-folding them is locale- and version-dependent (the
+  dotted capital ``İ`` lower-cases to ``i`` in some libc locales, which let ``admİn@`` match
+  ``admin@``), and look-alike letters from other scripts would make a second account that reads
+  the same. ASCII letters are lower-cased: mailbox providers treat them so, people type them so;
+- the **domain is converted to its ASCII form** (IDNA 2008 with UTS #46 mapping, as browsers
+  do), then lower-cased: ``Bücher.example`` and ``xn--bcher-kva.example`` are the same domain,
+  and so are full-width letters and their ASCII twins. A domain that is not valid IDNA is
+  refused. A look-alike domain in another script has another A-label, so it is another key.
+
+Nothing else is folded (no removal of dots or ``+tags``): that is a provider's private rule.
+"""
+
+import idna
+
+MAX_LENGTH = 320
+
+
+class UnsupportedEmail(ValueError):
+    """An address the platform does not accept (see the module's rules); a ValueError, so a
+    pydantic validator that raises it answers 422."""
+
+
+def normalise_email(address: str) -> str:
+    """The matching key of ``address``; raises ``UnsupportedEmail``."""
+    text = address.strip()
+    local, at, domain = text.rpartition("@")
+    if not at or not local or not domain:
+        raise UnsupportedEmail("an email address has a local part, an @ and a domain")
+    if not (local.isascii() and local.isprintable()) or " " in local:
+        raise UnsupportedEmail("the part before the @ must be ASCII (letters, digits, symbols)")
+    try:
+        ascii_domain = idna.encode(domain.rstrip("."), uts46=True).decode("ascii")
+    except (idna.IDNAError, UnicodeError) as exc:
+        raise UnsupportedEmail("the domain is not a valid (internationalised) domain") from exc
+    key = f"{local.lower()}@{ascii_domain.lower()}"
+    if len(key) > MAX_LENGTH:
+        raise UnsupportedEmail(f"an email address has at most {MAX_LENGTH} characters")
+    return key
+
+
+def supported_email(address: str) -> str:
+    """For a pydantic ``AfterValidator``: the address unchanged if it has a key, else 422."""
+    normalise_email(address)
+    return address

@@ -1,0 +1,24 @@
+"""The platform's topics as the local broker creates them: the same partitions, retention and
+segment size as deploy/k8s/base/topics/create-topics.sh, contracts/asyncapi.yaml and
+docs/operations.md say (tests/deploy/test_topic_settings.py keeps them equal)."""
+
+RESET_REQUESTED = "password-reset.requested.v1"
+PASSWORD_CHANGED = "identity.password-changed.v1"  # noqa: S105 - a topic name
+SECOND_FACTOR_CHANGED = "identity.second-factor-changed.v1"
+REGISTRATION_REQUESTED = "identity.registration-requested.v1"
+DEAD_LETTERS = "notifier.dead-letter.v1"
+
+PARTITIONS = 3
+# Per topic: the configs create-topics.sh sets (replication is the single broker's 1 here).
+TOPIC_CONFIGS: dict[str, dict[str, str]] = {
+    # No longer than a reset link lives (RESET_TTL_SECONDS); short segments, so Kafka (which
+    # deletes closed segments only) drops a record within about 45 minutes.
+    RESET_REQUESTED: {"retention.ms": "1800000", "segment.ms": "600000"},
+    # The "This wasn't me" link's lifetime.
+    PASSWORD_CHANGED: {"retention.ms": "604800000", "segment.ms": "86400000"},
+    SECOND_FACTOR_CHANGED: {"retention.ms": "604800000", "segment.ms": "86400000"},
+    # The verification link's lifetime (REGISTRATION_TTL_SECONDS).
+    REGISTRATION_REQUESTED: {"retention.ms": "86400000", "segment.ms": "3600000"},
+    # Time for an operator to look; the links inside are sealed and long expired.
+    DEAD_LETTERS: {"retention.ms": "604800000", "segment.ms": "86400000"},
+}
