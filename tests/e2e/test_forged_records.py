@@ -122,8 +122,8 @@ async def dead_letter_of(
 
 
 async def counted(platform: Platform, metric: str) -> float:
-    async with httpx.AsyncClient(base_url=platform.url("notifier"), timeout=10) as client:
-        text = (await client.get("/metrics")).text
+    async with httpx.AsyncClient(timeout=10) as client:
+        text = (await client.get(platform.metrics_url("notifier"))).text
     return sum(
         float(line.rsplit(" ", 1)[1])
         for line in text.splitlines()
