@@ -1,10 +1,12 @@
 {{/*
-Labels on every object's metadata: the kustomize manifests' (name, part-of, component) plus
-Helm's own. Selectors use app.kubernetes.io/name and component only, as the manifests do, so
+Labels on every object's metadata: the kustomize manifests' (name, part-of, component; name
+only where they have one) plus Helm's own. Selectors use app.kubernetes.io/name and component only, as the manifests do, so
 pods keep matching across chart versions.
 */}}
 {{- define "pwreset.labels" -}}
-app.kubernetes.io/name: {{ .name }}
+{{- with .name }}
+app.kubernetes.io/name: {{ . }}
+{{- end }}
 {{- with .component }}
 app.kubernetes.io/component: {{ . }}
 {{- end }}
