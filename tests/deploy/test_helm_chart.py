@@ -55,13 +55,14 @@ def test_the_schema_refuses_wrong_types_and_unknown_settings(
         assert complaint in result.stdout + result.stderr, result.stdout + result.stderr
 
 
-def test_the_schema_accepts_the_production_values_file_by_type() -> None:
-    # A quoted port is a string: refused, where an unquoted one passes.
-    values = yaml.safe_load(PROD_VALUES.read_text())
-    values["notifier"]["config"]["SMTP_PORT"] = "587"
+def test_a_quoted_number_is_refused_where_the_number_passes() -> None:
     bad = run_helm("lint", str(CHART), "--set-string", "notifier.config.SMTP_PORT=587")
     assert bad.returncode != 0 and "SMTP_PORT: Invalid type" in bad.stdout + bad.stderr
     assert run_helm("lint", str(CHART), "--set", "notifier.config.SMTP_PORT=587").returncode == 0
+
+
+def deployments(docs: Docs) -> dict[str, dict[str, Any]]:
+    return {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
 
 
 def chart_config(name: str) -> dict[str, Any]:
@@ -225,9 +226,11 @@ def test_without_autoscaling_and_budgets_the_deployments_carry_their_replicas() 
 def test_topics_job_off_drops_what_only_it_uses() -> None:
     docs = helm_template("--set", "topics.job.enabled=false")
     names = {(d["kind"], d["metadata"]["name"]) for d in docs}
-    for gone in [("Job", "create-topics"), ("NetworkPolicy", "create-topics"),
-                 ("ConfigMap", "topics-config"), ("ConfigMap", "create-topics-script")]:  # fmt: skip
-        assert gone not in names
+    gone = {
+        ("Job", "create-topics"), ("NetworkPolicy", "create-topics"),
+        ("ConfigMap", "topics-config"), ("ConfigMap", "create-topics-script"),
+    }  # fmt: skip
+    assert not gone & names
 
 
 def test_kafka_without_sasl_or_custom_ca_still_starts_each_service(
@@ -245,16 +248,31 @@ def test_kafka_without_sasl_or_custom_ca_still_starts_each_service(
         assert not {"KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD", "KAFKA_SSL_CAFILE"} & set(
             environment
         )
-        (deployment,) = [d for d in docs
-                         if d["kind"] == "Deployment" and d["metadata"]["name"] == name]  # fmt: skip
+        deployment = deployments(docs)[name]
         volumes = {v["name"] for v in deployment["spec"]["template"]["spec"]["volumes"]}
         assert volumes == {"tmp"}
         with monkeypatch.context() as env:
-            for variable in [v for v in SECRET_VARIABLES | {"KAFKA_SASL_USERNAME"}]:
+            for variable in SECRET_VARIABLES:
                 env.delenv(variable, raising=False)
             for variable, value in environment.items():
                 env.setenv(variable, value)
             SETTINGS[name]()
+
+
+def test_a_client_certificate_is_mounted_where_the_settings_name_it() -> None:
+    docs = helm_template("--set", "kafka.clientCertSecret.name=kafka-client-tls")
+    configs = {c["metadata"]["name"]: c["data"] for c in docs if c["kind"] == "ConfigMap"}
+    for name in SETTINGS:
+        deployment = deployments(docs)[name]
+        spec = deployment["spec"]["template"]["spec"]
+        (container,) = spec["containers"]
+        mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+        volumes = {v["name"]: v for v in spec["volumes"]}
+        for setting, key in (("KAFKA_SSL_CERTFILE", "tls.crt"), ("KAFKA_SSL_KEYFILE", "tls.key")):
+            folder, _, file = configs[f"{name}-config"][setting].rpartition("/")
+            secret = volumes[mounts[folder]]["secret"]
+            assert secret["secretName"] == "kafka-client-tls"
+            assert {"key": key, "path": file} in secret["items"]
 
 
 def test_existing_secret_names_are_values() -> None:
@@ -263,8 +281,7 @@ def test_existing_secret_names_are_values() -> None:
         "sharedSecrets.linkSealKeys.existingSecret=vault-seal",
         "--set", "kafka.users.reset.existingSecret=vault-kafka-reset",
     )  # fmt: skip
-    (reset,) = [d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "reset"]
-    (container,) = reset["spec"]["template"]["spec"]["containers"]
+    (container,) = deployments(docs)["reset"]["spec"]["template"]["spec"]["containers"]
     refs = {v["name"]: v["valueFrom"]["secretKeyRef"]["name"] for v in container["env"]}
     assert refs["DATABASE_URL"] == refs["TOKEN_HASH_KEYS"] == "vault-reset"
     assert refs["LINK_SEAL_KEYS"] == "vault-seal"

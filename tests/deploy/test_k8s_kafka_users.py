@@ -6,8 +6,9 @@ Secrets."""
 from typing import Any
 
 import pytest
-from .conftest import base_name
 from devinfra.kafka_security import ACLS
+
+from .conftest import base_name
 
 SERVICES = ("identity", "reset", "notifier")
 OVERLAYS = ("dev", "prod", "helm-default", "helm-prod")

@@ -6,6 +6,7 @@ actually run: the kustomize overlays and the Helm chart alike."""
 from typing import Any
 
 import pytest
+
 from .conftest import RENDERINGS
 
 INGRESS_NAMESPACE = "ingress-nginx"

@@ -1,13 +1,15 @@
-"""The rendered overlays and Helm chart against the Kubernetes API schemas (kubernetes-validate, strict: an
-unknown field fails), for the oldest and the newest Kubernetes we support. The optional
-components' custom resources (Strimzi KafkaTopic and KafkaUser, ServiceMonitor) have no schema
-there: they are checked field by field in test_k8s_components.py and test_k8s_kafka_users.py."""
+"""The rendered overlays and Helm chart against the Kubernetes API schemas (kubernetes-validate,
+strict: an unknown field fails), for the oldest and the newest Kubernetes we support. The
+optional components' custom resources (Strimzi KafkaTopic and KafkaUser, ServiceMonitor,
+PrometheusRule) have no schema there: they are checked field by field in test_k8s_components.py,
+test_k8s_kafka_users.py, test_alert_rules.py and (the chart's) test_helm_chart.py."""
 
 from typing import Any
 
 import pytest
-from .conftest import RENDERINGS
 from kubernetes_validate import utils as kubernetes_validate
+
+from .conftest import RENDERINGS
 
 KUBERNETES_VERSIONS = ("1.30.0", "1.37.0")
 CUSTOM_KINDS = {"KafkaTopic", "KafkaUser", "ServiceMonitor", "PrometheusRule"}

@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 import yaml
-from .conftest import RENDERINGS, base_name
 from identity_service.core.config import Settings as IdentitySettings
 from notifier_service.core.config import Settings as NotifierSettings
 from pydantic import ValidationError
 from reset_service.core.config import Settings as ResetSettings
+
+from .conftest import RENDERINGS, base_name
 
 REPO = Path(__file__).resolve().parents[2]
 SERVICES = ("identity", "reset", "notifier")
