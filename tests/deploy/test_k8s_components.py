@@ -6,6 +6,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "deploy/k8s/base/topics/create-topics.sh"
 TOPICS = {
@@ -32,9 +34,11 @@ def script_topics() -> dict[str, dict[str, int]]:
     }
 
 
+@pytest.mark.parametrize("rendering", ["rendered_with_crds", "helm_rendered_with_crds"])
 def test_kafka_topics_replace_the_job_with_the_same_topics(
-    rendered_with_crds: list[dict[str, Any]],
+    rendering: str, request: pytest.FixtureRequest
 ) -> None:
+    rendered_with_crds: list[dict[str, Any]] = request.getfixturevalue(rendering)
     topics = by_kind(rendered_with_crds, "KafkaTopic")
     assert set(topics) == TOPICS == set(script_topics())
     for name, topic in topics.items():
@@ -66,10 +70,11 @@ def test_reset_topic_keeps_records_no_longer_than_a_reset_link(
         assert int(topics["RESET_TOPIC_RETENTION_MS"]) <= int(reset["RESET_TTL_SECONDS"]) * 1000
 
 
+@pytest.mark.parametrize("production", ["prod", "helm-prod"])
 def test_service_monitors_scrape_metrics_from_each_service(
-    rendered: dict[str, list[dict[str, Any]]],
+    production: str, rendered: dict[str, list[dict[str, Any]]]
 ) -> None:
-    docs = rendered["prod"]
+    docs = rendered[production]
     services = by_kind(docs, "Service")
     monitors = by_kind(docs, "ServiceMonitor")
     assert set(monitors) == {"identity", "reset", "notifier"}
@@ -85,3 +90,4 @@ def test_service_monitors_scrape_metrics_from_each_service(
         # The metrics port (METRICS_PORT), never the public one: it serves no /metrics.
         assert endpoint["port"] == "metrics" and ports["metrics"]["port"] == 9100
     assert not by_kind(rendered["dev"], "ServiceMonitor"), "dev runs without the CRD"
+    assert not by_kind(rendered["helm-default"], "ServiceMonitor"), "off unless enabled"

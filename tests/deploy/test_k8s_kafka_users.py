@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 from devinfra.kafka_security import ACLS
 
+from .conftest import base_name
+
 SERVICES = ("identity", "reset", "notifier")
-OVERLAYS = ("dev", "prod")
+OVERLAYS = ("dev", "prod", "helm-default", "helm-prod")
 # Kafka's protocol codes in devinfra -> Strimzi's names.
 RESOURCE = {2: "topic", 3: "group"}
 PATTERN = {3: "literal", 4: "prefix"}
@@ -59,7 +61,7 @@ def test_every_workload_connects_with_sasl_ssl_as_its_own_user(
     overlay: str, rendered: dict[str, list[dict[str, Any]]]
 ) -> None:
     docs = rendered[overlay]
-    configs = {n.rsplit("-", 1)[0]: c["data"] for n, c in by_kind(docs, "ConfigMap").items()}
+    configs = {base_name(n): c["data"] for n, c in by_kind(docs, "ConfigMap").items()}
     workloads = {
         **{f"Deployment/{s}": s for s in SERVICES},
         **{f"Job/{s}-migrate": s for s in SERVICES},

@@ -1,13 +1,14 @@
 """The rendered NetworkPolicies, evaluated the way the API defines them (a pod selected by any
 policy is isolated; traffic passes when some rule of a selecting policy allows it, and a
 connection needs the source's egress and the destination's ingress), on the pods the overlays
-actually run."""
+actually run: the kustomize overlays and the Helm chart alike."""
 
 from typing import Any
 
 import pytest
 
-OVERLAYS = ("dev", "prod")
+from .conftest import RENDERINGS
+
 INGRESS_NAMESPACE = "ingress-nginx"
 MONITORING_NAMESPACE = "monitoring"
 IDENTITY_INTERNAL_PORT = 8001  # identity's internal API, for reset only
@@ -77,7 +78,7 @@ class Policies:
         return self._allows("Egress", self.pods[source], {}, "<external>", port)
 
 
-@pytest.fixture(params=OVERLAYS)
+@pytest.fixture(params=RENDERINGS)
 def policies(request: pytest.FixtureRequest, rendered: dict[str, list[dict[str, Any]]]) -> Policies:
     return Policies(rendered[request.param])
 

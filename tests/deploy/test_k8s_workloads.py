@@ -14,10 +14,11 @@ from notifier_service.core.config import Settings as NotifierSettings
 from pydantic import ValidationError
 from reset_service.core.config import Settings as ResetSettings
 
+from .conftest import RENDERINGS, base_name
+
 REPO = Path(__file__).resolve().parents[2]
 SERVICES = ("identity", "reset", "notifier")
 HTTP_SERVICES = ("identity", "reset")
-OVERLAYS = ("dev", "prod")
 SETTINGS = {"identity": IdentitySettings, "reset": ResetSettings, "notifier": NotifierSettings}
 CLI_VARIABLES = {"HOST", "PORT", "LOG_LEVEL"}
 # Whatever a person must not read in a manifest.
@@ -45,8 +46,8 @@ def by_kind(docs: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
 
 
 def config_data(docs: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
-    """Each generated ConfigMap's data by its base name (without kustomize's hash suffix)."""
-    return {n.rsplit("-", 1)[0]: c.get("data", {}) for n, c in by_kind(docs, "ConfigMap").items()}
+    """Each ConfigMap's data by its base name (without kustomize's hash suffix)."""
+    return {base_name(n): c.get("data", {}) for n, c in by_kind(docs, "ConfigMap").items()}
 
 
 def pod_templates(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -57,7 +58,7 @@ def pod_templates(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     }
 
 
-@pytest.fixture(params=OVERLAYS)
+@pytest.fixture(params=RENDERINGS)
 def docs(
     request: pytest.FixtureRequest, rendered: dict[str, list[dict[str, Any]]]
 ) -> list[dict[str, Any]]:
@@ -199,8 +200,11 @@ def test_http_services_autoscale_and_the_notifier_stays_within_partitions(
     assert 1 <= deployments["notifier"]["spec"]["replicas"] <= partitions
 
 
-def test_prod_runs_at_least_two_of_each(rendered: dict[str, list[dict[str, Any]]]) -> None:
-    docs = rendered["prod"]
+@pytest.mark.parametrize("production", ["prod", "helm-prod"])
+def test_prod_runs_at_least_two_of_each(
+    production: str, rendered: dict[str, list[dict[str, Any]]]
+) -> None:
+    docs = rendered[production]
     assert all(
         h["spec"]["minReplicas"] >= 2 for h in by_kind(docs, "HorizontalPodAutoscaler").values()
     )
@@ -312,7 +316,10 @@ def test_the_settings_load_check_catches_identity_without_its_internal_port(
 def test_namespaces_enforce_the_restricted_pod_security_standard(
     rendered: dict[str, list[dict[str, Any]]],
 ) -> None:
-    for overlay, docs in rendered.items():
+    """The overlays create the namespace; Helm installs into one made beforehand
+    (docs/operations.md, "Install with Helm", labels it the same way)."""
+    for overlay in ("dev", "prod"):
+        docs = rendered[overlay]
         (namespace,) = by_kind(docs, "Namespace").values()
         assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
         assert all(d["metadata"].get("namespace") == namespace["metadata"]["name"]
