@@ -57,7 +57,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 
 @pytest.fixture(scope="session")
-def fault_infra() -> Iterator[Infrastructure]:
+def fault_infra(request: pytest.FixtureRequest) -> Iterator[Infrastructure]:
     # Not pytest's tmp_path: another pytest session starting meanwhile may prune it.
     run_dir = default_run_dir() / f"faults-{os.getpid()}"
     with pytest.MonkeyPatch.context() as patch:
@@ -66,7 +66,11 @@ def fault_infra() -> Iterator[Infrastructure]:
         patch.setenv("PWRESET_INFRA_PROVIDER", "local")
         with start_infrastructure(run_dir) as infra:
             yield infra
-    shutil.rmtree(run_dir, ignore_errors=True)
+    if request.session.testsfailed:
+        # The services' and brokers' logs are what explains a failed fault test.
+        print(f"\nfaults: run dir kept for its logs: {run_dir}")
+    else:
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -112,7 +116,8 @@ class MailTally:
         return Counter(to for to, _, _ in self.arrivals if to in addresses)
 
     def last_arrival(self, addresses: set[str]) -> float:
-        return max(t for to, t, _ in self.arrivals if to in addresses)
+        """When the last email to any of `addresses` arrived (nan when none did)."""
+        return max((t for to, t, _ in self.arrivals if to in addresses), default=float("nan"))
 
 
 @dataclass
