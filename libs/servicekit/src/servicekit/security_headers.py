@@ -1,4 +1,4 @@
-"""What every answer of a web-facing service does the same way (design.md §4, Web):
+"""What every answer of a web-facing service does the same way (docs/security.md, Web):
 
 - decides the request's public origin (``servicekit.public_origin``) and sets the ASGI scheme
   from it, so cookies get ``Secure`` and the ``__Host-`` prefix behind a TLS proxy;
