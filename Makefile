@@ -12,7 +12,7 @@ help:
 	@echo "make test   - install what is missing, lint, run every test (unit, integration, e2e)"
 	@echo "make test-faults - only the fault tests (Kafka/SMTP/PostgreSQL outages, kills; ~2-3 min)"
 	@echo "make test-browser - the pages in Debian's Chromium; screenshots in artifacts/screenshots/"
-	@echo "make bench  - the numbers of design.md 7 beside their references (~7 min; not in make test)"
+	@echo "make bench  - the performance targets beside their references (~7 min; not in make test)"
 	@echo "make lint   - ruff"
 	@echo "make clean  - remove local run state (.run/)"
 

@@ -1,1 +1,2 @@
-"""Benchmarks of design.md §7: `make bench` (python -m bench.run); see docs/benchmarks.md."""
+"""Benchmarks of the performance targets: `make bench` (python -m bench.run); see
+docs/benchmarks.md."""

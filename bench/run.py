@@ -1,4 +1,4 @@
-"""`make bench`: the numbers of design.md §7, each beside its reference measured in the same run.
+"""`make bench`: the performance targets, each beside its reference measured in the same run.
 
     uv run python -m bench.run            # the full run (about 7 minutes on 2 cores)
     uv run python -m bench.run --quick    # one short run of each, to try changes

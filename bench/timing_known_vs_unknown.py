@@ -1,4 +1,4 @@
-"""Does the reset request's timing tell known emails from unknown ones? (design.md §4)
+"""Does the reset request's timing tell known emails from unknown ones? (docs/security.md)
 
 Starts the platform as `make run` does (private run dir, free ports), creates N accounts, then
 sends N requests for known emails (one each, so no per-account limit applies) and N for unknown

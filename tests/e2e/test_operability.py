@@ -1,5 +1,6 @@
-"""What an operator watches (design.md §6): after a reset flow every service's /metrics has the
-named metrics with real values, and one trace id follows the reset through all three logs."""
+"""What an operator watches (docs/operations.md): after a reset flow every service's
+/metrics has the named metrics with real values, and one trace id follows the reset through all
+three logs."""
 
 import asyncio
 import json

@@ -1,5 +1,5 @@
-"""design.md §4 across the running services: what a client, a mail scanner, a topic reader or a
-log reader can see. One test per rule; docs/security.md maps rules to these tests."""
+"""The security rules across the running services: what a client, a mail scanner, a topic
+reader or a log reader can see. One test per rule; docs/security.md maps rules to these tests."""
 
 import asyncio
 import re

@@ -1,4 +1,4 @@
-"""CSRF protection for HTML forms: a double-submit cookie (design.md §4, Web).
+"""CSRF protection for HTML forms: a double-submit cookie (docs/security.md, Web).
 
 A random token lives in a cookie and in a hidden field of every form the service renders; a POST
 is accepted only when both are present and equal (compared in constant time). Another site can

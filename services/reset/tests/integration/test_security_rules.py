@@ -1,5 +1,5 @@
-"""design.md §4, request step and tokens: each rule with the test that proves it (see
-docs/security.md for the table)."""
+"""The security rules of the request step and its tokens: each rule with the test that proves
+it (docs/security.md has the table)."""
 
 import asyncio
 from collections.abc import Callable

@@ -1,4 +1,5 @@
-"""Prometheus metrics of the outbox relay (design.md §6: backlog, its age, events published)."""
+"""Prometheus metrics of the outbox relay: backlog, its age, events published
+(docs/operations.md)."""
 
 from prometheus_client import Counter, Gauge, Histogram
 

@@ -1,6 +1,6 @@
 """Publishes outbox rows to Kafka: effectively once with the consumer's ledger, per-key in order.
 
-Guarantees (design.md §5):
+Guarantees (docs/delivery.md):
 - Nothing is lost: a row is marked published only after Kafka acknowledged it (acks=all).
 - Several relays at once are safe: rows are claimed with FOR UPDATE SKIP LOCKED under a lease
   (see store.py). A relay that dies mid-publish blocks nobody for longer than its lease.

@@ -1,5 +1,5 @@
 """Internal API for the reset service only: authenticated by its service credential, and kept
-off the public ingress by the NetworkPolicy (design.md §1)."""
+off the public ingress by the NetworkPolicy (docs/architecture.md)."""
 
 from uuid import UUID
 

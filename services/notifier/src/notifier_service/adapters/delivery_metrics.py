@@ -1,5 +1,5 @@
-"""Prometheus metrics of delivery (design.md §6: emails sent/failed/dead-lettered, consumer lag,
-SMTP latency), served by servicekit's /metrics."""
+"""Prometheus metrics of delivery (docs/operations.md): emails sent, failed and
+dead-lettered, consumer lag, SMTP latency; served by servicekit's /metrics."""
 
 from prometheus_client import Counter, Gauge, Histogram
 

@@ -1,7 +1,7 @@
 """PostgreSQL storage of reset requests and the outbox (asyncpg).
 
 A new request and its ResetRequested record are written in one transaction, so an event goes out
-if and only if the request exists; the relay publishes it later (design.md §5).
+if and only if the request exists; the relay publishes it later (docs/delivery.md).
 """
 
 from collections.abc import AsyncIterator

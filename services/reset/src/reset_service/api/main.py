@@ -114,6 +114,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await relay.check_kafka()
 
     # Kafka away only degrades reset: requests are still accepted into the outbox and go out
-    # when it returns (design.md §5), so it must not take the pods out of rotation.
+    # when it returns (docs/delivery.md), so it must not take the pods out of rotation.
     app.include_router(health_router({"database": database}, degraded={"kafka": kafka}))
     return app

@@ -163,7 +163,7 @@ async def forgot_password(
         return again(429, f"Too many requests from your network. Try again in {minutes} min.")
     except IdentityUnavailable:
         return again(503, UNAVAILABLE)
-    # The same page for every address, known or not (design.md §4).
+    # The same page for every address, known or not (docs/security.md).
     return render_page(
         templates,
         request,
@@ -252,7 +252,7 @@ async def submit(
         return again(422, f"This password can't be used: {exc}.", "new_password")
     except IdentityUnavailable:
         return again(503, UNAVAILABLE, None)
-    # No automatic login (design.md §4): the person logs in with the new password.
+    # No automatic login (docs/security.md): the person logs in with the new password.
     response = RedirectResponse(f"{_login_url(request)}?reset=done", status_code=303)
     cookies.delete_cookie(response, request, COOKIE, PATH)
     return response
