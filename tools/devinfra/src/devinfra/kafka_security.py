@@ -11,14 +11,14 @@ The same ACLs, as Strimzi KafkaUser resources, are in deploy/k8s/components/kafk
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import json
 import secrets
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from devinfra.certificates import make_certificate
 
 ADMIN = "admin"
 CONTROLLER = "controller"
@@ -112,75 +112,11 @@ def prepare(directory: Path) -> KafkaSecurity:
 
 
 def _make_certificates(directory: Path) -> None:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pwreset devinfra CA")])
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                key_cert_sign=True,
-                crl_sign=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [
-                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                    x509.DNSName("localhost"),
-                ]
-            ),
-            critical=False,
-        )
-        .add_extension(
-            x509.ExtendedKeyUsage(
-                [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
-            ),
-            critical=False,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    pem = serialization.Encoding.PEM
-    ca_pem = ca_cert.public_bytes(pem)
-    key_pem = key.private_bytes(
-        pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
+    made = make_certificate(directory, ("127.0.0.1", "localhost"), days=30, client_auth=True)
     # Kafka's PEM key store: the PKCS#8 key, then the certificate chain.
     broker = directory / "broker.pem"
-    broker.write_bytes(key_pem + cert.public_bytes(pem) + ca_pem)
+    broker.write_bytes(made.key.read_bytes() + made.cert.read_bytes())
     broker.chmod(0o600)
-    (directory / "ca.pem").write_bytes(ca_pem)
 
 
 def broker_settings(security: KafkaSecurity, directory: Path) -> dict[str, str]:
