@@ -14,9 +14,9 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from devinfra.platform import Platform
+from devinfra.topic_reader import read_topics
 from pwreset_contracts.dead_letters import DEAD_LETTER_TOPIC, read_dead_letter
 
 from .conftest import Register
@@ -41,32 +41,11 @@ async def records_of(
     kafka: dict[str, Any], topic: str, wanted: Callable[[dict], bool]
 ) -> list[Record]:
     """Every record of `topic` whose JSON value satisfies `wanted`, read from the beginning."""
-    consumer = AIOKafkaConsumer(**kafka, enable_auto_commit=False)
-    await consumer.start()
-    found: list[Record] = []
-    try:
-        admin = AIOKafkaAdminClient(**kafka)
-        await admin.start()
-        try:
-            (described,) = await admin.describe_topics([topic])
-        finally:
-            await admin.close()
-        partitions = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        remaining = {tp for tp in partitions if ends[tp] > 0}
-        async with asyncio.timeout(30):
-            while remaining:
-                for tp, batch in (await consumer.getmany(timeout_ms=500)).items():
-                    for r in batch:
-                        if wanted(_json_or_empty(r.value)):
-                            found.append((r.key or b"", r.value or b"", list(r.headers)))
-                        if r.offset + 1 >= ends[tp]:
-                            remaining.discard(tp)
-    finally:
-        await consumer.stop()
-    return found
+    return [
+        (r.key or b"", r.value or b"", list(r.headers))
+        for r in await read_topics(kafka, [topic])
+        if wanted(_json_or_empty(r.value))
+    ]
 
 
 async def write_forged_copy(kafka: dict[str, Any], topic: str, original: Record, email: str) -> str:

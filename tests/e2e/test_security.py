@@ -13,9 +13,8 @@ import asyncpg
 import httpx
 import pyotp
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from devinfra.platform import TOPICS, Platform
+from devinfra.topic_reader import read_topics
 from servicekit.security_headers import HEADERS
 
 from .conftest import Register
@@ -441,41 +440,13 @@ async def test_no_secret_reaches_any_log_or_kafka_record(
 
 async def all_records(kafka: dict[str, Any]) -> list[tuple[str, bytes]]:
     """Every record of our topics, key + value + headers, read from the beginning."""
-    consumer = AIOKafkaConsumer(**kafka, enable_auto_commit=False)
-    await consumer.start()
-    found: list[tuple[str, bytes]] = []
-    try:
-        admin = AIOKafkaAdminClient(**kafka)
-        await admin.start()
-        try:
-            described = await admin.describe_topics(list(TOPICS))
-        finally:
-            await admin.close()
-        partitions = [
-            TopicPartition(topic["topic"], p["partition"])
-            for topic in described
-            for p in topic["partitions"]
-        ]
-        assert partitions
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        remaining = {tp for tp in partitions if ends[tp] > 0}
-        async with asyncio.timeout(30):
-            while remaining:
-                for tp, records in (await consumer.getmany(timeout_ms=500)).items():
-                    for r in records:
-                        blob = (
-                            (r.key or b"")
-                            + (r.value or b"")
-                            + b"".join(k.encode() + v for k, v in r.headers)
-                        )
-                        found.append((f"{tp.topic}:{r.offset}", blob))
-                        if r.offset + 1 >= ends[tp]:
-                            remaining.discard(tp)
-    finally:
-        await consumer.stop()
-    return found
+    return [
+        (
+            f"{r.topic}:{r.offset}",
+            (r.key or b"") + (r.value or b"") + b"".join(k.encode() + v for k, v in r.headers),
+        )
+        for r in await read_topics(kafka, TOPICS)
+    ]
 
 
 def read_logs(log_dir: Path) -> list[tuple[str, bytes]]:
