@@ -45,11 +45,9 @@ async def test_twenty_five_concurrent_wrong_passwords_are_mostly_refused_uncheck
     for answer in throttled:
         assert answer.json()["error"] == "login_throttled"
         assert int(answer.headers["retry-after"]) >= 1
-    # Even the right password waits out the delay from this address.
-    right = await identity.post(
-        "/v1/login", json={"email": email, "password": OLD_PASSWORD}, headers=ip
-    )
-    assert right.status_code == 429
+    # (That the delay holds even the right password, and grows, is shown with an injected clock
+    # in services/identity/tests/integration/test_attack_login.py: here the first delay is 1 s,
+    # which a loaded machine can use up before the next request.)
 
 
 async def test_throttling_does_not_tell_known_from_unknown_emails(
