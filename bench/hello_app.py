@@ -8,7 +8,7 @@ httptools when installed, no access log, no proxy headers).
 from pathlib import Path
 
 from fastapi import FastAPI
-from servicekit.cli import run
+from servicekit.runtime.cli import run
 
 
 def create_app() -> FastAPI:

@@ -1,7 +1,7 @@
 """Outbox relay lag (commit -> Kafka ack) beside one acked aiokafka send on loopback.
 
-The relay is the service's own class (servicekit.outbox.relay.OutboxRelay, same settings as the
-reset service's defaults), run in this process on a database of its own so that the bench can
+The relay is the service's own class (servicekit.messaging.outbox.relay.OutboxRelay, same settings
+as the reset service's defaults), run in this process on a database of its own so that the bench can
 see both ends: the writer notes the time its transaction's COMMIT returned, and the relay's
 producer notes when each record's ack resolved its future. Rows are written one transaction
 each, open-loop at a fixed rate, like reset requests arriving.
@@ -17,10 +17,10 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from pwreset_contracts.cloudevents_kafka import KafkaRecord
-from servicekit.kafka import idempotent_producer
-from servicekit.outbox.enqueue import enqueue
-from servicekit.outbox.relay import OutboxRelay
-from servicekit.outbox.schema import OUTBOX_TABLE_V1
+from servicekit.messaging.kafka import idempotent_producer
+from servicekit.messaging.outbox.enqueue import enqueue
+from servicekit.messaging.outbox.relay import OutboxRelay
+from servicekit.messaging.outbox.schema import OUTBOX_TABLE_V1
 
 from bench.stats import percentile
 from bench.waiting import eventually

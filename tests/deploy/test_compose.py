@@ -17,7 +17,7 @@ from reset_service.core.config import Settings as ResetSettings
 REPO = Path(__file__).resolve().parents[2]
 SERVICES = ("identity", "reset", "notifier")
 SETTINGS = {"identity": IdentitySettings, "reset": ResetSettings, "notifier": NotifierSettings}
-# Read by the shared CLI (servicekit.cli), not by Settings.
+# Read by the shared CLI (servicekit.runtime.cli), not by Settings.
 CLI_VARIABLES = {"HOST", "PORT", "LOG_LEVEL"}
 TOPICS_SCRIPT = "deploy/k8s/base/topics/create-topics.sh"
 INTERPOLATION = re.compile(r"\$\{(\w+)(?::?([-?])([^}]*))?\}")

@@ -15,7 +15,7 @@ import pyotp
 import pytest
 from devinfra.platform import TOPICS, Platform
 from devinfra.topic_reader import read_topics
-from servicekit.security_headers import HEADERS
+from servicekit.web.security_headers import HEADERS
 
 from .conftest import Register
 from .test_reset_flow import EMAIL_WAIT, OLD_PASSWORD, link_in, new_email

@@ -1,4 +1,4 @@
-"""KAFKA_* settings (servicekit.kafka_settings): one model read by all three services;
+"""KAFKA_* settings (servicekit.messaging.kafka_settings): one model read by all three services;
 production refuses a connection without TLS."""
 
 import ssl
@@ -9,7 +9,7 @@ from identity_service.core.config import Settings as IdentitySettings
 from notifier_service.core.config import Settings as NotifierSettings
 from pydantic import ValidationError
 from reset_service.core.config import Settings as ResetSettings
-from servicekit.kafka_settings import KafkaConnection
+from servicekit.messaging.kafka_settings import KafkaConnection
 
 SASL = {
     "KAFKA_BOOTSTRAP_SERVERS": "broker-1:9093,broker-2:9093",

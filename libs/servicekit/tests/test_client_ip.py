@@ -1,4 +1,4 @@
-from servicekit.client_ip import client_ip, parse_networks
+from servicekit.web.client_ip import client_ip, parse_networks
 
 PROXIES = parse_networks("10.0.0.0/8, 127.0.0.1")
 

@@ -8,9 +8,9 @@ import pytest
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from fastapi.testclient import TestClient
-from servicekit import csrf
-from servicekit.pages import mount_static, page_templates, render_page
-from servicekit.security_headers import SecurityHeaders
+from servicekit.web import csrf
+from servicekit.web.pages import mount_static, page_templates, render_page
+from servicekit.web.security_headers import SecurityHeaders
 
 
 @pytest.fixture

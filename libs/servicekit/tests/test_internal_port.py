@@ -3,7 +3,7 @@
 import httpx
 import pytest
 from fastapi import FastAPI
-from servicekit.internal_port import InternalPortGate
+from servicekit.web.internal_port import InternalPortGate
 
 PUBLIC, INTERNAL = 8000, 8001
 

@@ -7,7 +7,7 @@ import pytest
 from fastapi import FastAPI
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from servicekit import otel
+from servicekit.runtime import otel
 
 
 @pytest.fixture(autouse=True)

@@ -9,12 +9,12 @@ import pytest
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from fastapi.testclient import TestClient
-from servicekit import csrf
-from servicekit.client_ip import parse_networks
-from servicekit.http_errors import install_error_handlers
-from servicekit.pages import page_templates, render_page
-from servicekit.public_origin import origin_of, public_origin, same_origin
-from servicekit.security_headers import HEADERS, SecurityHeaders
+from servicekit.web import csrf
+from servicekit.web.client_ip import parse_networks
+from servicekit.web.http_errors import install_error_handlers
+from servicekit.web.pages import page_templates, render_page
+from servicekit.web.public_origin import origin_of, public_origin, same_origin
+from servicekit.web.security_headers import HEADERS, SecurityHeaders
 
 PROXY = ("10.0.0.5", 40000)
 STRANGER = ("203.0.113.9", 40000)

@@ -3,7 +3,7 @@
 import uuid
 from pathlib import Path
 
-from servicekit.migrations import upgrade
+from servicekit.runtime.migrations import upgrade
 
 
 def migrated_database(infra: object, service: str, migrations_dir: Path) -> str:

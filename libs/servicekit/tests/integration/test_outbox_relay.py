@@ -11,10 +11,10 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer
 from pwreset_contracts.cloudevents_kafka import KafkaRecord
-from servicekit.outbox.enqueue import enqueue
-from servicekit.outbox.relay import OutboxRelay
-from servicekit.outbox.schema import OUTBOX_TABLE_V1
-from servicekit.outbox.store import OutboxStore
+from servicekit.messaging.outbox.enqueue import enqueue
+from servicekit.messaging.outbox.relay import OutboxRelay
+from servicekit.messaging.outbox.schema import OUTBOX_TABLE_V1
+from servicekit.messaging.outbox.store import OutboxStore
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ import uuid
 from typing import TextIO
 
 from pwreset_contracts.emails import normalise_email
-from servicekit.database import create_pool
+from servicekit.runtime.database import create_pool
 
 from identity_service.adapters.accounts_repository import AccountsRepository, EmailTaken
 from identity_service.core.config import Settings, get_settings

@@ -29,7 +29,7 @@ from identity_service.service_layer.accounts import AccountService, SecondFactor
 from identity_service.service_layer.login_throttle import LoginLimits, LoginThrottle
 from identity_service.service_layer.notices import ChangeNotice
 from pwreset_contracts.sealed import KeyRing, decode_key
-from servicekit.migrations import upgrade
+from servicekit.runtime.migrations import upgrade
 
 pytestmark = pytest.mark.integration
 MIGRATIONS = Path(identity_service.__file__).parent / "migrations"

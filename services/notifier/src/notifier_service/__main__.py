@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from servicekit.cli import run
+from servicekit.runtime.cli import run
 
 from notifier_service import dead_letters_cli
 from notifier_service.core.config import get_settings

@@ -23,8 +23,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from pwreset_contracts.dead_letters import DEAD_LETTER_TOPIC
-from servicekit.database import create_pool
-from servicekit.logging import mask_email
+from servicekit.runtime.database import create_pool
+from servicekit.runtime.logging import mask_email
 
 from notifier_service.adapters.dead_letter_topic import read_all, republish
 from notifier_service.adapters.deliveries_ledger import DeliveriesLedger

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from servicekit.cli import run
+from servicekit.runtime.cli import run
 
 from reset_service.core.config import get_settings
 

@@ -13,8 +13,8 @@ import reset_service
 from aiokafka import AIOKafkaConsumer
 from pwreset_contracts import ResetRequestedV1, cloudevents_kafka
 from pwreset_contracts.sealed import reset_link_binding, seal
-from servicekit.outbox.enqueue import enqueue
-from servicekit.outbox.relay import OutboxRelay
+from servicekit.messaging.outbox.enqueue import enqueue
+from servicekit.messaging.outbox.relay import OutboxRelay
 from servicekit.testing import migrated_database
 
 pytestmark = pytest.mark.integration

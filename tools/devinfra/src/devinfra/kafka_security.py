@@ -79,7 +79,7 @@ class KafkaSecurity:
         }
 
     def service_env(self, user: str) -> dict[str, str]:
-        """The KAFKA_* variables a service reads (servicekit.kafka_settings)."""
+        """The KAFKA_* variables a service reads (servicekit.messaging.kafka_settings)."""
         return {
             "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
             "KAFKA_SSL_CAFILE": str(self.ca_file),

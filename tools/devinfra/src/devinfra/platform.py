@@ -74,7 +74,7 @@ class Platform:
         for name in SERVICES:
             self.ports.setdefault(name, free_port())
         # identity's and reset's internal APIs listen on ports of their own
-        # (servicekit.internal_port).
+        # (servicekit.web.internal_port).
         self.ports.setdefault("identity-internal", free_port())
         self.ports.setdefault("reset-internal", free_port())
 
@@ -187,7 +187,7 @@ class Platform:
     def _spawn(
         self, key: str, name: str, port: int, env: dict[str, str], timeout: float
     ) -> RunningService:
-        # /metrics only on a port of its own (servicekit.metrics.MetricsPortGate).
+        # /metrics only on a port of its own (servicekit.runtime.metrics.MetricsPortGate).
         metrics_port = self.ports.setdefault(f"{key}-metrics", free_port())
         env = {"METRICS_PORT": str(metrics_port), **env}
         log = self.log_dir / f"{key}.log"

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 from fastapi import FastAPI
-from servicekit.outbox.relay import OutboxRelay
+from servicekit.messaging.outbox.relay import OutboxRelay
 
 from identity_service.core.config import Settings
 

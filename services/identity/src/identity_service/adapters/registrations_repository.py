@@ -7,7 +7,7 @@ from uuid import UUID
 import asyncpg
 from pwreset_contracts.cloudevents_kafka import KafkaRecord
 from pwreset_contracts.emails import normalise_email
-from servicekit.outbox.enqueue import enqueue
+from servicekit.messaging.outbox.enqueue import enqueue
 
 
 @dataclass(frozen=True)

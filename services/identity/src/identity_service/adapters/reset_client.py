@@ -3,7 +3,7 @@ with this service's credential, outside the per-IP bucket every client of the pu
 shares."""
 
 import httpx
-from servicekit import tracing
+from servicekit.runtime import tracing
 
 
 class ResetUnavailable(Exception):

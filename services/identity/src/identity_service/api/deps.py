@@ -4,8 +4,8 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import Depends, Header, Request
-from servicekit.http_errors import ApiError
-from servicekit.internal_auth import bearer, require_bearer
+from servicekit.web.http_errors import ApiError
+from servicekit.web.internal_auth import bearer, require_bearer
 
 from identity_service.adapters.reset_client import ResetClient
 from identity_service.core.config import Settings

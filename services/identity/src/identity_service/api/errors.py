@@ -2,7 +2,7 @@
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from servicekit.http_errors import error_response
+from servicekit.web.http_errors import error_response
 
 from identity_service.adapters.password_hashing import HashingBusy
 from identity_service.service_layer.login_throttle import LoginThrottled

@@ -4,7 +4,7 @@ off the public ingress by the NetworkPolicy (docs/architecture.md)."""
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, status
-from servicekit.http_errors import ApiError
+from servicekit.web.http_errors import ApiError
 
 from identity_service.api.deps import Accounts, require_internal_caller
 from identity_service.api.public import password_rejected

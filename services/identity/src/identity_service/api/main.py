@@ -9,14 +9,14 @@ from datetime import UTC, datetime, timedelta
 from asyncpg import Pool
 from fastapi import FastAPI
 from pwreset_contracts.sealed import decode_key
-from servicekit.database import create_pool
-from servicekit.health import health_router
-from servicekit.http_errors import BodySizeLimit, install_error_handlers
-from servicekit.internal_port import InternalPortGate
-from servicekit.metrics import MetricsPortGate, install_telemetry
-from servicekit.pages import mount_static
-from servicekit.periodic import periodic
-from servicekit.security_headers import SecurityHeaders
+from servicekit.runtime.database import create_pool
+from servicekit.runtime.metrics import MetricsPortGate, install_telemetry
+from servicekit.runtime.periodic import periodic
+from servicekit.web.health import health_router
+from servicekit.web.http_errors import BodySizeLimit, install_error_handlers
+from servicekit.web.internal_port import InternalPortGate
+from servicekit.web.pages import mount_static
+from servicekit.web.security_headers import SecurityHeaders
 
 from identity_service.adapters.accounts_repository import AccountsRepository
 from identity_service.adapters.login_throttle_repository import LoginThrottleRepository

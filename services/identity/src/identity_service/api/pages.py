@@ -12,9 +12,9 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
-from servicekit import cookies, csrf
-from servicekit.client_ip import ClientIp
-from servicekit.pages import page_templates, render_page
+from servicekit.web import cookies, csrf
+from servicekit.web.client_ip import ClientIp
+from servicekit.web.pages import page_templates, render_page
 
 from identity_service.adapters.password_hashing import HashingBusy
 from identity_service.api.deps import Accounts, RegistrationRequests

@@ -1,8 +1,8 @@
 """Routes a person's browser or app calls."""
 
 from fastapi import APIRouter, status
-from servicekit.client_ip import ClientIp
-from servicekit.http_errors import ApiError
+from servicekit.web.client_ip import ClientIp
+from servicekit.web.http_errors import ApiError
 
 from identity_service.adapters.reset_client import ResetUnavailable
 from identity_service.api.deps import (

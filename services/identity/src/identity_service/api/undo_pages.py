@@ -12,8 +12,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
-from servicekit import csrf
-from servicekit.pages import page_templates, render_page
+from servicekit.web import csrf
+from servicekit.web.pages import page_templates, render_page
 
 from identity_service.adapters.reset_client import ResetUnavailable
 from identity_service.api.deps import Accounts, ResetStarter

@@ -1,3 +1,3 @@
-from servicekit.migrations import run_env
+from servicekit.runtime.migrations import run_env
 
 run_env()

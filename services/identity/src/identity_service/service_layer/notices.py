@@ -24,7 +24,7 @@ from pwreset_contracts.binding import (
 )
 from pwreset_contracts.events import Event
 from pwreset_contracts.sealed import KeyRing, SealedValue, seal
-from servicekit import tracing
+from servicekit.runtime import tracing
 
 from identity_service.adapters.accounts_repository import Account, AccountNotice, UndoKind
 from identity_service.domain import undo_links

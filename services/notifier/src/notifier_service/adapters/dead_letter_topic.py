@@ -1,7 +1,7 @@
 """Reading the whole dead-letter topic once, and writing records back to where they came from."""
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from servicekit.kafka import start_idempotent_producer
+from servicekit.messaging.kafka import start_idempotent_producer
 
 from notifier_service.domain.dead_letter_replay import DeadLetter, parse
 

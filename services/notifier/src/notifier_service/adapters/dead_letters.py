@@ -14,7 +14,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 from pwreset_contracts.dead_letters import DEAD_LETTER_TOPIC, dead_letter_headers
-from servicekit.kafka import start_idempotent_producer
+from servicekit.messaging.kafka import start_idempotent_producer
 
 from notifier_service.adapters import delivery_metrics as metrics
 from notifier_service.adapters.deliveries_ledger import DeliveriesLedger

@@ -32,8 +32,8 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 from pwreset_contracts.cloudevents_kafka import InvalidRecord, ReceivedEvent, decode
-from servicekit.backoff import Backoff, sleep_unless_stopped
-from servicekit.kafka import cluster_reachable
+from servicekit.messaging.kafka import cluster_reachable
+from servicekit.runtime.backoff import Backoff, sleep_unless_stopped
 
 from notifier_service.adapters import delivery_metrics as metrics
 from notifier_service.adapters.dead_letters import DeadLetters

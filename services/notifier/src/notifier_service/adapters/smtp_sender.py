@@ -15,7 +15,7 @@ from collections import OrderedDict
 from email.message import EmailMessage
 
 import aiosmtplib
-from servicekit.logging import mask_email
+from servicekit.runtime.logging import mask_email
 
 from notifier_service.adapters import delivery_metrics as metrics
 

@@ -15,11 +15,11 @@ from contextlib import asynccontextmanager
 import asyncpg
 from fastapi import FastAPI
 from pwreset_contracts import TOPICS as EVENT_TOPICS
-from servicekit.backoff import sleep_unless_stopped
-from servicekit.database import create_pool
-from servicekit.health import health_router
-from servicekit.http_errors import install_error_handlers
-from servicekit.metrics import MetricsPortGate, install_telemetry
+from servicekit.runtime.backoff import sleep_unless_stopped
+from servicekit.runtime.database import create_pool
+from servicekit.runtime.metrics import MetricsPortGate, install_telemetry
+from servicekit.web.health import health_router
+from servicekit.web.http_errors import install_error_handlers
 
 from notifier_service.adapters.dead_letters import DeadLetters
 from notifier_service.adapters.deliveries_ledger import DeliveriesLedger, DeliveryBusy

@@ -6,14 +6,14 @@ from typing import Literal
 from pwreset_contracts.sealed import KeyRing
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
-from servicekit.kafka_settings import KafkaSettings
-from servicekit.production import ProductionChecks
+from servicekit.messaging.kafka_settings import KafkaSettings
+from servicekit.runtime.production import ProductionChecks
 
 DEV_LINK_SEAL_KEYS = "dev:ZGV2LW9ubHktbGluay1zZWFsLWtleS1jaGFuZ2UtbWU"
 DEV_NOTICE_SEAL_KEYS = "dev:ZGV2LW9ubHktbm90aWNlLXNlYWwta2V5LWNoYW5nZSE"
 
 
-class Settings(KafkaSettings):  # KAFKA_* variables: servicekit.kafka_settings
+class Settings(KafkaSettings):  # KAFKA_* variables: servicekit.messaging.kafka_settings
     model_config = SettingsConfigDict(extra="ignore")
 
     environment: Literal["development", "production"] = "development"

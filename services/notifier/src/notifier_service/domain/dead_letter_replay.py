@@ -10,7 +10,7 @@ from datetime import datetime
 
 from pwreset_contracts.cloudevents_kafka import InvalidRecord, ReceivedEvent, decode
 from pwreset_contracts.dead_letters import DeadLetterV1, read_dead_letter
-from servicekit.logging import mask_email
+from servicekit.runtime.logging import mask_email
 
 Headers = list[tuple[str, bytes]]
 

@@ -15,8 +15,8 @@ from pwreset_contracts import (
 )
 from pwreset_contracts.cloudevents_kafka import ReceivedEvent
 from pwreset_contracts.sealed import SealError, open_sealed
-from servicekit import tracing
-from servicekit.logging import mask_email
+from servicekit.runtime import tracing
+from servicekit.runtime.logging import mask_email
 
 from notifier_service.adapters import delivery_metrics as metrics
 from notifier_service.adapters.deliveries_ledger import DeliveriesLedger

@@ -14,7 +14,7 @@ from uuid import UUID
 
 import asyncpg
 from pwreset_contracts.cloudevents_kafka import KafkaRecord
-from servicekit.outbox.enqueue import enqueue
+from servicekit.messaging.outbox.enqueue import enqueue
 
 from reset_service.adapters.rate_limits import Limit, lock_subject, take
 

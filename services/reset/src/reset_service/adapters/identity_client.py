@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 import httpx
-from servicekit import tracing
+from servicekit.runtime import tracing
 
 
 class IdentityUnavailable(Exception):

@@ -1,8 +1,8 @@
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
-from servicekit.client_ip import ClientIp
-from servicekit.internal_auth import require_bearer
+from servicekit.web.client_ip import ClientIp
+from servicekit.web.internal_auth import require_bearer
 
 from reset_service.service_layer.password_resets import PasswordResets
 

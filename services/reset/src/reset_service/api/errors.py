@@ -1,6 +1,6 @@
 """Service-layer failures as HTTP errors with stable codes."""
 
-from servicekit.http_errors import ApiError
+from servicekit.web.http_errors import ApiError
 
 from reset_service.adapters.identity_client import IdentityUnavailable, PasswordRejected
 from reset_service.service_layer.password_resets import (

@@ -8,14 +8,14 @@ from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
-from servicekit.database import create_pool
-from servicekit.health import health_router
-from servicekit.http_errors import BodySizeLimit, install_error_handlers
-from servicekit.internal_port import InternalPortGate
-from servicekit.metrics import MetricsPortGate, install_telemetry
-from servicekit.outbox.relay import OutboxRelay
-from servicekit.pages import mount_static
-from servicekit.security_headers import SecurityHeaders
+from servicekit.messaging.outbox.relay import OutboxRelay
+from servicekit.runtime.database import create_pool
+from servicekit.runtime.metrics import MetricsPortGate, install_telemetry
+from servicekit.web.health import health_router
+from servicekit.web.http_errors import BodySizeLimit, install_error_handlers
+from servicekit.web.internal_port import InternalPortGate
+from servicekit.web.pages import mount_static
+from servicekit.web.security_headers import SecurityHeaders
 
 from reset_service.adapters.identity_client import IdentityClient
 from reset_service.adapters.rate_limits import prune_rate_limits

@@ -3,7 +3,7 @@
 Landing on ``/reset-password?token=…`` swaps the token for a short-lived HttpOnly cookie and
 redirects to a URL without it, so the token cannot leak through history or Referer. Neither GET
 nor HEAD consumes the link (mail scanners prefetch links). Every form carries a CSRF token
-(servicekit.csrf). The verification code is rendered in the POST's own response, never put in a
+(servicekit.web.csrf). The verification code is rendered in the POST's own response, never put in a
 URL: reloading asks the browser to resend the form, which issues a new code and link.
 """
 
@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
-from servicekit import cookies, csrf
-from servicekit.pages import page_templates, render_page
+from servicekit.web import cookies, csrf
+from servicekit.web.pages import page_templates, render_page
 
 from reset_service.adapters.identity_client import IdentityUnavailable, PasswordRejected
 from reset_service.api.deps import ClientIp, Resets

@@ -7,9 +7,9 @@ from typing import Literal
 from pwreset_contracts.sealed import KeyRing
 from pydantic import AnyHttpUrl, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
-from servicekit.client_ip import parse_networks
-from servicekit.kafka_settings import KafkaSettings
-from servicekit.production import ProductionChecks
+from servicekit.messaging.kafka_settings import KafkaSettings
+from servicekit.runtime.production import ProductionChecks
+from servicekit.web.client_ip import parse_networks
 
 # Development defaults make `make run` work out of the box; production refuses them.
 DEV_INTERNAL_TOKEN = "dev-only-internal-token-change-me"  # noqa: S105 - refused in production
@@ -18,7 +18,7 @@ DEV_LINK_SEAL_KEYS = "dev:ZGV2LW9ubHktbGluay1zZWFsLWtleS1jaGFuZ2UtbWU"
 MAX_TTL_SECONDS = 24 * 3600
 
 
-class Settings(KafkaSettings):  # KAFKA_* variables: servicekit.kafka_settings
+class Settings(KafkaSettings):  # KAFKA_* variables: servicekit.messaging.kafka_settings
     model_config = SettingsConfigDict(extra="ignore")
 
     environment: Literal["development", "production"] = "development"

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from pwreset_contracts import ResetRequestedV1, cloudevents_kafka
 from pwreset_contracts.emails import normalise_email
 from pwreset_contracts.sealed import KeyRing, reset_link_binding, seal
-from servicekit import tracing
+from servicekit.runtime import tracing
 
 from reset_service.adapters.identity_client import (
     IdentityClient,

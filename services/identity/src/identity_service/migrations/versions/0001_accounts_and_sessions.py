@@ -4,7 +4,7 @@ Revision ID: 0001
 Revises:
 """
 
-from servicekit.migrations import execute_statements
+from servicekit.runtime.migrations import execute_statements
 
 revision = "0001"
 down_revision = None

@@ -4,7 +4,7 @@ Revision ID: 0002
 Revises: 0001
 """
 
-from servicekit.migrations import execute_statements
+from servicekit.runtime.migrations import execute_statements
 
 revision = "0002"
 down_revision = "0001"

@@ -4,8 +4,8 @@ Revision ID: 0003
 Revises: 0002
 """
 
-from servicekit.migrations import execute_statements
-from servicekit.outbox.schema import OUTBOX_TABLE_V1
+from servicekit.messaging.outbox.schema import OUTBOX_TABLE_V1
+from servicekit.runtime.migrations import execute_statements
 
 revision = "0003"
 down_revision = "0002"

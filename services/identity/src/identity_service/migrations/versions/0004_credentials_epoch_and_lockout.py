@@ -5,7 +5,7 @@ Revision ID: 0004
 Revises: 0003
 """
 
-from servicekit.migrations import execute_statements
+from servicekit.runtime.migrations import execute_statements
 
 revision = "0004"
 down_revision = "0003"

@@ -4,7 +4,7 @@ Revision ID: 0005
 Revises: 0004
 """
 
-from servicekit.migrations import execute_statements
+from servicekit.runtime.migrations import execute_statements
 
 revision = "0005"
 down_revision = "0004"

@@ -4,7 +4,7 @@ Revision ID: 0006
 Revises: 0005
 """
 
-from servicekit.migrations import execute_statements
+from servicekit.runtime.migrations import execute_statements
 
 revision = "0006"
 down_revision = "0005"

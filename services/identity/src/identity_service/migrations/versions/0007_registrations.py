@@ -4,7 +4,7 @@ Revision ID: 0007
 Revises: 0006
 """
 
-from servicekit.migrations import execute_statements
+from servicekit.runtime.migrations import execute_statements
 
 revision = "0007"
 down_revision = "0006"

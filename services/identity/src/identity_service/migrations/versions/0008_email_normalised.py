@@ -16,7 +16,7 @@ Existing rows are filled here. Two accounts with the same key, or an address the
 import sqlalchemy as sa
 from alembic import op
 from pwreset_contracts.emails import UnsupportedEmail, normalise_email
-from servicekit.migrations import execute_statements
+from servicekit.runtime.migrations import execute_statements
 
 revision = "0008"
 down_revision = "0007"

@@ -8,7 +8,7 @@ in between is visible on redelivery; 'failed' means the server refused (nothing 
 Rows of 0001 were all sent.
 """
 
-from servicekit.migrations import execute_statements
+from servicekit.runtime.migrations import execute_statements
 
 revision = "0002"
 down_revision = "0001"

@@ -4,7 +4,7 @@ Revision ID: 0003
 Revises: 0002
 """
 
-from servicekit.migrations import execute_statements
+from servicekit.runtime.migrations import execute_statements
 
 revision = "0003"
 down_revision = "0002"

@@ -27,14 +27,14 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from servicekit.backoff import Backoff, sleep_unless_stopped
-from servicekit.kafka import cluster_reachable, start_idempotent_producer
-from servicekit.outbox import metrics
-from servicekit.outbox.enqueue import OUTBOX_CHANNEL
-from servicekit.outbox.listener import NotifyListener
-from servicekit.outbox.store import OutboxRow, OutboxStore
+from servicekit.messaging.kafka import cluster_reachable, start_idempotent_producer
+from servicekit.messaging.outbox import metrics
+from servicekit.messaging.outbox.enqueue import OUTBOX_CHANNEL
+from servicekit.messaging.outbox.listener import NotifyListener
+from servicekit.messaging.outbox.store import OutboxRow, OutboxStore
+from servicekit.runtime.backoff import Backoff, sleep_unless_stopped
 
-log = logging.getLogger("servicekit.outbox.relay")
+log = logging.getLogger("servicekit.messaging.outbox.relay")
 
 # Failures that only mean "try again soon": the broker or the database is away.
 TRANSIENT = (KafkaError, OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)

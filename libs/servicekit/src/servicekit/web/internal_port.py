@@ -3,12 +3,12 @@ let only the services that need it reach it.
 
 One app, two listening sockets: requests for the internal prefix are answered only on the
 internal port, everything else only on the public port (health on both, for probes; metrics
-have a port of their own, servicekit.metrics).
+have a port of their own, servicekit.runtime.metrics).
 """
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from servicekit.http_errors import error_response
+from servicekit.web.http_errors import error_response
 
 _BOTH = ("/healthz/",)
 

@@ -5,7 +5,7 @@ import logging
 import sys
 from datetime import UTC, datetime
 
-from servicekit import tracing
+from servicekit.runtime import tracing
 
 
 class JsonFormatter(logging.Formatter):

@@ -10,7 +10,7 @@ claim another host to slip a cross-origin form past the Origin check).
 from ipaddress import ip_address
 from urllib.parse import urlsplit
 
-from servicekit.client_ip import Network
+from servicekit.web.client_ip import Network
 
 _SCHEMES = ("http", "https")
 

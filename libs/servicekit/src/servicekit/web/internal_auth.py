@@ -3,7 +3,7 @@ checked the same way everywhere: in constant time, 401 without it."""
 
 import hmac
 
-from servicekit.http_errors import ApiError
+from servicekit.web.http_errors import ApiError
 
 
 def bearer(authorization: str | None) -> str | None:

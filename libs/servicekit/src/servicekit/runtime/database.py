@@ -5,7 +5,7 @@ import logging
 
 import asyncpg
 
-log = logging.getLogger("servicekit.database")
+log = logging.getLogger("servicekit.runtime.database")
 
 
 async def create_pool(dsn: str, *, max_size: int, attempts: int = 30) -> asyncpg.Pool:

@@ -2,7 +2,7 @@
 
 Every log line of a request (or of an event being handled) carries the trace id, so one reset
 can be followed through reset, identity and the notifier. OpenTelemetry tracing proper is
-optional (servicekit.otel); this works without it.
+optional (servicekit.runtime.otel); this works without it.
 """
 
 import contextvars

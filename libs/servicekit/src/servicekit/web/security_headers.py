@@ -1,6 +1,6 @@
 """What every answer of a web-facing service does the same way (docs/security.md, Web):
 
-- decides the request's public origin (``servicekit.public_origin``) and sets the ASGI scheme
+- decides the request's public origin (``servicekit.web.public_origin``) and sets the ASGI scheme
   from it, so cookies get ``Secure`` and the ``__Host-`` prefix behind a TLS proxy;
 - refuses a state-changing request whose ``Origin`` (or ``Sec-Fetch-Site``) is another site, on
   top of the CSRF token: a token the attacker chose, planted as a cookie from a sibling
@@ -12,9 +12,9 @@
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from servicekit.client_ip import Network
-from servicekit.http_errors import error_response
-from servicekit.public_origin import origin_of, public_origin, same_origin
+from servicekit.web.client_ip import Network
+from servicekit.web.http_errors import error_response
+from servicekit.web.public_origin import origin_of, public_origin, same_origin
 
 HEADERS = {
     "Cache-Control": "no-store",

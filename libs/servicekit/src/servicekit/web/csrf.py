@@ -4,10 +4,10 @@ A random token lives in a cookie and in a hidden field of every form the service
 is accepted only when both are present and equal (compared in constant time). Another site can
 make a browser send our cookie (SameSite=Lax already stops that for POSTs in current browsers),
 but it can neither read the cookie nor set it for our origin, so it cannot put the matching value
-in the form. On an https origin the cookie is named ``__Host-csrf`` (servicekit.cookies): the
+in the form. On an https origin the cookie is named ``__Host-csrf`` (servicekit.web.cookies): the
 browser then refuses it unless it is Secure, host-only and for path ``/``, so a sibling subdomain
 cannot plant a value of its own. And a form sent from another site is refused before it gets
-here, by its Origin (servicekit.security_headers).
+here, by its Origin (servicekit.web.security_headers).
 
 No server-side state and no key: the token is only ever compared with itself. It is reused for
 as long as the browser keeps the cookie, so several open tabs keep working.
@@ -20,7 +20,7 @@ import secrets
 from starlette.requests import Request
 from starlette.responses import Response
 
-from servicekit import cookies
+from servicekit.web import cookies
 
 FIELD = "csrf_token"
 TOKEN_BYTES = 32

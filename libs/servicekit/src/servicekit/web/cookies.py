@@ -1,4 +1,4 @@
-"""Cookies named and flagged by the request's public origin (``servicekit.security_headers``
+"""Cookies named and flagged by the request's public origin (``servicekit.web.security_headers``
 sets the scheme from it).
 
 On https every cookie is ``Secure`` and prefixed: ``__Host-`` when its path is ``/`` (the browser

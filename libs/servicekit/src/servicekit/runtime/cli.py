@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from servicekit.logging import configure_logging
+from servicekit.runtime.logging import configure_logging
 
 
 def run(
@@ -34,13 +34,13 @@ def run(
         "--internal-port",
         type=int,
         default=int(os.environ["INTERNAL_PORT"]) if os.environ.get("INTERNAL_PORT") else None,
-        help="also listen here for the internal API (see servicekit.internal_port)",
+        help="also listen here for the internal API (see servicekit.web.internal_port)",
     )
     serve.add_argument(
         "--metrics-port",
         type=int,
         default=int(os.environ["METRICS_PORT"]) if os.environ.get("METRICS_PORT") else None,
-        help="also listen here for /metrics, which no other port serves (servicekit.metrics)",
+        help="also listen here for /metrics, which no other port serves (runtime.metrics)",
     )
     sub.add_parser("migrate", help="apply database migrations, then exit")
     for command, (text, _) in commands.items():
@@ -49,7 +49,7 @@ def run(
 
     configure_logging(os.environ.get("LOG_LEVEL", "INFO"))
     if args.command == "migrate":
-        from servicekit.migrations import upgrade
+        from servicekit.runtime.migrations import upgrade
 
         upgrade(migrations_dir, database_url())
         return

@@ -12,8 +12,8 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from servicekit import csrf
-from servicekit.security_headers import HEADERS
+from servicekit.web import csrf
+from servicekit.web.security_headers import HEADERS
 
 SHARED_TEMPLATES = Path(__file__).parent / "templates"
 STATIC_PATH = "/static"
@@ -28,7 +28,7 @@ def mount_static(app: FastAPI, service_static: Path | None = None) -> None:
     """``/static``: the service's own files, then the shared ones (``pages.css``)."""
     app.mount(
         STATIC_PATH,
-        StaticFiles(directory=service_static, packages=[("servicekit", "static")]),
+        StaticFiles(directory=service_static, packages=[("servicekit.web", "static")]),
         name="static",
     )
 

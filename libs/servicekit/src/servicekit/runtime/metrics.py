@@ -12,8 +12,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from servicekit import otel, tracing
-from servicekit.http_errors import error_response
+from servicekit.runtime import otel, tracing
+from servicekit.web.http_errors import error_response
 
 log = logging.getLogger("servicekit.access")
 

@@ -5,9 +5,9 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-from servicekit.backoff import sleep_unless_stopped
+from servicekit.runtime.backoff import sleep_unless_stopped
 
-log = logging.getLogger("servicekit.periodic")
+log = logging.getLogger("servicekit.runtime.periodic")
 
 
 @contextlib.asynccontextmanager

@@ -11,9 +11,9 @@ import logging
 
 import asyncpg
 
-from servicekit.backoff import Backoff, sleep_unless_stopped
+from servicekit.runtime.backoff import Backoff, sleep_unless_stopped
 
-log = logging.getLogger("servicekit.outbox.listener")
+log = logging.getLogger("servicekit.messaging.outbox.listener")
 
 # A silently dead TCP connection never reports itself; a cheap query every few seconds does.
 KEEPALIVE_SECONDS = 5.0

@@ -1,0 +1,18 @@
+"""Kafka conventions every service shares: one connection model, idempotent producers, the outbox.
+
+Public API:
+- connection: ``KafkaSettings``, ``KafkaConnection`` (``kafka_settings``)
+- producing: ``start_idempotent_producer``, ``cluster_reachable`` (``kafka``)
+- the transactional outbox: ``enqueue`` (write with the business change), ``OutboxRelay``
+  (publish, in order, at least once) in ``messaging.outbox``
+"""
+
+from servicekit.messaging.kafka import cluster_reachable, start_idempotent_producer
+from servicekit.messaging.kafka_settings import KafkaConnection, KafkaSettings
+
+__all__ = [
+    "KafkaConnection",
+    "KafkaSettings",
+    "cluster_reachable",
+    "start_idempotent_producer",
+]

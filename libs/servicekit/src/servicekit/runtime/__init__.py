@@ -1,0 +1,31 @@
+"""How a service process runs: its command line, logs, metrics, traces, database and migrations.
+
+Public API:
+- process: ``run`` (``cli``: serve, migrate, extra commands), ``ProductionChecks`` (``production``)
+- background work: ``periodic`` (``periodic``), ``Backoff`` (``backoff``)
+- observability: ``configure_logging``, ``mask_email`` (``logging``), ``install_telemetry``,
+  ``MetricsPortGate`` (``metrics``), ``tracing`` (W3C traceparent in and out), ``otel``
+- PostgreSQL: ``create_pool`` (``database``), ``migrations`` (Alembic helpers)
+"""
+
+from servicekit.runtime import migrations, otel, tracing
+from servicekit.runtime.backoff import Backoff
+from servicekit.runtime.database import create_pool
+from servicekit.runtime.logging import configure_logging, mask_email
+from servicekit.runtime.metrics import MetricsPortGate, install_telemetry
+from servicekit.runtime.periodic import periodic
+from servicekit.runtime.production import ProductionChecks
+
+__all__ = [
+    "Backoff",
+    "MetricsPortGate",
+    "ProductionChecks",
+    "configure_logging",
+    "create_pool",
+    "install_telemetry",
+    "mask_email",
+    "migrations",
+    "otel",
+    "periodic",
+    "tracing",
+]
