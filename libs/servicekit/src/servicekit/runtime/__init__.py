@@ -2,7 +2,7 @@
 
 Public API:
 - process: ``run`` (``cli``: serve, migrate, extra commands), ``ProductionChecks`` (``production``)
-- background work: ``periodic`` (``periodic``), ``Backoff`` (``backoff``)
+- background work: ``Worker``, ``run_workers``, ``every`` (``workers``), ``Backoff`` (``backoff``)
 - observability: ``configure_logging``, ``mask_email`` (``logging``), ``install_telemetry``,
   ``MetricsPortGate`` (``metrics``), ``tracing`` (W3C traceparent in and out), ``otel``
 - PostgreSQL: ``create_pool`` (``database``), ``migrations`` (Alembic helpers)
@@ -13,19 +13,21 @@ from servicekit.runtime.backoff import Backoff
 from servicekit.runtime.database import create_pool
 from servicekit.runtime.logging import configure_logging, mask_email
 from servicekit.runtime.metrics import MetricsPortGate, install_telemetry
-from servicekit.runtime.periodic import periodic
 from servicekit.runtime.production import ProductionChecks
+from servicekit.runtime.workers import Worker, every, run_workers
 
 __all__ = [
     "Backoff",
     "MetricsPortGate",
     "ProductionChecks",
+    "Worker",
     "configure_logging",
     "create_pool",
+    "every",
     "install_telemetry",
     "mask_email",
     "migrations",
     "otel",
-    "periodic",
+    "run_workers",
     "tracing",
 ]

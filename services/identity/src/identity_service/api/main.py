@@ -9,9 +9,10 @@ from datetime import UTC, datetime, timedelta
 from asyncpg import Pool
 from fastapi import FastAPI
 from pwreset_contracts.sealed import decode_key
+from servicekit.messaging.outbox.settings import outbox_relay
 from servicekit.runtime.database import create_pool
 from servicekit.runtime.metrics import MetricsPortGate, install_telemetry
-from servicekit.runtime.periodic import periodic
+from servicekit.runtime.workers import Worker, every, run_workers
 from servicekit.web.health import health_router
 from servicekit.web.http_errors import BodySizeLimit, install_error_handlers
 from servicekit.web.internal_port import InternalPortGate
@@ -20,7 +21,6 @@ from servicekit.web.security_headers import SecurityHeaders
 
 from identity_service.adapters.accounts_repository import AccountsRepository
 from identity_service.adapters.login_throttle_repository import LoginThrottleRepository
-from identity_service.adapters.outbox import outbox_relay
 from identity_service.adapters.password_hashing import PasswordHashing
 from identity_service.adapters.registrations_repository import RegistrationsRepository
 from identity_service.adapters.reset_client import ResetClient
@@ -121,7 +121,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.accounts.prune_login_throttle()
             await app.state.registrations.prune()
 
-        async with outbox_relay(app, pool, settings), periodic("housekeeping", 600, housekeeping):
+        workers = [Worker("housekeeping", every(600, housekeeping, "housekeeping"))]
+        app.state.relay = None
+        if settings.outbox_relay_enabled:
+            app.state.relay = outbox_relay(pool, settings.database_url, settings, settings)
+            workers.append(Worker("outbox-relay", app.state.relay.run))
+        async with run_workers(workers):
             try:
                 yield
             finally:
@@ -153,5 +158,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def database() -> None:
         await app.state.pool.fetchval("SELECT 1")
 
-    app.include_router(health_router({"database": database}))
+    async def kafka() -> None:
+        if app.state.relay is not None:
+            await app.state.relay.check_kafka()
+
+    # Kafka away only delays PasswordChanged (it waits in the outbox), so it degrades identity
+    # without taking its pods out of rotation.
+    app.include_router(health_router({"database": database}, degraded={"kafka": kafka}))
     return app

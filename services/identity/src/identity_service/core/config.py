@@ -8,6 +8,7 @@ from pwreset_contracts.sealed import KeyRing
 from pydantic import AnyHttpUrl, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 from servicekit.messaging.kafka_settings import KafkaSettings
+from servicekit.messaging.outbox.settings import OutboxSettings
 from servicekit.runtime.production import ProductionChecks
 from servicekit.web.client_ip import parse_networks
 
@@ -18,7 +19,8 @@ DEV_RECOVERY_KEY = "ZGV2LW9ubHktcmVjb3ZlcnktY29kZS1rZXktY2hhbmc"
 DEV_NOTICE_SEAL_KEYS = "dev:ZGV2LW9ubHktbm90aWNlLXNlYWwta2V5LWNoYW5nZSE"
 
 
-class Settings(KafkaSettings):  # KAFKA_* variables: servicekit.messaging.kafka_settings
+# KAFKA_* and OUTBOX_* variables: servicekit.messaging (shared with reset)
+class Settings(KafkaSettings, OutboxSettings):
     model_config = SettingsConfigDict(extra="ignore")
 
     environment: Literal["development", "production"] = "development"
@@ -40,7 +42,6 @@ class Settings(KafkaSettings):  # KAFKA_* variables: servicekit.messaging.kafka_
     recovery_code_hash_key: SecretStr = SecretStr(DEV_RECOVERY_KEY)
     recovery_code_count: int = Field(default=10, ge=5, le=20)
 
-    outbox_relay_enabled: bool = True
     # Origin of identity's own public pages (the "This wasn't me" link points here).
     public_base_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8001")
     # AES-256-GCM keys sealing the "This wasn't me" link in PasswordChanged (shared with the

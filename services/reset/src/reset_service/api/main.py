@@ -1,16 +1,15 @@
 """Builds the FastAPI app: wiring of adapters into the service layer happens here only."""
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
-from servicekit.messaging.outbox.relay import OutboxRelay
+from servicekit.messaging.outbox.settings import outbox_relay
 from servicekit.runtime.database import create_pool
 from servicekit.runtime.metrics import MetricsPortGate, install_telemetry
+from servicekit.runtime.workers import Worker, run_workers
 from servicekit.web.health import health_router
 from servicekit.web.http_errors import BodySizeLimit, install_error_handlers
 from servicekit.web.internal_port import InternalPortGate
@@ -53,39 +52,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 link_misses_max=settings.rate_limit_link_misses_max,
             ),
         )
-        stop = asyncio.Event()
-        pruner = asyncio.create_task(
-            prune_rate_limits(pool, timedelta(seconds=settings.rate_limit_window_seconds), stop),
-            name="rate-limit-pruner",
-        )
-        mailer = asyncio.create_task(
-            send_deferred_emails(app.state.resets, settings.deferred_email_poll_seconds, stop),
-            name="deferred-emails",
-        )
-        relay_task = None
+        window = timedelta(seconds=settings.rate_limit_window_seconds)
+        workers = [
+            Worker("rate-limit-pruner", lambda stop: prune_rate_limits(pool, window, stop)),
+            Worker(
+                "deferred-emails",
+                lambda stop: send_deferred_emails(
+                    app.state.resets, settings.deferred_email_poll_seconds, stop
+                ),
+            ),
+        ]
+        app.state.relay = None
         if settings.outbox_relay_enabled:
-            app.state.relay = OutboxRelay(
-                pool,
-                settings.database_url,
-                settings.kafka_bootstrap_servers,
-                kafka_options=settings.kafka.security_options(),
-                batch_size=settings.outbox_batch_size,
-                poll_interval=settings.outbox_poll_interval_seconds,
-                retention_seconds=settings.outbox_retention_seconds,
-                lease_seconds=settings.outbox_lease_seconds,
-            )
-            relay_task = asyncio.create_task(app.state.relay.run(stop), name="outbox-relay")
-        try:
-            yield
-        finally:
-            stop.set()
-            await pruner
-            await mailer
-            if relay_task is not None:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await asyncio.wait_for(relay_task, timeout=20)
-            await identity.aclose()
-            await pool.close()
+            app.state.relay = outbox_relay(pool, settings.database_url, settings, settings)
+            workers.append(Worker("outbox-relay", app.state.relay.run))
+        async with run_workers(workers):
+            try:
+                yield
+            finally:
+                await identity.aclose()
+                await pool.close()
 
     app = FastAPI(title="reset", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
@@ -109,9 +95,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await app.state.pool.fetchval("SELECT 1")
 
     async def kafka() -> None:
-        relay = getattr(app.state, "relay", None)
-        if relay is not None:
-            await relay.check_kafka()
+        if app.state.relay is not None:
+            await app.state.relay.check_kafka()
 
     # Kafka away only degrades reset: requests are still accepted into the outbox and go out
     # when it returns (docs/delivery.md), so it must not take the pods out of rotation.

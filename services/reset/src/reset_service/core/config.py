@@ -8,6 +8,7 @@ from pwreset_contracts.sealed import KeyRing
 from pydantic import AnyHttpUrl, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 from servicekit.messaging.kafka_settings import KafkaSettings
+from servicekit.messaging.outbox.settings import OutboxSettings
 from servicekit.runtime.production import ProductionChecks
 from servicekit.web.client_ip import parse_networks
 
@@ -18,7 +19,8 @@ DEV_LINK_SEAL_KEYS = "dev:ZGV2LW9ubHktbGluay1zZWFsLWtleS1jaGFuZ2UtbWU"
 MAX_TTL_SECONDS = 24 * 3600
 
 
-class Settings(KafkaSettings):  # KAFKA_* variables: servicekit.messaging.kafka_settings
+# KAFKA_* and OUTBOX_* variables: servicekit.messaging (shared with identity)
+class Settings(KafkaSettings, OutboxSettings):
     model_config = SettingsConfigDict(extra="ignore")
 
     environment: Literal["development", "production"] = "development"
@@ -53,13 +55,6 @@ class Settings(KafkaSettings):  # KAFKA_* variables: servicekit.messaging.kafka_
     # Proxies whose X-Forwarded-For (client IP) and X-Forwarded-Proto / -Host (the origin the
     # browser used) are believed (CIDRs, comma-separated); empty = none.
     trusted_proxies: str = ""
-
-    outbox_relay_enabled: bool = True
-    outbox_poll_interval_seconds: float = Field(default=1.0, gt=0, le=60)
-    outbox_batch_size: int = Field(default=100, ge=1, le=10_000)
-    outbox_retention_seconds: int = Field(default=86_400, ge=60)
-    # How long a relay owns the rows it claimed; another relay takes them over after it.
-    outbox_lease_seconds: float = Field(default=30.0, ge=2, le=600)
 
     max_body_bytes: int = Field(default=16 * 1024, ge=1024)
     # The internal API (for identity's "This wasn't me") is served only on this port when it is
