@@ -5,7 +5,8 @@ Public API:
 - background work: ``Worker``, ``run_workers``, ``every`` (``workers``), ``Backoff`` (``backoff``)
 - observability: ``configure_logging``, ``mask_email`` (``logging``), ``install_telemetry``,
   ``MetricsPortGate`` (``metrics``), ``tracing`` (W3C traceparent in and out), ``otel``
-- PostgreSQL: ``create_pool`` (``database``), ``migrations`` (Alembic helpers)
+- PostgreSQL: ``create_pool`` (``database``), ``PostgresUnitOfWork`` (``unit_of_work``),
+  ``migrations`` (Alembic helpers)
 """
 
 from servicekit.runtime import migrations, otel, tracing
@@ -14,11 +15,13 @@ from servicekit.runtime.database import create_pool
 from servicekit.runtime.logging import configure_logging, mask_email
 from servicekit.runtime.metrics import MetricsPortGate, install_telemetry
 from servicekit.runtime.production import ProductionChecks
+from servicekit.runtime.unit_of_work import PostgresUnitOfWork
 from servicekit.runtime.workers import Worker, every, run_workers
 
 __all__ = [
     "Backoff",
     "MetricsPortGate",
+    "PostgresUnitOfWork",
     "ProductionChecks",
     "Worker",
     "configure_logging",
