@@ -76,7 +76,11 @@ def test_our_services_and_migrations_build_from_their_dockerfiles(services: dict
     for name in SERVICES:
         for entry in (name, f"{name}-migrate"):
             build = services[entry]["build"]
-            assert build == {"context": ".", "dockerfile": f"services/{name}/Dockerfile"}
+            assert build == {
+                "context": ".",
+                "dockerfile": "Dockerfile",
+                "args": {"SERVICE": name},
+            }
             assert (REPO / build["dockerfile"]).is_file()
             assert services[entry]["image"] == f"pwreset/{name}:dev"
         migrate = services[f"{name}-migrate"]

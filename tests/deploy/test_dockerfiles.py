@@ -1,5 +1,5 @@
-"""The services' Dockerfiles, read statically (no Docker engine here): multi-stage, pinned base,
-non-root, health check, the entrypoint each service's CLI defines; plus hadolint's rules."""
+"""The services' one Dockerfile, read statically (no Docker engine here): multi-stage, pinned
+base, non-root, health check, the service chosen by a build argument; plus hadolint's rules."""
 
 import json
 import re
@@ -7,11 +7,10 @@ import subprocess
 import tomllib
 from pathlib import Path
 
-import pytest
-
 REPO = Path(__file__).resolve().parents[2]
 SERVICES = ("identity", "reset", "notifier")
 BASE_IMAGE = "python:3.11-slim-bookworm"
+DOCKERFILE = REPO / "Dockerfile"
 
 
 def instructions(dockerfile: Path) -> list[tuple[str, str]]:
@@ -59,19 +58,10 @@ def of(stage: list[tuple[str, str]], word: str) -> list[str]:
     return [args for w, args in stage if w == word]
 
 
-@pytest.fixture(params=SERVICES)
-def service(request: pytest.FixtureRequest) -> str:
-    return request.param
-
-
-def dockerfile_of(service: str) -> Path:
-    return REPO / "services" / service / "Dockerfile"
-
-
-def test_multi_stage_from_the_pinned_slim_base(service: str) -> None:
-    found = stages(dockerfile_of(service))
+def test_multi_stage_from_the_pinned_slim_base() -> None:
+    found = stages(DOCKERFILE)
     assert list(found) == ["global", "build", "runtime"]
-    args = global_args(dockerfile_of(service))
+    args = global_args(DOCKERFILE)
     for name in ("build", "runtime"):
         image = resolve(found[name][0][1], args)
         repository, _, tag = image.partition("@")[0].partition(":")
@@ -79,30 +69,45 @@ def test_multi_stage_from_the_pinned_slim_base(service: str) -> None:
         assert tag and tag != "latest"
 
 
-def test_build_stage_syncs_only_this_service_from_the_lock(service: str) -> None:
-    build = stages(dockerfile_of(service))["build"]
+def test_build_stage_syncs_only_the_chosen_service_from_the_lock() -> None:
+    build = stages(DOCKERFILE)["build"]
     runs = of(build, "RUN")
     assert re.fullmatch(r"UV_VERSION=\d+\.\d+\.\d+", of(build, "ARG")[0]), "uv is pinned"
+    assert "SERVICE" in of(build, "ARG"), "the service is a build argument without a default"
     assert 'pip install "uv==${UV_VERSION}"' in runs
-    final_sync = runs[-1].split()
-    assert final_sync[:2] == ["uv", "sync"]
+    final_sync, link = (step.split() for step in runs[-1].split(" && "))
     for flag in ("--frozen", "--no-dev", "--no-editable"):
         assert flag in final_sync
-    assert final_sync[final_sync.index("--package") + 1] == f"pwreset-{service}"
+    assert final_sync[final_sync.index("--package") + 1] == '"pwreset-${SERVICE}"'
+    assert "COPY services/${SERVICE}/ services/${SERVICE}/" in [
+        f"COPY {c}" for c in of(build, "COPY")
+    ]
+    assert link == ["ln", "-s", '"${SERVICE}-service"', "/opt/venv/bin/service"]
 
 
-def test_build_stage_copies_every_workspace_members_pyproject(service: str) -> None:
+def test_a_build_without_a_known_service_stops_before_anything_is_installed() -> None:
+    build = stages(DOCKERFILE)["build"]
+    guard = of(build, "RUN")[0]
+    for service in SERVICES:
+        assert service in guard
+    script = guard.replace("${SERVICE}", "$1")
+    for name, expected in [*((s, 0) for s in SERVICES), ("", 1), ("billing", 1), ("reset;x", 1)]:
+        result = subprocess.run(["sh", "-c", script, "sh", name], capture_output=True, timeout=10)
+        assert result.returncode == expected, name
+
+
+def test_build_stage_copies_every_workspace_members_pyproject() -> None:
     # uv refuses a workspace whose member is missing, even one it does not install.
     root = tomllib.loads((REPO / "pyproject.toml").read_text())
     members = root["tool"]["uv"]["workspace"]["members"]
-    copies = of(stages(dockerfile_of(service))["build"], "COPY")
+    copies = of(stages(DOCKERFILE)["build"], "COPY")
     for member in members:
         assert f"{member}/pyproject.toml {member}/" in copies, member
     assert "pyproject.toml uv.lock ./" in copies
 
 
-def test_runtime_stage_is_non_root_with_health_check_and_cli(service: str) -> None:
-    runtime = stages(dockerfile_of(service))["runtime"]
+def test_runtime_stage_is_non_root_with_health_check_and_cli() -> None:
+    runtime = stages(DOCKERFILE)["runtime"]
     users = of(runtime, "USER")
     assert users, "the runtime stage sets a USER"
     uid, _, gid = users[-1].partition(":")
@@ -114,44 +119,35 @@ def test_runtime_stage_is_non_root_with_health_check_and_cli(service: str) -> No
     command = json.loads(check.split("CMD", 1)[1])
     assert command[0] == "python" and "http://127.0.0.1:8000/healthz/live" in command[-1]
 
-    assert [json.loads(e) for e in of(runtime, "ENTRYPOINT")] == [[f"{service}-service"]]
+    # The build links /opt/venv/bin/service to the chosen service's command.
+    assert [json.loads(e) for e in of(runtime, "ENTRYPOINT")] == [["service"]]
     assert [json.loads(c) for c in of(runtime, "CMD")] == [
         ["serve", "--host", "0.0.0.0", "--port", "8000"]  # noqa: S104 - expected args
     ]
     assert of(runtime, "EXPOSE") == ["8000"]
 
 
-def test_runtime_stage_carries_no_build_tools(service: str) -> None:
-    runtime = stages(dockerfile_of(service))["runtime"]
+def test_runtime_stage_carries_no_build_tools() -> None:
+    runtime = stages(DOCKERFILE)["runtime"]
     assert of(runtime, "COPY") == ["--from=build /opt/venv /opt/venv"]
     for command in of(runtime, "RUN"):
         assert not re.search(r"\b(pip|uv|apt-get|apk)\b", command), command
-    assert not any(w == "ADD" for w, _ in instructions(dockerfile_of(service)))
+    assert not any(w == "ADD" for w, _ in instructions(DOCKERFILE))
 
 
 def test_no_image_is_unpinned_or_latest() -> None:
-    for service in SERVICES:
-        text = dockerfile_of(service).read_text()
-        assert ":latest" not in text
-        assert global_args(dockerfile_of(service))["PYTHON_IMAGE"] == BASE_IMAGE
+    assert ":latest" not in DOCKERFILE.read_text()
+    assert global_args(DOCKERFILE)["PYTHON_IMAGE"] == BASE_IMAGE
 
 
-def test_dockerfiles_differ_only_by_the_service_name() -> None:
-    # One recipe, three copies: a fix made in one must be made in all.
-    def normalised(service: str) -> str:
-        lines = dockerfile_of(service).read_text().splitlines()
-        kept = [
-            line for line in lines if not re.fullmatch(r"COPY services/\w+/pyproject\.toml.*", line)
-        ]
-        return re.sub(rf"\b{service}\b", "SERVICE", "\n".join(kept))
-
-    assert normalised("identity") == normalised("reset") == normalised("notifier")
+def test_one_recipe_for_every_service() -> None:
+    # A fix made once reaches all three images.
+    assert not list((REPO / "services").glob("*/Dockerfile"))
 
 
 def test_hadolint_finds_nothing(hadolint: str) -> None:
     result = subprocess.run(
-        [hadolint, "--no-color", "--failure-threshold", "style"]
-        + [str(dockerfile_of(s)) for s in SERVICES],
+        [hadolint, "--no-color", "--failure-threshold", "style", str(DOCKERFILE)],
         capture_output=True,
         text=True,
         timeout=60,
