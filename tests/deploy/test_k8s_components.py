@@ -7,15 +7,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pwreset_contracts import (
+    DEAD_LETTER_TOPIC,
+    PasswordChangedV1,
+    RegistrationRequestedV1,
+    ResetRequestedV1,
+    SecondFactorChangedV1,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "deploy/k8s/base/topics/create-topics.sh"
 TOPICS = {
-    "password-reset.requested.v1",
-    "identity.password-changed.v1",
-    "identity.second-factor-changed.v1",
-    "identity.registration-requested.v1",
-    "notifier.dead-letter.v1",
+    ResetRequestedV1.topic,
+    PasswordChangedV1.topic,
+    SecondFactorChangedV1.topic,
+    RegistrationRequestedV1.topic,
+    DEAD_LETTER_TOPIC,
 }
 
 
@@ -58,7 +65,7 @@ def test_kafka_topics_replace_the_job_with_the_same_topics(
 def test_reset_topic_keeps_records_no_longer_than_a_reset_link(
     rendered: dict[str, list[dict[str, Any]]],
 ) -> None:
-    reset_topic = script_topics()["password-reset.requested.v1"]
+    reset_topic = script_topics()[ResetRequestedV1.topic]
     assert reset_topic["retention.ms"] == 30 * 60 * 1000
     # Only closed segments are deleted: a short segment.ms bounds how long a record outlives
     # its retention.

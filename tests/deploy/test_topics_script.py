@@ -8,6 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+from pwreset_contracts import (
+    DEAD_LETTER_TOPIC,
+    PasswordChangedV1,
+    RegistrationRequestedV1,
+    ResetRequestedV1,
+    SecondFactorChangedV1,
+)
+
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "deploy/k8s/base/topics/create-topics.sh"
 
@@ -50,11 +58,11 @@ def test_creates_every_topic_idempotently_then_describes_them(tmp_path: Path) ->
     assert code == 0
     creates, (describe,) = calls[:-1], calls[-1:]
     assert [option(c, "--topic")[0] for c in creates] == [
-        "password-reset.requested.v1",
-        "identity.password-changed.v1",
-        "identity.second-factor-changed.v1",
-        "identity.registration-requested.v1",
-        "notifier.dead-letter.v1",
+        ResetRequestedV1.topic,
+        PasswordChangedV1.topic,
+        SecondFactorChangedV1.topic,
+        RegistrationRequestedV1.topic,
+        DEAD_LETTER_TOPIC,
     ]
     for call in creates:
         assert "--create" in call and "--if-not-exists" in call
@@ -62,14 +70,14 @@ def test_creates_every_topic_idempotently_then_describes_them(tmp_path: Path) ->
         assert option(call, "--partitions") == ["3"]
         assert option(call, "--replication-factor") == ["1"]
     retention = {option(c, "--topic")[0]: option(c, "--config") for c in creates}
-    assert retention["password-reset.requested.v1"] == [
+    assert retention[ResetRequestedV1.topic] == [
         "retention.ms=1800000",
         "segment.ms=600000",
         "min.insync.replicas=1",
     ]
-    assert retention["identity.password-changed.v1"][0] == "retention.ms=604800000"
-    assert retention["identity.second-factor-changed.v1"][0] == "retention.ms=604800000"
-    assert retention["identity.registration-requested.v1"][:2] == [
+    assert retention[PasswordChangedV1.topic][0] == "retention.ms=604800000"
+    assert retention[SecondFactorChangedV1.topic][0] == "retention.ms=604800000"
+    assert retention[RegistrationRequestedV1.topic][:2] == [
         "retention.ms=86400000",
         "segment.ms=3600000",
     ]
@@ -165,7 +173,7 @@ def test_an_absent_client_config_file_means_plaintext(tmp_path: Path) -> None:
 
 def test_stops_at_the_first_failure(tmp_path: Path) -> None:
     code, calls = run(
-        tmp_path, KAFKA_BOOTSTRAP_SERVERS="kafka:9092", FAIL_ON="identity.password-changed.v1"
+        tmp_path, KAFKA_BOOTSTRAP_SERVERS="kafka:9092", FAIL_ON=PasswordChangedV1.topic
     )
     assert code != 0
     assert len(calls) == 2, "nothing runs after the failing call"

@@ -17,6 +17,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from devinfra.platform import Platform
 from devinfra.topic_reader import read_topics
+from pwreset_contracts import PasswordChangedV1, ResetRequestedV1
 from pwreset_contracts.dead_letters import DEAD_LETTER_TOPIC, read_dead_letter
 
 from .conftest import Register
@@ -139,12 +140,12 @@ async def test_a_copied_reset_request_with_the_attackers_address_mails_nobody(
     await wait_mail(infra, victim, "Reset your password")  # the victim's own email arrives
     originals = await records_of(
         infra.kafka_options("notifier"),
-        "password-reset.requested.v1",
+        ResetRequestedV1.topic,
         lambda d: d.get("email") == victim,
     )
     assert len(originals) == 1
     await assert_forgery_refused(
-        infra, platform, "password-reset.requested.v1", originals[0], attacker, writer="reset"
+        infra, platform, ResetRequestedV1.topic, originals[0], attacker, writer="reset"
     )
 
 
@@ -165,10 +166,10 @@ async def test_a_copied_password_changed_notice_with_the_attackers_address_mails
     await wait_mail(infra, victim, "Your password was changed")
     originals = await records_of(
         infra.kafka_options("notifier"),
-        "identity.password-changed.v1",
+        PasswordChangedV1.topic,
         lambda d: d.get("email") == victim,
     )
     assert len(originals) == 1
     await assert_forgery_refused(
-        infra, platform, "identity.password-changed.v1", originals[0], attacker, writer="identity"
+        infra, platform, PasswordChangedV1.topic, originals[0], attacker, writer="identity"
     )

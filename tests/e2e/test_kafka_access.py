@@ -18,12 +18,13 @@ from aiokafka.errors import (
     TopicAuthorizationFailedError,
 )
 from devinfra.platform import SERVICES, Platform
+from pwreset_contracts import DEAD_LETTER_TOPIC, PasswordChangedV1, ResetRequestedV1
 
 pytestmark = pytest.mark.e2e
 
-RESET_TOPIC = "password-reset.requested.v1"
-CHANGED_TOPIC = "identity.password-changed.v1"
-DEAD_LETTERS = "notifier.dead-letter.v1"
+RESET_TOPIC = ResetRequestedV1.topic
+CHANGED_TOPIC = PasswordChangedV1.topic
+DEAD_LETTERS = DEAD_LETTER_TOPIC
 
 
 @pytest.fixture

@@ -6,9 +6,10 @@ import uuid
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from pwreset_contracts import ResetRequestedV1
 from pwreset_contracts.dead_letters import DEAD_LETTER_TOPIC, read_dead_letter
 
-TOPIC = "password-reset.requested.v1"
+TOPIC = ResetRequestedV1.topic
 
 
 async def test_a_poison_record_is_dead_lettered_and_the_queue_behind_it_moves(kit) -> None:

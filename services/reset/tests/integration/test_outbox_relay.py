@@ -19,7 +19,7 @@ from servicekit.testing import migrated_database
 
 pytestmark = pytest.mark.integration
 MIGRATIONS = Path(reset_service.__file__).parent / "migrations"
-TOPIC = "password-reset.requested.v1"
+TOPIC = ResetRequestedV1.topic
 
 
 def reset_requested(account_id: uuid.UUID) -> ResetRequestedV1:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from devinfra.certificates import make_certificate
+from devinfra.topics import DEAD_LETTERS, RESET_REQUESTED
 
 ADMIN = "admin"
 CONTROLLER = "controller"
@@ -50,14 +51,14 @@ class Acl:
 
 # What each service may do, and nothing more (docs/operations.md, "Kafka access").
 ACLS: tuple[Acl, ...] = (
-    Acl("reset", _TOPIC, "password-reset.requested.v1", _LITERAL, _WRITE),
+    Acl("reset", _TOPIC, RESET_REQUESTED, _LITERAL, _WRITE),
     # identity's events all live under identity.* (password-changed, second-factor-changed,
     # registration-requested, ...): one prefix, so a new identity event needs no new ACL.
     Acl("identity", _TOPIC, "identity.", _PREFIXED, _WRITE),
-    Acl("notifier", _TOPIC, "password-reset.requested.v1", _LITERAL, _READ),
+    Acl("notifier", _TOPIC, RESET_REQUESTED, _LITERAL, _READ),
     Acl("notifier", _TOPIC, "identity.", _PREFIXED, _READ),
     Acl("notifier", _GROUP, NOTIFIER_GROUP, _LITERAL, _READ),
-    Acl("notifier", _TOPIC, "notifier.dead-letter.v1", _LITERAL, _WRITE),
+    Acl("notifier", _TOPIC, DEAD_LETTERS, _LITERAL, _WRITE),
 )
 
 

@@ -2,11 +2,20 @@
 segment size as deploy/k8s/base/topics/create-topics.sh, contracts/asyncapi.yaml and
 docs/operations.md say (tests/deploy/test_topic_settings.py keeps them equal)."""
 
-RESET_REQUESTED = "password-reset.requested.v1"
-PASSWORD_CHANGED = "identity.password-changed.v1"  # noqa: S105 - a topic name
-SECOND_FACTOR_CHANGED = "identity.second-factor-changed.v1"
-REGISTRATION_REQUESTED = "identity.registration-requested.v1"
-DEAD_LETTERS = "notifier.dead-letter.v1"
+from pwreset_contracts import (
+    DEAD_LETTER_TOPIC,
+    PasswordChangedV1,
+    RegistrationRequestedV1,
+    ResetRequestedV1,
+    SecondFactorChangedV1,
+)
+
+# The names come from the contracts only, so a topic renamed there is renamed everywhere.
+RESET_REQUESTED = ResetRequestedV1.topic
+PASSWORD_CHANGED = PasswordChangedV1.topic
+SECOND_FACTOR_CHANGED = SecondFactorChangedV1.topic
+REGISTRATION_REQUESTED = RegistrationRequestedV1.topic
+DEAD_LETTERS = DEAD_LETTER_TOPIC
 
 PARTITIONS = 3
 # Per topic: the configs create-topics.sh sets (replication is the single broker's 1 here).
