@@ -43,7 +43,8 @@ def _load_asyncapi(path: Path) -> dict[str, Any]:
         import yaml
     except ImportError as exc:  # a dev tool: the package itself does not depend on PyYAML
         raise SystemExit("pwreset_contracts.docs needs PyYAML: uv sync (dev group)") from exc
-    return yaml.safe_load(path.read_text())
+    document: dict[str, Any] = yaml.safe_load(path.read_text())
+    return document
 
 
 def _channel(asyncapi: dict[str, Any], address: str) -> tuple[str, dict[str, Any]]:

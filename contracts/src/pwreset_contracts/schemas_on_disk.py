@@ -24,4 +24,5 @@ def resolve_dataschema(uri: str) -> dict[str, Any]:
 def load_schema(name: str) -> dict[str, Any]:
     """The published JSON Schema of an event: ``load_schema("password-reset.requested.v1")``."""
     text = resources.files("pwreset_contracts").joinpath("schemas", f"{name}.json").read_text()
-    return json.loads(text)
+    schema: dict[str, Any] = json.loads(text)
+    return schema

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import pool
+from sqlalchemy import MetaData, pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -28,11 +28,13 @@ def upgrade(migrations_dir: Path, database_url: str, revision: str = "head") -> 
     command.upgrade(config, revision)
 
 
-def run_env(target_metadata: object = None) -> None:
+def run_env(target_metadata: MetaData | None = None) -> None:
     """Body of every service's ``migrations/env.py`` (online mode, asyncpg)."""
     from alembic import context
 
     url = context.config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise RuntimeError("alembic: sqlalchemy.url is not set (run through servicekit's upgrade)")
 
     def do_run(connection: Connection) -> None:
         context.configure(connection=connection, target_metadata=target_metadata)

@@ -5,6 +5,7 @@ want one machine-readable shape, and no 500 for input they got wrong.
 """
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -36,7 +37,11 @@ class ApiError(Exception):
 
 
 def error_response(
-    status: int, error: str, message: str, headers: dict[str, str] | None = None, **extra: Any
+    status: int,
+    error: str,
+    message: str,
+    headers: Mapping[str, str] | None = None,
+    **extra: Any,
 ) -> JSONResponse:
     return JSONResponse(
         {"error": error, "message": message, **extra}, status_code=status, headers=headers
