@@ -1,5 +1,6 @@
 """Identity's service layer over real PostgreSQL: one migrated database per test module, a
-controllable clock, and a factory for AccountService with test-sized settings."""
+controllable clock, and a factory for AccountService with test-sized settings (the reset
+service, which "This wasn't me" calls, is a stand-in: it is not running here)."""
 
 import json
 import time
@@ -13,14 +14,14 @@ import asyncpg
 import identity_service
 import pyotp
 import pytest
-from identity_service.adapters.accounts_repository import AccountsRepository
-from identity_service.adapters.login_throttle_repository import LoginThrottleRepository
 from identity_service.adapters.password_hashing import PasswordHashing
 from identity_service.adapters.secret_box import SecretBox
+from identity_service.bootstrap import unit_of_work
 from identity_service.domain.passwords import Argon2Hasher, PasswordPolicy
-from identity_service.service_layer.accounts import AccountService, SecondFactorPolicy
+from identity_service.service_layer.accounts import AccountService
 from identity_service.service_layer.login_throttle import LoginLimits, LoginThrottle
 from identity_service.service_layer.notices import ChangeNotice
+from identity_service.service_layer.second_factor import SecondFactorPolicy
 from pwreset_contracts import cloudevents_kafka
 from pwreset_contracts.sealed import KeyRing, decode_key
 from servicekit.testing import migrated_database
@@ -58,22 +59,44 @@ def clock() -> Clock:
     return Clock()
 
 
+class ResetsStarted:
+    """The reset service's internal API as "This wasn't me" sees it: remembers the addresses
+    it was asked to start a reset for."""
+
+    CODE = "ABCD2345"
+
+    def __init__(self) -> None:
+        self.emails: list[str] = []
+
+    async def start_reset(self, email: str) -> str:
+        self.emails.append(email)
+        return self.CODE
+
+
 @pytest.fixture
-def make_service(pool: asyncpg.Pool, clock: Clock) -> Callable[..., AccountService]:
+def resets() -> ResetsStarted:
+    return ResetsStarted()
+
+
+@pytest.fixture
+def make_service(
+    pool: asyncpg.Pool, clock: Clock, resets: ResetsStarted
+) -> Callable[..., AccountService]:
     def make(
         time_cost: int = 2, *, hasher: Any = None, queue_limit: int = 1000, **limits: Any
     ) -> AccountService:
         forget_after = limits.pop("forget_after", timedelta(hours=1))
+        uow = unit_of_work(pool)
         return AccountService(
-            AccountsRepository(pool),
+            uow,
             PasswordHashing(
                 hasher or Argon2Hasher(19 * 1024, time_cost, 1), queue_limit=queue_limit
             ),
             LoginThrottle(
-                LoginThrottleRepository(pool, forget_after=forget_after),
-                LoginLimits.build(key=b"T" * 32, forget_after=forget_after, **limits),
+                uow, LoginLimits.build(key=b"T" * 32, forget_after=forget_after, **limits)
             ),
             SecretBox("S" * 43),
+            resets,
             PasswordPolicy(),
             SecondFactorPolicy(5, timedelta(minutes=15), decode_key("R" * 43), 10),
             ChangeNotice("https://id.example.com", NOTICE_KEYS, timedelta(days=7)),

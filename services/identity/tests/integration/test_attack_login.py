@@ -9,10 +9,10 @@ from datetime import timedelta
 
 import asyncpg
 import pytest
-from identity_service.adapters.password_hashing import HashingBusy
 from identity_service.domain.passwords import Argon2Hasher
-from identity_service.service_layer.accounts import AccountService, AuthFailed, SecondFactor
-from identity_service.service_layer.login_throttle import LoginThrottled
+from identity_service.domain.second_factor import SecondFactor
+from identity_service.service_layer.accounts import AccountService
+from identity_service.service_layer.errors import AuthFailed, HashingBusy, LoginThrottled
 
 from .conftest import NEW_PASSWORD, PASSWORD, Clock, new_email
 

@@ -10,12 +10,9 @@ from collections.abc import Callable
 
 import pytest
 from identity_service.domain import totp as totp_module
-from identity_service.service_layer.accounts import (
-    AccountService,
-    AuthFailed,
-    SecondFactor,
-    TotpRejected,
-)
+from identity_service.domain.second_factor import SecondFactor
+from identity_service.service_layer.accounts import AccountService
+from identity_service.service_layer.errors import AuthFailed, TotpRejected
 
 from .conftest import NEW_PASSWORD, NO_LOGIN_LIMITS, PASSWORD, Clock, MakeTotpAccount
 

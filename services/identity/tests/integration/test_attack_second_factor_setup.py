@@ -9,13 +9,13 @@ from collections.abc import Callable
 import asyncpg
 import pyotp
 import pytest
-from identity_service.service_layer.accounts import (
-    AccountService,
+from identity_service.domain.second_factor import SecondFactor
+from identity_service.service_layer.accounts import AccountService
+from identity_service.service_layer.errors import (
     AuthFailed,
+    LoginThrottled,
     ReauthenticationFailed,
-    SecondFactor,
 )
-from identity_service.service_layer.login_throttle import LoginThrottled
 from pwreset_contracts import SecondFactorChangedV1
 from pwreset_contracts.sealed import open_sealed
 
@@ -92,7 +92,7 @@ async def test_turning_two_factor_on_is_announced_and_this_wasnt_me_undoes_it(
     assert needs_code.value.reason == "totp_required"
 
     undone = await accounts.this_wasnt_me(link.split("token=")[1])
-    assert undone is not None and not undone.totp_enabled
+    assert undone is not None and not undone.account.totp_enabled
     # Two-factor is off again: the owner logs in with the password alone.
     token = await accounts.login(email, PASSWORD, SecondFactor(), "198.51.100.4")
     assert await accounts.account_of_session(token) == account_id

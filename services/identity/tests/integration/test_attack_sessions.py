@@ -11,7 +11,9 @@ from collections.abc import Callable
 
 import pytest
 from identity_service.domain.passwords import Argon2Hasher
-from identity_service.service_layer.accounts import AccountService, AuthFailed, SecondFactor
+from identity_service.domain.second_factor import SecondFactor
+from identity_service.service_layer.accounts import AccountService
+from identity_service.service_layer.errors import AuthFailed
 
 from .conftest import NEW_PASSWORD, NO_LOGIN_LIMITS, PASSWORD, new_email
 

@@ -20,16 +20,19 @@ import identity_service
 import pytest
 from devinfra.postgres_local import LocalPostgres
 from devinfra.processes import free_port
-from identity_service.adapters.accounts_repository import AccountsRepository, EmailTaken
-from identity_service.adapters.login_throttle_repository import LoginThrottleRepository
 from identity_service.adapters.password_hashing import PasswordHashing
 from identity_service.adapters.secret_box import SecretBox
+from identity_service.bootstrap import unit_of_work
+from identity_service.domain.accounts import EmailTaken
 from identity_service.domain.passwords import Argon2Hasher, PasswordPolicy
-from identity_service.service_layer.accounts import AccountService, SecondFactorPolicy
+from identity_service.service_layer.accounts import AccountService
 from identity_service.service_layer.login_throttle import LoginLimits, LoginThrottle
 from identity_service.service_layer.notices import ChangeNotice
+from identity_service.service_layer.second_factor import SecondFactorPolicy
 from pwreset_contracts.sealed import KeyRing, decode_key
 from servicekit.runtime.migrations import upgrade
+
+from .conftest import ResetsStarted
 
 pytestmark = pytest.mark.integration
 MIGRATIONS = Path(identity_service.__file__).parent / "migrations"
@@ -71,16 +74,14 @@ def dsn(request: pytest.FixtureRequest, infra) -> str:
 @pytest.fixture
 async def accounts(dsn: str) -> AsyncIterator[AccountService]:
     pool = await asyncpg.create_pool(dsn, min_size=1, max_size=25)
-    forget_after = timedelta(hours=1)
+    uow = unit_of_work(pool)
     yield AccountService(
-        AccountsRepository(pool),
+        uow,
         # argon2id below the production floor: this test is about who an address finds.
         PasswordHashing(Argon2Hasher(8 * 1024, 1, 1), queue_limit=1000),
-        LoginThrottle(
-            LoginThrottleRepository(pool, forget_after=forget_after),
-            LoginLimits.build(key=b"T" * 32, forget_after=forget_after),
-        ),
+        LoginThrottle(uow, LoginLimits.build(key=b"T" * 32)),
         SecretBox("S" * 43),
+        ResetsStarted(),
         PasswordPolicy(),
         SecondFactorPolicy(5, timedelta(minutes=15), decode_key("R" * 43), 10),
         ChangeNotice("https://id.example.com", KeyRing.parse(f"n1:{'N' * 43}"), timedelta(days=7)),

@@ -5,9 +5,10 @@ import logging
 from collections.abc import Callable
 
 import pytest
+from identity_service.domain.second_factor import SecondFactor
 from identity_service.security_events import SECURITY_EVENTS, SecurityEvent
-from identity_service.service_layer.accounts import AccountService, AuthFailed, SecondFactor
-from identity_service.service_layer.login_throttle import LoginThrottled
+from identity_service.service_layer.accounts import AccountService
+from identity_service.service_layer.errors import AuthFailed, LoginThrottled
 
 from .conftest import NEW_PASSWORD, PASSWORD, Clock, MakeTotpAccount
 

@@ -10,13 +10,9 @@ from collections.abc import Callable
 import asyncpg
 import pytest
 from identity_service.core.config import Settings
-from identity_service.domain.passwords import PasswordRejected
-from identity_service.service_layer.accounts import (
-    AccountService,
-    AuthFailed,
-    SecondFactor,
-    TotpRejected,
-)
+from identity_service.domain.second_factor import SecondFactor
+from identity_service.service_layer.accounts import AccountService
+from identity_service.service_layer.errors import AuthFailed, PasswordRejected, TotpRejected
 from pwreset_contracts.sealed import open_sealed
 
 from .conftest import (
@@ -25,6 +21,7 @@ from .conftest import (
     PASSWORD,
     Clock,
     MakeTotpAccount,
+    ResetsStarted,
     latest_outbox_record,
 )
 
@@ -163,7 +160,7 @@ async def test_password_policy_reason_is_returned(
 
 
 async def test_after_a_reset_sessions_are_revoked_and_password_changed_is_emitted(
-    make_service: Callable[..., AccountService], pool: asyncpg.Pool
+    make_service: Callable[..., AccountService], pool: asyncpg.Pool, resets: ResetsStarted
 ) -> None:
     accounts = make_service()
     email = f"c-{uuid.uuid4().hex[:10]}@example.com"
@@ -181,10 +178,12 @@ async def test_after_a_reset_sessions_are_revoked_and_password_changed_is_emitte
     assert undo.startswith("https://id.example.com/this-wasnt-me?token=")
     assert undo.split("token=")[1] not in value.decode()  # sealed, not in clear
 
-    # "This wasn't me": signs out every session (again), once.
+    # "This wasn't me": signs out every session (again) and starts a fresh reset, once.
     fresh = await accounts.login(email, NEW_PASSWORD, SecondFactor())
     token = undo.split("token=")[1]
-    account = await accounts.this_wasnt_me(token)
-    assert account is not None and account.id == account_id
+    undone = await accounts.this_wasnt_me(token)
+    assert undone is not None and undone.account.id == account_id
+    assert undone.verification_code == ResetsStarted.CODE and resets.emails == [email]
     assert await accounts.account_of_session(fresh) is None
     assert await accounts.this_wasnt_me(token) is None
+    assert resets.emails == [email]

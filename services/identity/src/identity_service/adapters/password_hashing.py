@@ -15,12 +15,7 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
 from identity_service.domain.passwords import Argon2Hasher
-
-
-class HashingBusy(Exception):
-    """The shared hashing lane is full; try again in a moment."""
-
-    retry_after_seconds = 1
+from identity_service.service_layer.errors import HashingBusy
 
 
 class PasswordHashing:

@@ -5,9 +5,7 @@ shares."""
 import httpx
 from servicekit.runtime import tracing
 
-
-class ResetUnavailable(Exception):
-    pass
+from identity_service.service_layer.ports import ResetUnavailable
 
 
 class ResetClient:

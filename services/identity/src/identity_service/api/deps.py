@@ -7,7 +7,6 @@ from fastapi import Depends, Header, Request
 from servicekit.web.http_errors import ApiError
 from servicekit.web.internal_auth import bearer, require_bearer
 
-from identity_service.adapters.reset_client import ResetClient
 from identity_service.core.config import Settings
 from identity_service.service_layer.accounts import AccountService
 from identity_service.service_layer.registrations import Registrations
@@ -25,10 +24,6 @@ async def get_accounts(request: Request) -> AccountService:
 
 async def get_registrations(request: Request) -> Registrations:
     return request.app.state.registrations
-
-
-async def get_reset_client(request: Request) -> ResetClient:
-    return request.app.state.reset_client
 
 
 async def require_internal_caller(
@@ -57,4 +52,3 @@ async def require_session(
 Accounts = Annotated[AccountService, Depends(get_accounts)]
 RegistrationRequests = Annotated[Registrations, Depends(get_registrations)]
 SessionAccount = Annotated[UUID, Depends(require_session)]
-ResetStarter = Annotated[ResetClient, Depends(get_reset_client)]

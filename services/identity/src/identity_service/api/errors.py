@@ -1,11 +1,15 @@
-"""Service-layer failures that any identity route can meet, as HTTP errors with stable codes."""
+"""Service-layer failures that more than one identity route can meet, as HTTP errors with
+stable codes."""
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from servicekit.web.http_errors import error_response
+from servicekit.web.http_errors import ApiError, error_response
 
-from identity_service.adapters.password_hashing import HashingBusy
-from identity_service.service_layer.login_throttle import LoginThrottled
+from identity_service.service_layer.errors import HashingBusy, LoginThrottled, PasswordRejected
+
+
+def password_rejected(exc: PasswordRejected) -> ApiError:
+    return ApiError(422, "password_rejected", str(exc), reason=exc.reason)
 
 
 def throttled_response(exc: LoginThrottled) -> JSONResponse:

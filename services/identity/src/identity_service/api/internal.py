@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, status
 from servicekit.web.http_errors import ApiError
 
 from identity_service.api.deps import Accounts, require_internal_caller
-from identity_service.api.public import password_rejected
+from identity_service.api.errors import password_rejected
 from identity_service.api.schemas import (
     Lookup,
     LookupResult,
@@ -15,8 +15,8 @@ from identity_service.api.schemas import (
     TotpVerify,
     TotpVerifyResult,
 )
-from identity_service.domain.passwords import PasswordRejected
-from identity_service.service_layer.accounts import AccountNotFound, SecondFactor, TotpRejected
+from identity_service.domain.second_factor import SecondFactor
+from identity_service.service_layer.errors import AccountNotFound, PasswordRejected, TotpRejected
 
 router = APIRouter(prefix="/internal/v1", dependencies=[Depends(require_internal_caller)])
 

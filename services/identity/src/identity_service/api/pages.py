@@ -16,13 +16,16 @@ from servicekit.web import cookies, csrf
 from servicekit.web.client_ip import ClientIp
 from servicekit.web.pages import page_templates, render_page
 
-from identity_service.adapters.password_hashing import HashingBusy
 from identity_service.api.deps import Accounts, RegistrationRequests
 from identity_service.api.schemas import Login, VerifyRegistration
 from identity_service.core.config import Settings
-from identity_service.service_layer.accounts import AuthFailed, SecondFactor
-from identity_service.service_layer.login_throttle import LoginThrottled
-from identity_service.service_layer.registrations import RegistrationLinkInvalid
+from identity_service.domain.second_factor import SecondFactor
+from identity_service.service_layer.errors import (
+    AuthFailed,
+    HashingBusy,
+    LoginThrottled,
+    RegistrationLinkInvalid,
+)
 
 router = APIRouter(include_in_schema=False)
 templates = page_templates(Path(__file__).parent.parent / "templates")

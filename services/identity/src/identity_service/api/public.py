@@ -4,13 +4,8 @@ from fastapi import APIRouter, status
 from servicekit.web.client_ip import ClientIp
 from servicekit.web.http_errors import ApiError
 
-from identity_service.adapters.reset_client import ResetUnavailable
-from identity_service.api.deps import (
-    Accounts,
-    RegistrationRequests,
-    ResetStarter,
-    SessionAccount,
-)
+from identity_service.api.deps import Accounts, RegistrationRequests, SessionAccount
+from identity_service.api.errors import password_rejected
 from identity_service.api.schemas import (
     AccountCreated,
     CreateAccount,
@@ -26,14 +21,14 @@ from identity_service.api.schemas import (
     UndoPasswordChange,
     VerifyRegistration,
 )
-from identity_service.domain.passwords import PasswordRejected
-from identity_service.service_layer.accounts import (
+from identity_service.domain.second_factor import SecondFactor
+from identity_service.service_layer.errors import (
     AuthFailed,
+    PasswordRejected,
     ReauthenticationFailed,
-    SecondFactor,
+    RegistrationLinkInvalid,
     TotpRejected,
 )
-from identity_service.service_layer.registrations import RegistrationLinkInvalid
 
 router = APIRouter(prefix="/v1")
 
@@ -44,10 +39,6 @@ _LOGIN_MESSAGES = {
     "totp_throttled": "too many wrong codes; wait a few minutes and try again",
     "account_locked": "too many wrong codes in a row; use a recovery code or contact support",
 }
-
-
-def password_rejected(exc: PasswordRejected) -> ApiError:
-    return ApiError(422, "password_rejected", str(exc), reason=exc.reason)
 
 
 @router.post("/accounts", status_code=status.HTTP_202_ACCEPTED)
@@ -129,15 +120,9 @@ async def disable_totp(
 
 
 @router.post("/this-wasnt-me")
-async def this_wasnt_me(
-    body: UndoPasswordChange, accounts: Accounts, resets: ResetStarter
-) -> UndoDone:
-    """From the "Your password was changed" email: sign out everywhere, start a fresh reset."""
-    account = await accounts.this_wasnt_me(body.token)
-    if account is None:
+async def this_wasnt_me(body: UndoPasswordChange, accounts: Accounts) -> UndoDone:
+    """From a security-change email: sign out everywhere, start a fresh reset."""
+    done = await accounts.this_wasnt_me(body.token)
+    if done is None:
         raise ApiError(410, "link_invalid", "this link is invalid, used or expired")
-    try:
-        code = await resets.start_reset(account.email)
-    except ResetUnavailable:
-        code = None  # sessions are revoked already; the person can still ask for a reset
-    return UndoDone(verification_code=code)
+    return UndoDone(verification_code=done.verification_code)

@@ -2,8 +2,9 @@
 authentication was turned on/off" emails; it says which change it undoes.
 
 GET only shows one button: mail scanners follow links, so opening the link must never act.
-The button's POST (CSRF token, and the Origin check of every POST) signs the account out
-everywhere and starts a fresh reset through reset's internal API, then shows its code.
+The button's POST (CSRF token, and the Origin check of every POST) runs the use case (signs
+the account out everywhere, starts a fresh reset through reset's internal API), then shows the
+reset's code.
 """
 
 import re
@@ -15,8 +16,7 @@ from fastapi.responses import HTMLResponse
 from servicekit.web import csrf
 from servicekit.web.pages import page_templates, render_page
 
-from identity_service.adapters.reset_client import ResetUnavailable
-from identity_service.api.deps import Accounts, ResetStarter
+from identity_service.api.deps import Accounts
 from identity_service.core.config import Settings
 
 router = APIRouter(include_in_schema=False)
@@ -58,7 +58,6 @@ async def confirm_page(
 async def this_wasnt_me(
     request: Request,
     accounts: Accounts,
-    resets: ResetStarter,
     token: Annotated[str | None, Form(max_length=256)] = None,
 ) -> HTMLResponse:
     if not token or not _TOKEN.match(token):
@@ -74,18 +73,15 @@ async def this_wasnt_me(
             kind=kind,
             error=FORM_EXPIRED,
         )
-    account = await accounts.this_wasnt_me(token)
-    if account is None:
+    done = await accounts.this_wasnt_me(token)
+    if done is None:
         return _invalid(request)
-    try:
-        code: str | None = await resets.start_reset(account.email)
-    except ResetUnavailable:
-        code = None  # signed out already; the page offers to ask for a reset instead
     return render_page(
         templates,
         request,
         "this_wasnt_me_done.html",
-        code=code,
-        kind=kind,
+        # None: the reset service could not start one; the page offers to ask for a reset.
+        code=done.verification_code,
+        kind=done.kind,
         forgot_password_url=_forgot_password_url(request),
     )

@@ -3,7 +3,12 @@ address"): a random token, stored hashed."""
 
 import hashlib
 import secrets
+from typing import Literal
 from urllib.parse import urlencode
+
+# What a "This wasn't me" link undoes: every one signs the account out everywhere; two-factor
+# that somebody else turned on is turned off again.
+UndoKind = Literal["password_changed", "second_factor_enabled", "second_factor_disabled"]
 
 
 def new_undo_token() -> str:

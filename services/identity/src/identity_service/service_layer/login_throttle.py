@@ -2,7 +2,8 @@
 
 The account scope is keyed by the email as typed (normalised), so an unknown email is throttled
 exactly like a known one: the answers never tell whether an account exists. Keys are HMACs, so
-the table holds no address or IP in clear.
+the table holds no address or IP in clear. Each reservation locks the counters of its keys for
+one short unit of work (domain.login_throttle has the rules).
 """
 
 import hashlib
@@ -12,8 +13,16 @@ from datetime import datetime, timedelta
 
 from pwreset_contracts.emails import UnsupportedEmail, normalise_email
 
-from identity_service.adapters.login_throttle_repository import LoginThrottleRepository
-from identity_service.domain.login_throttle import ThrottleRule, Verdict
+from identity_service.domain.login_throttle import (
+    ThrottleRule,
+    Verdict,
+    give_back,
+    reserve,
+)
+from identity_service.service_layer.errors import LoginThrottled
+from identity_service.service_layer.unit_of_work import UnitOfWorkFactory
+
+Scopes = tuple[tuple[ThrottleRule, bytes], ...]
 
 
 def throttle_key(email: str) -> str:
@@ -23,14 +32,6 @@ def throttle_key(email: str) -> str:
         return normalise_email(email)
     except UnsupportedEmail:
         return email.strip().casefold()
-
-
-class LoginThrottled(Exception):
-    """Too many failed logins for this account or address; ``retry_after_seconds`` says when."""
-
-    def __init__(self, retry_after: timedelta) -> None:
-        super().__init__("too many failed attempts")
-        self.retry_after_seconds = max(1, int(-(-retry_after.total_seconds() // 1)))
 
 
 @dataclass(frozen=True)
@@ -66,25 +67,25 @@ class LoginLimits:
 class LoginAttempt:
     """A reserved attempt: counted as a failure unless `password_verified` gives it back."""
 
-    def __init__(self, throttle: "LoginThrottle", scopes: tuple[tuple[ThrottleRule, bytes], ...]):
+    def __init__(self, throttle: "LoginThrottle", scopes: Scopes) -> None:
         self._throttle = throttle
         self._scopes = scopes
 
     async def password_verified(self) -> None:
         # The owner got in: clear the account's scopes; the address keeps its other failures.
-        await self._throttle.repo.give_back(self._scopes, clear=(True, True, False))
+        await self._throttle.give_back(self._scopes, clear=(True, True, False))
 
 
 class LoginThrottle:
-    def __init__(self, repo: LoginThrottleRepository, limits: LoginLimits) -> None:
-        self.repo = repo
+    def __init__(self, uow: UnitOfWorkFactory, limits: LoginLimits) -> None:
+        self._uow = uow
         self._limits = limits
 
     def _key(self, scope: str, *parts: str) -> bytes:
         message = "\x00".join((scope, *parts)).encode()
         return hmac.new(self._limits.key, message, hashlib.sha256).digest()
 
-    def scopes(self, email: str, client_ip: str) -> tuple[tuple[ThrottleRule, bytes], ...]:
+    def scopes(self, email: str, client_ip: str) -> Scopes:
         account = throttle_key(email)
         limits = self._limits
         return (
@@ -94,12 +95,41 @@ class LoginThrottle:
         )
 
     async def reserve(self, email: str, client_ip: str, now: datetime) -> LoginAttempt:
+        """Count the attempt as a failure now, committed before the password is checked, so
+        attempts sent side by side cannot all slip under the limit; or LoginThrottled."""
         scopes = self.scopes(email, client_ip)
-        verdict = await self.repo.reserve(scopes, now)
+        verdict = await self._reserve(scopes, now)
         if not verdict.allowed:
             raise LoginThrottled(verdict.retry_after)
         return LoginAttempt(self, scopes)
 
     async def count(self, rule: ThrottleRule, now: datetime, *parts: str) -> Verdict:
         """Count one event against a single rule (registrations use this); never given back."""
-        return await self.repo.reserve(((rule, self._key(rule.scope, *parts)),), now)
+        return await self._reserve(((rule, self._key(rule.scope, *parts)),), now)
+
+    async def _reserve(self, scopes: Scopes, now: datetime) -> Verdict:
+        rules = tuple(rule for rule, _ in scopes)
+        keys = tuple(key for _, key in scopes)
+        async with self._uow() as uow:
+            counters = await uow.login_throttle.lock(keys)
+            verdict = reserve(rules, counters, now, self._limits.forget_after)
+            if verdict.allowed:
+                await uow.login_throttle.save(keys, verdict.counters)
+            await uow.commit()
+        return verdict
+
+    async def give_back(self, scopes: Scopes, *, clear: tuple[bool, ...]) -> None:
+        rules = tuple(rule for rule, _ in scopes)
+        keys = tuple(key for _, key in scopes)
+        async with self._uow() as uow:
+            counters = await uow.login_throttle.lock(keys)
+            await uow.login_throttle.save(keys, give_back(rules, counters, clear=clear))
+            await uow.commit()
+
+    async def prune(self, now: datetime) -> int:
+        """Forget counters that count as zero anyway: keeps the table from growing with every
+        address ever tried."""
+        async with self._uow() as uow:
+            pruned = await uow.login_throttle.prune(now, now - self._limits.forget_after)
+            await uow.commit()
+        return pruned

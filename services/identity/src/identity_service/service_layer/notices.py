@@ -26,8 +26,10 @@ from pwreset_contracts.events import Event
 from pwreset_contracts.sealed import KeyRing, SealedValue, seal
 from servicekit.runtime import tracing
 
-from identity_service.adapters.accounts_repository import Account, AccountNotice, UndoKind
 from identity_service.domain import undo_links
+from identity_service.domain.accounts import Account
+from identity_service.domain.undo_links import UndoKind
+from identity_service.service_layer.unit_of_work import UnitOfWork
 
 EVENT_SOURCE = "/pwreset/identity"
 
@@ -39,6 +41,26 @@ class ChangeNotice:
     public_origin: str
     seal_keys: KeyRing
     undo_ttl: timedelta
+
+
+@dataclass(frozen=True)
+class AccountNotice:
+    """What a security change writes besides itself, in the same transaction: the token of its
+    "This wasn't me" link (hashed) and the event announcing it (to the outbox)."""
+
+    undo_token_hash: bytes
+    undo_expires_at: datetime
+    undo_kind: UndoKind
+    event_id: uuid.UUID
+    event: cloudevents_kafka.KafkaRecord
+
+
+async def announce(uow: UnitOfWork, account_id: uuid.UUID, notice: AccountNotice) -> None:
+    """Write the notice in the unit of work of the change it announces: both or neither."""
+    await uow.undo_tokens.add(
+        notice.undo_token_hash, account_id, notice.undo_expires_at, notice.undo_kind
+    )
+    await uow.outbox.add(notice.event_id, notice.event)
 
 
 def encode_event(event: Event) -> tuple[uuid.UUID, cloudevents_kafka.KafkaRecord]:

@@ -7,7 +7,6 @@ one a notice saying so. The account exists only once the link was followed. So a
 client learns nothing from registering, and nobody can take another person's address first.
 """
 
-import hashlib
 import secrets
 import uuid
 from collections.abc import Callable
@@ -16,22 +15,15 @@ from datetime import datetime, timedelta
 
 from pwreset_contracts.emails import normalise_email
 
-from identity_service.adapters.accounts_repository import AccountsRepository
-from identity_service.adapters.password_hashing import PasswordHashing
-from identity_service.adapters.registrations_repository import (
-    CompletedRegistration,
-    PendingRegistration,
-    RegistrationsRepository,
-)
 from identity_service.domain.login_throttle import ThrottleRule
 from identity_service.domain.passwords import PasswordPolicy, check_password
-from identity_service.service_layer.login_throttle import LoginThrottle, LoginThrottled
+from identity_service.domain.registrations import CompletedRegistration, PendingRegistration
+from identity_service.domain.undo_links import token_digest
+from identity_service.service_layer.errors import LoginThrottled, RegistrationLinkInvalid
+from identity_service.service_layer.login_throttle import LoginThrottle
 from identity_service.service_layer.notices import Notices
-
-
-class RegistrationLinkInvalid(Exception):
-    """The verification link matches no usable request (unknown, used, expired or taken)."""
-
+from identity_service.service_layer.ports import PasswordHashing
+from identity_service.service_layer.unit_of_work import UnitOfWorkFactory
 
 # Requests from one client IP (over it: 429), and emails to one address (over it: the same
 # answer, no email), each with a growing delay after the free ones.
@@ -46,15 +38,10 @@ class RegistrationPolicy:
     per_address: ThrottleRule = PER_ADDRESS
 
 
-def token_digest(token: str) -> bytes:
-    return hashlib.sha256(token.encode()).digest()
-
-
 class Registrations:
     def __init__(
         self,
-        registrations: RegistrationsRepository,
-        accounts: AccountsRepository,
+        uow: UnitOfWorkFactory,
         hashing: PasswordHashing,
         throttle: LoginThrottle,
         notices: Notices,
@@ -62,8 +49,7 @@ class Registrations:
         policy: RegistrationPolicy,
         now: Callable[[], datetime],
     ) -> None:
-        self._registrations = registrations
-        self._accounts = accounts
+        self._uow = uow
         self._hashing = hashing
         self._throttle = throttle
         self._notices = notices
@@ -85,31 +71,50 @@ class Registrations:
             password_hash = await self._hashing.hash(password)
         key = normalise_email(email)  # the schema refused what it cannot normalise
         mail = await self._throttle.count(self._policy.per_address, now, key)
-        existing = await self._accounts.by_email_key(key)
+        async with self._uow() as uow:
+            existing = await uow.accounts.by_email_key(key)
         registration_id = uuid.uuid4()
         expires_at = now + self._policy.ttl
         token = None if existing else secrets.token_urlsafe(32)
         recipient = existing.email if existing else email
         event_id, event = self._notices.registration(registration_id, recipient, token, expires_at)
-        await self._registrations.add(
-            PendingRegistration(
-                registration_id=registration_id,
-                email=recipient,
-                password_hash=None if existing else password_hash,
-                token_hash=token_digest(token) if token else None,
-                expires_at=expires_at,
-                event_id=event_id,
-                event=event if mail.allowed else None,
+        async with self._uow() as uow:
+            await uow.registrations.add(
+                PendingRegistration(
+                    registration_id=registration_id,
+                    email=recipient,
+                    password_hash=None if existing else password_hash,
+                    token_hash=token_digest(token) if token else None,
+                    expires_at=expires_at,
+                )
             )
-        )
+            if mail.allowed:  # over the address's limit: stored all the same, but no email
+                await uow.outbox.add(event_id, event)
+            await uow.commit()
 
     async def complete(self, token: str) -> CompletedRegistration:
-        completed = await self._registrations.complete(
-            token_digest(token), uuid.uuid4(), self._now()
-        )
-        if completed is None:
+        """Create the account of an unused, unexpired request (once); RegistrationLinkInvalid
+        if the token matches nothing usable or the address got an account in the meantime."""
+        account_id = uuid.uuid4()
+        async with self._uow() as uow:
+            verified = await uow.registrations.use(token_digest(token), self._now())
+            if verified is None:
+                raise RegistrationLinkInvalid
+            created = await uow.accounts.add_if_absent(
+                account_id,
+                verified.email,
+                normalise_email(verified.email),
+                verified.password_hash,
+            )
+            await uow.commit()  # the token stays used even when the address is taken now
+        if not created:
             raise RegistrationLinkInvalid
-        return completed
+        return CompletedRegistration(account_id, verified.email)
 
     async def prune(self) -> int:
-        return await self._registrations.prune(self._now())
+        """Requests past their lifetime: their password hashes are kept no longer."""
+        now = self._now()
+        async with self._uow() as uow:
+            pruned = await uow.registrations.prune(now)
+            await uow.commit()
+        return pruned

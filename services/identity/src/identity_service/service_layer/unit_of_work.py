@@ -1,0 +1,62 @@
+"""The unit of work port: one transaction, and the repositories a use case works through in it.
+
+A use case opens one with ``async with uow_factory() as uow:``, changes what it needs and calls
+``await uow.commit()``; leaving the block without commit rolls back, so a use case that fails
+half-way writes nothing (cosmicpython's ``unit_of_work.py``). A use case opens a new one for each
+step that others must see before the next one runs: an attempt is counted (and committed)
+before its password or code is checked. It never holds one open while it hashes or checks.
+"""
+
+from collections.abc import Callable
+from types import TracebackType
+from typing import Protocol, Self
+
+from identity_service.service_layer.repositories import (
+    AccountRepository,
+    LoginThrottleRepository,
+    Outbox,
+    RecoveryCodeRepository,
+    RegistrationRepository,
+    SessionRepository,
+    UndoTokenRepository,
+)
+
+
+class UnitOfWork(Protocol):
+    @property
+    def accounts(self) -> AccountRepository: ...
+
+    @property
+    def recovery_codes(self) -> RecoveryCodeRepository: ...
+
+    @property
+    def sessions(self) -> SessionRepository: ...
+
+    @property
+    def undo_tokens(self) -> UndoTokenRepository: ...
+
+    @property
+    def login_throttle(self) -> LoginThrottleRepository: ...
+
+    @property
+    def registrations(self) -> RegistrationRepository: ...
+
+    @property
+    def outbox(self) -> Outbox: ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...
+
+    async def commit(self) -> None: ...
+
+    async def rollback(self) -> None: ...
+
+
+# A fresh unit of work per use of it: use cases run side by side, each on its own connection.
+UnitOfWorkFactory = Callable[[], UnitOfWork]

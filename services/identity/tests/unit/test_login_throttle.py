@@ -1,0 +1,46 @@
+"""The failed-login limits' keys and housekeeping, against in-memory fakes."""
+
+from datetime import timedelta
+
+import pytest
+from identity_service.domain.login_throttle import ThrottleCounter
+from identity_service.service_layer.errors import LoginThrottled
+from identity_service.service_layer.login_throttle import LoginLimits, LoginThrottle
+
+from .fakes import FakeDatabase, FakeUnitOfWork, World
+
+
+def _throttle(db: FakeDatabase) -> LoginThrottle:
+    return LoginThrottle(lambda: FakeUnitOfWork(db), LoginLimits.build(key=b"K" * 32))
+
+
+async def test_every_spelling_of_an_address_shares_its_limits_and_none_is_stored() -> None:
+    db = FakeDatabase()
+    throttle = _throttle(db)
+    world = World()
+    now = world.clock.datetime()
+    for email in ("ada@example.com", " ADA@EXAMPLE.COM", "Ada@Example.Com "):
+        for i in range(3):  # from different addresses: only the account scope adds up
+            await throttle.reserve(email, f"192.0.2.{i}", now)
+    keys = throttle.scopes("ada@example.com", "192.0.2.0")
+    assert db.tables.login_throttle[keys[0][1]].failures == 9
+    assert all(b"ada" not in k and b"192.0.2" not in k for k in db.tables.login_throttle)
+    for i in range(2):  # 10 free, the 11th starts a delay...
+        await throttle.reserve("ADA@example.com", f"198.51.100.{i}", now)
+    with pytest.raises(LoginThrottled):  # ...that the 12th has to wait out
+        await throttle.reserve("ada@EXAMPLE.com", "198.51.100.9", now)
+
+
+async def test_housekeeping_forgets_quiet_counters_but_not_running_delays() -> None:
+    db = FakeDatabase()
+    throttle = _throttle(db)  # failures are forgotten after an hour without one
+    now = World().clock.datetime()
+    hour = timedelta(hours=1)
+    db.tables.login_throttle = {
+        b"quiet": ThrottleCounter(3, now - hour - timedelta(seconds=1), None),
+        b"delay over": ThrottleCounter(9, now - 2 * hour, now - hour),
+        b"recent": ThrottleCounter(1, now - hour + timedelta(seconds=1), None),
+        b"delay running": ThrottleCounter(20, now - 2 * hour, now + timedelta(seconds=5)),
+    }
+    assert await throttle.prune(now) == 2
+    assert set(db.tables.login_throttle) == {b"recent", b"delay running"}
