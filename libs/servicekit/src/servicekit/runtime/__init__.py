@@ -5,11 +5,12 @@ Public API:
 - background work: ``Worker``, ``run_workers``, ``every`` (``workers``), ``Backoff`` (``backoff``)
 - observability: ``configure_logging``, ``mask_email`` (``logging``), ``install_telemetry``,
   ``MetricsPortGate`` (``metrics``), ``tracing`` (W3C traceparent in and out), ``otel``
-- PostgreSQL: ``create_pool`` (``database``), ``PostgresUnitOfWork`` (``unit_of_work``),
-  ``migrations`` (Alembic helpers)
+- PostgreSQL: ``create_pool`` (``database``), ``PostgresUnitOfWork`` (``unit_of_work``), and
+  ``servicekit.runtime.migrations`` (Alembic helpers; imported only where migrations run, since
+  Alembic and SQLAlchemy cost a second and megabytes a serving process does not need)
 """
 
-from servicekit.runtime import migrations, otel, tracing
+from servicekit.runtime import otel, tracing
 from servicekit.runtime.backoff import Backoff
 from servicekit.runtime.database import create_pool
 from servicekit.runtime.logging import configure_logging, mask_email
@@ -29,7 +30,6 @@ __all__ = [
     "every",
     "install_telemetry",
     "mask_email",
-    "migrations",
     "otel",
     "run_workers",
     "tracing",

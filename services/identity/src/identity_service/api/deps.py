@@ -15,15 +15,18 @@ from identity_service.service_layer.registrations import Registrations
 # Dependencies are `async def` on purpose: FastAPI runs a plain `def` dependency in its thread
 # pool: two thread hand-offs per request for a dictionary lookup (docs/benchmarks.md).
 async def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
+    settings: Settings = request.app.state.settings  # set by create_app
+    return settings
 
 
 async def get_accounts(request: Request) -> AccountService:
-    return request.app.state.accounts
+    accounts: AccountService = request.app.state.accounts  # set by the lifespan (bootstrap)
+    return accounts
 
 
 async def get_registrations(request: Request) -> Registrations:
-    return request.app.state.registrations
+    registrations: Registrations = request.app.state.registrations  # set by the lifespan
+    return registrations
 
 
 async def require_internal_caller(

@@ -25,7 +25,8 @@ class ThrottleRule:
         if over <= 0:
             return timedelta(0)
         # 2**over overflows nothing: the cap is reached long before the exponent grows large.
-        return min(self.base_delay * (2 ** min(over - 1, 30)), self.max_delay)
+        delay: timedelta = self.base_delay * (2 ** min(over - 1, 30))
+        return min(delay, self.max_delay)
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,8 @@ from pwreset_contracts.binding import (
     second_factor_undo_binding,
     undo_link_binding,
 )
-from pwreset_contracts.events import Event
-from pwreset_contracts.sealed import KeyRing, SealedValue, seal
+from pwreset_contracts.events import Event, SealedValue
+from pwreset_contracts.sealed import KeyRing, seal
 from servicekit.runtime import tracing
 
 from identity_service.domain import undo_links

@@ -4,12 +4,15 @@ import json
 from uuid import UUID
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 from pwreset_contracts.cloudevents_kafka import KafkaRecord
 
 OUTBOX_CHANNEL = "outbox"
 
 
-async def enqueue(conn: asyncpg.Connection, event_id: UUID, record: KafkaRecord) -> None:
+async def enqueue(
+    conn: asyncpg.Connection | PoolConnectionProxy, event_id: UUID, record: KafkaRecord
+) -> None:
     """Add the record to the outbox and wake the relay once the transaction commits."""
     await conn.execute(
         """INSERT INTO outbox (event_id, topic, key, value, headers)
