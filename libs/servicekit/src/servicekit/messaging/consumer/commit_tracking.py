@@ -105,7 +105,8 @@ async def commit_done(
     tracker.committed(offsets)
 
 
-class CommitOnRevoke(ConsumerRebalanceListener):
+# aiokafka ships no type information; subscribe() needs an instance of its listener class.
+class CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
     """aiokafka calls this during a rebalance, before the partitions go to another member."""
 
     def __init__(self, on_revoked: Callable[[set[TopicPartition]], Awaitable[None]]) -> None:
