@@ -1,6 +1,7 @@
-"""Several partitions delivered side by side (EventConsumer(concurrency=...)): every event once,
-each account's events in the order they were produced, and the pause on SMTP failures still
-holds with several deliveries in flight. Real Kafka, PostgreSQL and SMTP capture."""
+"""Several partitions delivered side by side (AtLeastOnceConsumer(concurrency=...)): every
+event once, each account's events in the order they were produced, and the pause on SMTP
+failures still holds with several deliveries in flight. Real Kafka, PostgreSQL and SMTP
+capture."""
 
 import asyncio
 import uuid
@@ -10,19 +11,17 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
-from notifier_service.adapters.dead_letters import DeadLetters
-from notifier_service.adapters.deliveries_ledger import DeliveriesLedger, DeliveryBusy
-from notifier_service.adapters.event_consumer import EventConsumer
-from notifier_service.adapters.exclusive_delivery import ExclusiveDelivery
-from notifier_service.adapters.smtp_sender import (
-    PermanentSmtpError,
-    SmtpSender,
-    TransientSmtpError,
-)
-from notifier_service.service_layer.notifications import Notifications, UndeliverableEvent
+from notifier_service.adapters.dead_letter_topic import DeadLetterCopies
+from notifier_service.adapters.deliveries_ledger import DeliveriesLedger
+from notifier_service.adapters.smtp_sender import SmtpSender
+from notifier_service.bootstrap import event_consumer
+from notifier_service.domain.composition import EmailComposer
+from notifier_service.domain.outcomes import DeliveryOutcome
+from notifier_service.service_layer.deliver_email import EmailDelivery
 from pwreset_contracts import ResetRequestedV1, cloudevents_kafka
 from pwreset_contracts.cloudevents_kafka import ReceivedEvent
 from pwreset_contracts.sealed import reset_link_binding, seal
+from servicekit.messaging.consumer import AtLeastOnceConsumer, DeadLetterProducer
 
 pytestmark = pytest.mark.integration
 KEY = b"c" * 32
@@ -31,17 +30,17 @@ KEY = b"c" * 32
 class Watched:
     """The real delivery, noting how many run at once and in which order per account."""
 
-    def __init__(self, delivery: ExclusiveDelivery) -> None:
+    def __init__(self, delivery: EmailDelivery) -> None:
         self._delivery = delivery
         self.running = 0
         self.most_at_once = 0
         self.order: defaultdict[uuid.UUID, list[str]] = defaultdict(list)
 
-    async def __call__(self, event: ReceivedEvent) -> object:
+    async def __call__(self, event: ReceivedEvent) -> DeliveryOutcome:
         self.running += 1
         self.most_at_once = max(self.most_at_once, self.running)
         try:
-            result = await self._delivery(event)
+            result = await self._delivery.deliver(event)
         finally:
             self.running -= 1
         assert isinstance(event.data, ResetRequestedV1)
@@ -95,32 +94,33 @@ async def until(condition, within: float) -> None:
 
 async def run_consumer(
     infra, pool: asyncpg.Pool, topic: str, watched_box: list[Watched]
-) -> tuple[EventConsumer, DeadLetters, SmtpSender]:
+) -> tuple[AtLeastOnceConsumer, DeadLetterCopies, SmtpSender]:
     ledger = DeliveriesLedger(pool)
     sender = SmtpSender(
         infra.smtp_host, infra.smtp_port, security="none", username=None, password=None, timeout=5
     )
-    notifications = Notifications(
-        ledger, sender, link_keys={"k1": KEY}, notice_keys={}, mail_from="R <r@example.com>"
-    )
-    watched = Watched(ExclusiveDelivery(ledger, sender, notifications.handle))
-    watched_box.append(watched)
     dlq = f"it-dlq-{uuid.uuid4().hex[:8]}"
     infra.create_topics([dlq])
-    dead_letters = DeadLetters(
-        ledger, infra.kafka_bootstrap, topic=dlq, kafka_options=infra.kafka_security_options()
+    dead_letters = DeadLetterCopies(
+        DeadLetterProducer(infra.kafka_bootstrap, dlq, kafka_options=infra.kafka_security_options())
     )
-    consumer = EventConsumer(
-        infra.kafka_bootstrap,
-        f"it-{uuid.uuid4()}",
-        [topic],
-        watched,
+    delivery = EmailDelivery(
+        ledger,
+        sender,
         dead_letters,
-        transient=(TransientSmtpError, DeliveryBusy),
-        permanent=(PermanentSmtpError, UndeliverableEvent),
+        EmailComposer(link_keys={"k1": KEY}, notice_keys={}, mail_from="R <r@example.com>"),
+    )
+    watched = Watched(delivery)
+    watched_box.append(watched)
+    consumer, _ = event_consumer(
+        delivery,
+        bootstrap_servers=infra.kafka_bootstrap,
+        group_id=f"it-{uuid.uuid4()}",
+        topics=[topic],
         max_retry_backoff_seconds=0.5,
-        kafka_options={"max_poll_interval_ms": 2_000, **infra.kafka_security_options()},
         concurrency=3,
+        kafka_options={"max_poll_interval_ms": 2_000, **infra.kafka_security_options()},
+        deliver=watched,
     )
     return consumer, dead_letters, sender
 

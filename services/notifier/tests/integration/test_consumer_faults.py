@@ -9,26 +9,23 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from notifier_service.adapters.dead_letters import DeadLetters
-from notifier_service.adapters.deliveries_ledger import DeliveriesLedger, DeliveryBusy
-from notifier_service.adapters.event_consumer import EventConsumer
-from notifier_service.adapters.exclusive_delivery import ExclusiveDelivery
-from notifier_service.adapters.smtp_sender import (
-    PermanentSmtpError,
-    SmtpSender,
-    TransientSmtpError,
-)
-from notifier_service.service_layer.notifications import Notifications, UndeliverableEvent
+from notifier_service.adapters.dead_letter_topic import DeadLetterCopies
+from notifier_service.adapters.deliveries_ledger import DeliveriesLedger
+from notifier_service.adapters.smtp_sender import SmtpSender
+from notifier_service.bootstrap import event_consumer
+from notifier_service.domain.composition import EmailComposer
+from notifier_service.service_layer.deliver_email import EmailDelivery
 from pwreset_contracts import ResetRequestedV1, cloudevents_kafka
 from pwreset_contracts.dead_letters import read_dead_letter
 from pwreset_contracts.sealed import reset_link_binding, seal
+from servicekit.messaging.consumer import DeadLetterProducer
 
 pytestmark = pytest.mark.integration
 KEY = b"n" * 32
 
 
 class Stack:
-    """One notifier's delivery machinery, wired as api/main.py wires it."""
+    """One notifier's delivery machinery, wired as bootstrap.py wires it."""
 
     def __init__(self, infra, pool: asyncpg.Pool, topic: str, dlq: str) -> None:
         self.ledger = DeliveriesLedger(pool)
@@ -40,29 +37,26 @@ class Stack:
             password=None,
             timeout=5,
         )
-        notifications = Notifications(
+        self.dead_letters = DeadLetterCopies(
+            DeadLetterProducer(
+                infra.kafka_bootstrap, dlq, kafka_options=infra.kafka_security_options()
+            )
+        )
+        self.delivery = EmailDelivery(
             self.ledger,
             self.sender,
-            link_keys={"k1": KEY},
-            notice_keys={},
-            mail_from="Reset <no-reply@example.com>",
-        )
-        self.delivery = ExclusiveDelivery(self.ledger, self.sender, notifications.handle)
-        self.dead_letters = DeadLetters(
-            self.ledger,
-            infra.kafka_bootstrap,
-            topic=dlq,
-            kafka_options=infra.kafka_security_options(),
-        )
-        self.consumer = EventConsumer(
-            infra.kafka_bootstrap,
-            f"it-{uuid.uuid4()}",
-            [topic],
-            self.delivery,
             self.dead_letters,
-            transient=(TransientSmtpError, DeliveryBusy),
-            permanent=(PermanentSmtpError, UndeliverableEvent),
+            EmailComposer(
+                link_keys={"k1": KEY}, notice_keys={}, mail_from="Reset <no-reply@example.com>"
+            ),
+        )
+        self.consumer, self.records = event_consumer(
+            self.delivery,
+            bootstrap_servers=infra.kafka_bootstrap,
+            group_id=f"it-{uuid.uuid4()}",
+            topics=[topic],
             max_retry_backoff_seconds=0.5,
+            concurrency=1,
             # Short, so a pause that stopped polling would cost the group membership here.
             kafka_options={"max_poll_interval_ms": 2_000, **infra.kafka_security_options()},
         )
@@ -148,7 +142,7 @@ async def test_smtp_tempfail_pauses_consumption_without_a_rebalance_then_sends_e
         assert mails_to(infra, prefix) == []
         assert stack.consumer.retries_total >= 3
         with pytest.raises(ConnectionError, match="paused"):
-            await stack.consumer.check_delivering()
+            await stack.consumer.check_not_paused()
         smtp_mode("accept")
         await until(lambda: len(mails_to(infra, prefix)) >= len(addresses), within=20)
         await until(lambda: stack.consumer.paused_since is None, within=5)
@@ -190,7 +184,7 @@ async def test_poison_and_undeliverable_records_are_dead_lettered_and_the_rest_g
     )
     async with Stack(infra, pool, topic, dlq) as stack:
         await until(lambda: len(mails_to(infra, prefix)) >= 2, within=30)
-        await until(lambda: stack.dead_letters.total >= 3, within=10)
+        await until(lambda: stack.records.dead_lettered_total >= 3, within=10)
 
     assert sorted(mails_to(infra, prefix)) == [
         f"{prefix}after@example.com",
@@ -218,7 +212,7 @@ async def test_a_5xx_reply_dead_letters_the_event_and_the_next_one_is_sent(
     smtp_mode("reject")
     await produce(infra, topic, [rejected[1:]])
     async with Stack(infra, pool, topic, dlq) as stack:
-        await until(lambda: stack.dead_letters.total >= 1, within=30)
+        await until(lambda: stack.records.dead_lettered_total >= 1, within=30)
         smtp_mode("accept")
         accepted = reset_record(f"{prefix}accepted@example.com", topic)
         await produce(infra, topic, [accepted[1:]])

@@ -68,7 +68,7 @@ async def test_replay_sends_what_can_still_help_and_reports_the_rest(
     async with Stack(infra, pool, topic, dlq) as stack:
         smtp_mode("reject")  # the provider refuses for good: both resets are dead-lettered
         await produce(infra, topic, [fresh[1:], expiring[1:], poison])
-        await until(lambda: stack.dead_letters.total >= 3, within=30)
+        await until(lambda: stack.records.dead_lettered_total >= 3, within=30)
         smtp_mode("accept")
         await produce(infra, topic, [delivered[1:]])
         await until(lambda: len(mails_to(infra, prefix)) >= 1, within=30)

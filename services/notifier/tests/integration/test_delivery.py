@@ -1,15 +1,21 @@
-"""Notifications against a real SMTP server and PostgreSQL ledger: one email per event id."""
+"""The delivery use case against a real SMTP server and PostgreSQL ledger: one email per event
+id."""
 
 import uuid
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
 import pytest
+from notifier_service.adapters.dead_letter_topic import DeadLetterCopies
 from notifier_service.adapters.deliveries_ledger import DeliveriesLedger
-from notifier_service.adapters.smtp_sender import SmtpSender, TransientSmtpError
-from notifier_service.service_layer.notifications import Notifications, Outcome
+from notifier_service.adapters.smtp_sender import SmtpSender
+from notifier_service.domain.composition import EmailComposer
+from notifier_service.domain.outcomes import AlreadyDelivered, Delivered
+from notifier_service.service_layer.deliver_email import EmailDelivery
+from notifier_service.service_layer.ports import TransientSmtpError
 from pwreset_contracts import ResetRequestedV1, cloudevents_kafka
 from pwreset_contracts.sealed import reset_link_binding, seal
+from servicekit.messaging.consumer import DeadLetterProducer
 
 pytestmark = pytest.mark.integration
 KEY = b"n" * 32
@@ -42,19 +48,20 @@ async def test_event_becomes_one_email_even_when_delivered_twice(infra, pool) ->
     sender = SmtpSender(
         infra.smtp_host, infra.smtp_port, security="none", username=None, password=None, timeout=5
     )
-    notifications = Notifications(
+    delivery = EmailDelivery(
         DeliveriesLedger(pool),
         sender,
-        link_keys={"k1": KEY},
-        notice_keys={},
-        mail_from="Reset <no-reply@example.com>",
+        DeadLetterCopies(DeadLetterProducer(infra.kafka_bootstrap, "unused")),  # never started
+        EmailComposer(
+            link_keys={"k1": KEY}, notice_keys={}, mail_from="Reset <no-reply@example.com>"
+        ),
     )
     email = f"it-{uuid.uuid4().hex[:8]}@example.com"
     link = f"http://127.0.0.1/reset-password?token={uuid.uuid4().hex}"
     event = _received(email, link)
     try:
-        assert await notifications.handle(event) is Outcome.SENT
-        assert await notifications.handle(event) is Outcome.DUPLICATE
+        assert await delivery.deliver(event) == Delivered()
+        assert await delivery.deliver(event) == AlreadyDelivered()
     finally:
         await sender.close()
     message = await infra.mailbox.wait_for(lambda m: m["To"] == email, timeout=10)

@@ -7,37 +7,53 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
+from notifier_service import metrics
+from notifier_service.adapters.dead_letter_topic import DeadLetterCopies
 from notifier_service.adapters.deliveries_ledger import DeliveriesLedger
-from notifier_service.adapters.exclusive_delivery import ExclusiveDelivery
 from notifier_service.adapters.smtp_sender import SmtpSender
-from notifier_service.service_layer.notifications import Notifications, Outcome
+from notifier_service.domain.composition import EmailComposer
+from notifier_service.domain.outcomes import AlreadyDelivered, Delivered, Retry
+from notifier_service.service_layer.deliver_email import EmailDelivery
 from pwreset_contracts import ResetRequestedV1, cloudevents_kafka
 from pwreset_contracts.sealed import reset_link_binding, seal
+from servicekit.messaging.consumer import DeadLetterProducer
 
 pytestmark = pytest.mark.integration
 KEY = b"n" * 32
 
 
-class LedgerThatFailsOnce(DeliveriesLedger):
-    """The database goes away right after the SMTP server accepted (one failed write)."""
+class PoolThatFailsOnce:
+    """The database goes away right after the SMTP server accepted (one failed 'sent' write)."""
 
-    failed = False
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self.failed = False
 
-    async def record_sent(self, event_id: str, event_type: str) -> None:
-        if not self.failed:
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._pool, name)
+
+    async def execute(self, query: str, *args: object) -> str:
+        if "'sent'" in query and not self.failed:
             self.failed = True
             raise asyncpg.exceptions.ConnectionDoesNotExistError("connection lost")
-        await super().record_sent(event_id, event_type)
+        return await self._pool.execute(query, *args)
 
 
-def instance(infra, ledger: DeliveriesLedger) -> tuple[ExclusiveDelivery, SmtpSender]:
+def interrupted_resends() -> float:
+    return metrics.INTERRUPTED_RESENDS._value.get()
+
+
+def instance(infra, ledger: DeliveriesLedger) -> tuple[EmailDelivery, SmtpSender]:
     sender = SmtpSender(
         infra.smtp_host, infra.smtp_port, security="none", username=None, password=None, timeout=5
     )
-    notifications = Notifications(
-        ledger, sender, link_keys={"k1": KEY}, notice_keys={}, mail_from="R <r@example.com>"
+    delivery = EmailDelivery(
+        ledger,
+        sender,
+        DeadLetterCopies(DeadLetterProducer(infra.kafka_bootstrap, "unused")),  # never started
+        EmailComposer(link_keys={"k1": KEY}, notice_keys={}, mail_from="R <r@example.com>"),
     )
-    return ExclusiveDelivery(ledger, sender, notifications.handle), sender
+    return delivery, sender
 
 
 def event_to(email: str) -> cloudevents_kafka.ReceivedEvent:
@@ -75,11 +91,11 @@ async def test_two_instances_handed_the_same_event_at_once_send_one_email(infra,
         instance(infra, DeliveriesLedger(pool)),
     )
     try:
-        outcomes = await asyncio.gather(first(event), second(event))
+        outcomes = await asyncio.gather(first.deliver(event), second.deliver(event))
     finally:
         await s1.close()
         await s2.close()
-    assert sorted(map(str, outcomes)) == sorted([str(Outcome.SENT), "None"])
+    assert sorted(map(str, outcomes)) == sorted([str(Delivered()), str(AlreadyDelivered())])
     await infra.mailbox.wait_for(lambda m: m["To"] == email, timeout=10)
     await asyncio.sleep(0.5)
     assert count_to(infra, email) == 1
@@ -91,18 +107,21 @@ async def test_two_instances_handed_the_same_event_at_once_send_one_email(infra,
 async def test_a_ledger_write_lost_after_smtp_accepted_is_recorded_not_resent(infra, pool) -> None:
     email = f"dbgone-{uuid.uuid4().hex[:8]}@example.com"
     event = event_to(email)
-    delivery, sender = instance(infra, LedgerThatFailsOnce(pool))
+    delivery, sender = instance(infra, DeliveriesLedger(PoolThatFailsOnce(pool)))  # type: ignore[arg-type]
+    before = interrupted_resends()
     try:
-        with pytest.raises(asyncpg.exceptions.ConnectionDoesNotExistError):
-            await delivery(event)
-        assert await delivery(event) is None  # the retry records, and sends nothing
+        assert await delivery.deliver(event) == Retry(
+            "ConnectionDoesNotExistError: connection lost"
+        )
+        # The retry records, and sends nothing.
+        assert await delivery.deliver(event) == AlreadyDelivered(recorded_now=True)
     finally:
         await sender.close()
     await infra.mailbox.wait_for(lambda m: m["To"] == email, timeout=10)
     assert count_to(infra, email) == 1
     status = await pool.fetchval("SELECT status FROM deliveries WHERE event_id = $1", event.id)
     assert status == "sent"
-    assert delivery.interrupted_total == 0  # this process knew it had sent it
+    assert interrupted_resends() == before  # this process knew it had sent it
 
 
 async def test_an_attempt_interrupted_after_its_claim_is_resent_and_counted(infra, pool) -> None:
@@ -115,12 +134,12 @@ async def test_an_attempt_interrupted_after_its_claim_is_resent_and_counted(infr
         event.type,
     )
     delivery, sender = instance(infra, DeliveriesLedger(pool))
+    before = interrupted_resends()
     try:
-        assert await delivery(event) is Outcome.SENT
-        assert await delivery(event) is None  # and once sent, never again
+        assert await delivery.deliver(event) == Delivered(resent_after_interruption=True)
+        assert await delivery.deliver(event) == AlreadyDelivered()  # and once sent, never again
     finally:
         await sender.close()
-    assert delivery.interrupted_total == 1
-    assert delivery.skipped_total == 1
+    assert interrupted_resends() == before + 1
     await infra.mailbox.wait_for(lambda m: m["To"] == email, timeout=10)
     assert count_to(infra, email) == 1

@@ -4,11 +4,8 @@ import uuid
 from email.message import EmailMessage
 
 import pytest
-from notifier_service.adapters.smtp_sender import (
-    PermanentSmtpError,
-    SmtpSender,
-    TransientSmtpError,
-)
+from notifier_service.adapters.smtp_sender import SmtpSender
+from notifier_service.service_layer.ports import PermanentSmtpError, TransientSmtpError
 
 pytestmark = pytest.mark.integration
 

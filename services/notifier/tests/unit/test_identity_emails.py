@@ -6,12 +6,12 @@ from datetime import UTC, datetime, timedelta
 from html import unescape
 
 import pytest
+from notifier_service.domain.composition import EmailComposer, UndeliverableEvent
 from notifier_service.domain.emails import (
     render_already_registered_email,
     render_second_factor_email,
     render_verify_email,
 )
-from notifier_service.service_layer.notifications import Notifications, UndeliverableEvent
 from pwreset_contracts import RegistrationRequestedV1, SecondFactorChangedV1
 from pwreset_contracts.binding import registration_link_binding, second_factor_undo_binding
 from pwreset_contracts.cloudevents_kafka import ReceivedEvent
@@ -23,13 +23,9 @@ UNDO = "https://id.example.com/this-wasnt-me?token=undo_TOKEN-1"
 VERIFY = "https://id.example.com/verify-email?token=verify_TOKEN-2"
 
 
-def notifications() -> Notifications:
-    return Notifications(
-        None,  # type: ignore[arg-type] - compose touches neither ledger nor SMTP
-        None,  # type: ignore[arg-type]
-        link_keys={},
-        notice_keys={"k1": KEY},
-        mail_from="Accounts <no-reply@example.com>",
+def notifications() -> EmailComposer:
+    return EmailComposer(
+        link_keys={}, notice_keys={"k1": KEY}, mail_from="Accounts <no-reply@example.com>"
     )
 
 

@@ -1,4 +1,4 @@
-from notifier_service.adapters.smtp_sender import scrub
+from notifier_service.domain.addresses import scrub
 
 
 def test_addresses_in_smtp_replies_are_masked() -> None:

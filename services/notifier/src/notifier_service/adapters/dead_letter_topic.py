@@ -1,9 +1,30 @@
-"""Reading the whole dead-letter topic once, and writing records back to where they came from."""
+"""The dead-letter topic `notifier.dead-letter.v1`: copying records the notifier gives up on to
+it (the delivery use case's DeadLetterTopic port), reading it whole once, and writing records
+back to where they came from (the operators' replay tool)."""
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
+from servicekit.messaging.consumer import ConsumedRecord, DeadLetterProducer
 from servicekit.messaging.kafka import start_idempotent_producer
 
 from notifier_service.domain.dead_letter_replay import DeadLetter, parse
+from notifier_service.service_layer.ports import DeadLetterTopicUnavailable
+
+
+class DeadLetterCopies:
+    """The shared kit's dead-letter producer, its Kafka errors turned into the port's."""
+
+    def __init__(self, producer: DeadLetterProducer) -> None:
+        self._producer = producer
+
+    async def copy(self, record: ConsumedRecord, reason: str) -> None:
+        try:
+            await self._producer.copy(record, reason)
+        except (KafkaError, OSError, TimeoutError) as exc:
+            raise DeadLetterTopicUnavailable(exc) from exc
+
+    async def close(self) -> None:
+        await self._producer.close()
 
 
 async def read_all(bootstrap_servers: str, topic: str, **kafka_options: object) -> list[DeadLetter]:

@@ -12,17 +12,25 @@ Effectively once, across redeliveries and notifier instances:
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 import asyncpg
 
+from notifier_service.service_layer.ports import DeliveryBusy, LedgerUnavailable, Origin
+
 SETTLED = ("sent", "dead_lettered")
-DATABASE_AWAY = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
+# Whatever only says "the database is away right now" (TimeoutError: the pool's command_timeout).
+DATABASE_AWAY = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
 
 
-class DeliveryBusy(Exception):
-    """Another notifier instance is delivering this event right now; try again shortly."""
+@contextlib.contextmanager
+def _database_away() -> Iterator[None]:
+    """The delivery use case sees the port's LedgerUnavailable, never asyncpg's errors."""
+    try:
+        yield
+    except DATABASE_AWAY as exc:
+        raise LedgerUnavailable(exc) from exc
 
 
 @dataclass
@@ -43,11 +51,12 @@ class Claim:
 
     async def refused(self) -> None:
         """The server said no (4xx) or could not be reached: nothing was accepted."""
-        await self._conn.execute(
-            """UPDATE deliveries SET status = 'failed', updated_at = now()
-               WHERE event_id = $1 AND status = 'sending'""",
-            self.event_id,
-        )
+        with _database_away():
+            await self._conn.execute(
+                """UPDATE deliveries SET status = 'failed', updated_at = now()
+                   WHERE event_id = $1 AND status = 'sending'""",
+                self.event_id,
+            )
 
 
 class DeliveriesLedger:
@@ -58,6 +67,7 @@ class DeliveriesLedger:
         self._lock_wait = lock_wait_seconds
 
     async def already_sent(self, event_id: str) -> bool:
+        """For the dead-letter replay tool (delivery itself reads the row under its claim)."""
         return bool(
             await self._pool.fetchval(
                 "SELECT 1 FROM deliveries WHERE event_id = $1 AND status = 'sent'", event_id
@@ -65,37 +75,44 @@ class DeliveriesLedger:
         )
 
     async def record_sent(self, event_id: str, event_type: str) -> None:
-        await self._pool.execute(
-            """INSERT INTO deliveries (event_id, event_type, status, sent_at)
-               VALUES ($1, $2, 'sent', now())
-               ON CONFLICT (event_id) DO UPDATE
-               SET status = 'sent', sent_at = now(), updated_at = now()""",
-            event_id,
-            event_type,
-        )
+        with _database_away():
+            await self._pool.execute(
+                """INSERT INTO deliveries (event_id, event_type, status, sent_at)
+                   VALUES ($1, $2, 'sent', now())
+                   ON CONFLICT (event_id) DO UPDATE
+                   SET status = 'sent', sent_at = now(), updated_at = now()""",
+                event_id,
+                event_type,
+            )
 
     @contextlib.asynccontextmanager
     async def claim(self, event_id: str, event_type: str) -> AsyncIterator[Claim]:
-        """Hold the event exclusively and mark it 'sending' unless it is settled already."""
-        async with self._pool.acquire() as conn:
-            await self._lock(conn, event_id)
+        """Hold the event exclusively and mark it 'sending' unless it is settled already.
+        Errors of the body (the SMTP send) pass through untouched; only the ledger's own
+        statements become LedgerUnavailable."""
+        with _database_away():
+            conn = await self._pool.acquire()
+        try:
+            with _database_away():
+                await self._lock(conn, event_id)
             try:
-                previous = await conn.fetchrow(
-                    "SELECT status, attempts FROM deliveries WHERE event_id = $1", event_id
-                )
-                status = previous["status"] if previous else None
-                attempts = previous["attempts"] if previous else 0
-                if status not in SETTLED:
-                    attempts = await conn.fetchval(
-                        """INSERT INTO deliveries (event_id, event_type, status, attempts)
-                           VALUES ($1, $2, 'sending', 1)
-                           ON CONFLICT (event_id) DO UPDATE
-                           SET status = 'sending', attempts = deliveries.attempts + 1,
-                               updated_at = now()
-                           RETURNING attempts""",
-                        event_id,
-                        event_type,
+                with _database_away():
+                    previous = await conn.fetchrow(
+                        "SELECT status, attempts FROM deliveries WHERE event_id = $1", event_id
                     )
+                    status = previous["status"] if previous else None
+                    attempts = previous["attempts"] if previous else 0
+                    if status not in SETTLED:
+                        attempts = await conn.fetchval(
+                            """INSERT INTO deliveries (event_id, event_type, status, attempts)
+                               VALUES ($1, $2, 'sending', 1)
+                               ON CONFLICT (event_id) DO UPDATE
+                               SET status = 'sending', attempts = deliveries.attempts + 1,
+                                   updated_at = now()
+                               RETURNING attempts""",
+                            event_id,
+                            event_type,
+                        )
                 yield Claim(event_id, status, attempts, conn)
             finally:
                 # A broken connection has lost the lock already; the pool replaces it.
@@ -103,6 +120,8 @@ class DeliveriesLedger:
                     await conn.execute(
                         "SELECT pg_advisory_unlock(hashtextextended($1, 0))", event_id
                     )
+        finally:
+            await self._pool.release(conn)
 
     async def _lock(self, conn: asyncpg.Connection, event_id: str) -> None:
         deadline = asyncio.get_running_loop().time() + self._lock_wait
@@ -118,10 +137,16 @@ class DeliveriesLedger:
         *,
         event_id: str | None,
         event_type: str | None,
-        origin: tuple[str, int, int],
+        origin: Origin,
         reason: str,
     ) -> None:
         """Keep the dead letter for operators and settle the event, so a redelivery skips it."""
+        with _database_away():
+            await self._record_dead_letter(event_id, event_type, origin, reason)
+
+    async def _record_dead_letter(
+        self, event_id: str | None, event_type: str | None, origin: Origin, reason: str
+    ) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(
                 """INSERT INTO dead_letters
@@ -153,15 +178,16 @@ class DeliveriesLedger:
             event_id,
         )
 
-    async def dead_lettered(self, origin: tuple[str, int, int]) -> bool:
+    async def dead_lettered(self, origin: Origin) -> bool:
         """Whether this very record (topic, partition, offset) went to the dead-letter topic."""
-        return bool(
-            await self._pool.fetchval(
-                """SELECT 1 FROM dead_letters
-                   WHERE origin_topic = $1 AND origin_partition = $2 AND origin_offset = $3""",
-                *origin,
+        with _database_away():
+            return bool(
+                await self._pool.fetchval(
+                    """SELECT 1 FROM dead_letters
+                       WHERE origin_topic = $1 AND origin_partition = $2 AND origin_offset = $3""",
+                    *origin,
+                )
             )
-        )
 
     async def prune(self, older_than_seconds: float) -> int:
         """Forget settled deliveries older than the topics' retention (they cannot come back)."""

@@ -3,21 +3,23 @@
 TLS (`tls`: implicit TLS, port 465 style; `starttls`: upgrade after EHLO, refused if the server
 does not offer it) and authentication (when a username and password are set) are configuration.
 Every command has `timeout` seconds (aiosmtplib's per-command timeout) and a whole send has
-`3 * timeout`, both far under the Kafka consumer's max poll interval.
+`3 * timeout`, both far under the Kafka consumer's max poll interval. Failures are the email
+sender port's TransientSmtpError (4xx, connection refused or dropped, timeout) and
+PermanentSmtpError (5xx), so the delivery use case decides without knowing aiosmtplib.
 """
 
 import asyncio
 import contextlib
 import logging
-import re
 import time
 from collections import OrderedDict
 from email.message import EmailMessage
 
 import aiosmtplib
-from servicekit.runtime.logging import mask_email
 
-from notifier_service.adapters import delivery_metrics as metrics
+from notifier_service import metrics
+from notifier_service.domain.addresses import scrub
+from notifier_service.service_layer.ports import PermanentSmtpError, TransientSmtpError
 
 log = logging.getLogger("notifier.smtp")
 
@@ -25,28 +27,6 @@ log = logging.getLogger("notifier.smtp")
 # a send that fails halfway on a dead connection would be a retry we can avoid.
 IDLE_CHECK_SECONDS = 5.0
 REMEMBER_ACCEPTED = 10_000
-_EMAIL = re.compile(r"[^\s<>@,;:\"']+@[^\s<>@,;:\"']+")
-
-
-def scrub(text: str) -> str:
-    """SMTP replies often quote the recipient: mask addresses before logging or dead-lettering."""
-    return _EMAIL.sub(lambda m: mask_email(m.group()), text)
-
-
-class TransientSmtpError(Exception):
-    """Try again later: 4xx replies, refused or dropped connections, timeouts.
-
-    `maybe_accepted` is true when the failure leaves open whether the server took the message
-    (a timeout or a dropped connection after the data was sent); false when it clearly did not.
-    """
-
-    def __init__(self, reason: str, *, maybe_accepted: bool) -> None:
-        super().__init__(reason)
-        self.maybe_accepted = maybe_accepted
-
-
-class PermanentSmtpError(Exception):
-    """The server refused for good (5xx); retrying would not help."""
 
 
 class SmtpSender:

@@ -1,0 +1,108 @@
+"""Which email an event asks for, composed from its fields and its sealed link.
+
+Pure: no ledger, no SMTP, no clock of its own (`now` is given). Sealed links open only under the
+record's own id, account id and recipient, so a record whose fields were changed after sealing
+(another address beside a copied seal) never becomes an email.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+
+from pwreset_contracts import (
+    PasswordChangedV1,
+    RegistrationRequestedV1,
+    ResetRequestedV1,
+    SealedValue,
+    SecondFactorChangedV1,
+)
+from pwreset_contracts.cloudevents_kafka import ReceivedEvent
+from pwreset_contracts.sealed import SealError, open_sealed
+
+from notifier_service.domain.emails import (
+    build_message,
+    render_already_registered_email,
+    render_password_changed_email,
+    render_reset_email,
+    render_second_factor_email,
+    render_verify_email,
+)
+
+
+class UndeliverableEvent(Exception):
+    """The event can never become an email (e.g. a sealed link we cannot open)."""
+
+
+class UnboundSeal(UndeliverableEvent):
+    """The sealed link does not open under the record's own fields: a copy with another
+    recipient, account or id (a forged record), or a key we do not hold."""
+
+    def __init__(self, reason: str, *, kid: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.kid = kid
+
+
+@dataclass(frozen=True)
+class EmailComposer:
+    link_keys: dict[str, bytes]  # open the reset link (shared with reset only)
+    notice_keys: dict[str, bytes]  # open identity's links (shared with identity only)
+    mail_from: str
+
+    def compose(self, event: ReceivedEvent, now: datetime) -> EmailMessage | None:
+        """The email an event asks for, or None when it is no longer worth sending."""
+        data = event.data
+        if isinstance(data, ResetRequestedV1):
+            if data.expires_at <= now:
+                return None
+            link = _open(data.sealed_link, self.link_keys, data.link_binding())
+            rendered = render_reset_email(
+                link=link,
+                expires_at=data.expires_at,
+                minutes_valid=max(
+                    1, round((data.expires_at - data.requested_at).total_seconds() / 60)
+                ),
+            )
+        elif isinstance(data, PasswordChangedV1):
+            undo = _open(data.sealed_undo_link, self.notice_keys, data.undo_link_binding())
+            rendered = render_password_changed_email(
+                changed_at=data.changed_at, client_ip=data.client_ip, undo_link=undo
+            )
+        elif isinstance(data, SecondFactorChangedV1):
+            undo = _open(data.sealed_undo_link, self.notice_keys, data.undo_link_binding())
+            rendered = render_second_factor_email(
+                enabled=data.change == "enabled",
+                by_support=data.actor == "support",
+                changed_at=data.changed_at,
+                client_ip=data.client_ip,
+                undo_link=undo,
+            )
+        elif isinstance(data, RegistrationRequestedV1):
+            if data.kind == "already_registered":
+                rendered = render_already_registered_email()
+            elif data.sealed_link is None:
+                raise UndeliverableEvent("verify_address without a sealed link")
+            elif data.expires_at <= now:
+                return None
+            else:
+                link = _open(data.sealed_link, self.notice_keys, data.link_binding())
+                hours = max(1, round((data.expires_at - data.requested_at).total_seconds() / 3600))
+                rendered = render_verify_email(link=link, hours_valid=hours)
+        else:
+            raise UndeliverableEvent(f"no email for event type {event.type}")
+        return build_message(
+            rendered, to=data.email, sender=self.mail_from, event_id=event.id, sent_at=now
+        )
+
+
+def _open(value: SealedValue, keys: dict[str, bytes], binding: str) -> str:
+    try:
+        return open_sealed(value, keys=keys, associated_data=binding)
+    except SealError as exc:
+        reason = (
+            f"no key with id {value.kid!r}"
+            if value.kid not in keys
+            else "sealed link does not open under the record's own fields "
+            "(event id, account id, recipient)"
+        )
+        raise UnboundSeal(reason, kid=value.kid) from exc
