@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from notifier_service.service_layer.ports import DeliveryBusy, LedgerUnavailable, Origin
 
@@ -38,7 +39,7 @@ class Claim:
     event_id: str
     previous_status: str | None
     attempts: int
-    _conn: asyncpg.Connection
+    _conn: PoolConnectionProxy
 
     @property
     def settled(self) -> bool:
@@ -123,7 +124,7 @@ class DeliveriesLedger:
         finally:
             await self._pool.release(conn)
 
-    async def _lock(self, conn: asyncpg.Connection, event_id: str) -> None:
+    async def _lock(self, conn: PoolConnectionProxy, event_id: str) -> None:
         deadline = asyncio.get_running_loop().time() + self._lock_wait
         while not await conn.fetchval(
             "SELECT pg_try_advisory_lock(hashtextextended($1, 0))", event_id
