@@ -61,7 +61,8 @@ LINK_MESSAGES = {
 
 
 def _settings(request: Request) -> Settings:
-    return request.app.state.settings
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 def _identity_origin(request: Request) -> str:
