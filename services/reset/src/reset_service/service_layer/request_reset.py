@@ -89,7 +89,7 @@ class RequestReset:
             # Under the account's lock from here on: one request of it at a time.
             by_account = await uow.rate_limits.take(account_limit, now)
 
-            # From here on every request makes the same calls, known email or not.
+            # The request and its email are written for every email alike, under a savepoint.
             savepoint = await uow.savepoint()
             replaced = await uow.requests.newest_open(
                 prepared.account_id, created_after=now - limits.window, now=now
