@@ -43,7 +43,7 @@ WINDOW = timedelta(minutes=15)
 MAX_ATTEMPTS = 5
 
 
-@dataclass
+@dataclass(frozen=True)
 class Hit:
     scope: str
     subject: bytes
@@ -56,6 +56,15 @@ class Tables:
     hits: list[Hit] = field(default_factory=list)
     outbox: list[tuple[UUID, KafkaRecord]] = field(default_factory=list)
     deferred: dict[UUID, tuple[PendingEmail, datetime]] = field(default_factory=dict)
+
+    def copy(self) -> "Tables":
+        """A copy to change apart from this one (only requests are changed in place)."""
+        return Tables(
+            requests={id_: copy.copy(r) for id_, r in self.requests.items()},
+            hits=list(self.hits),
+            outbox=list(self.outbox),
+            deferred=dict(self.deferred),
+        )
 
 
 class Clock:
@@ -104,7 +113,7 @@ class FakeRequests(_Repository):
             and r.expires_at > now
         ]
         newest = max(candidates, key=lambda r: r.created_at, default=None)
-        return copy.deepcopy(newest)
+        return copy.copy(newest)
 
     async def revoke_open(self, account_id: UUID, now: datetime) -> None:
         for r in self._call("revoke_open").requests.values():
@@ -112,10 +121,10 @@ class FakeRequests(_Repository):
                 r.revoked_at = now
 
     async def add(self, request: ResetRequest) -> None:
-        self._call("add").requests[request.id] = copy.deepcopy(request)
+        self._call("add").requests[request.id] = copy.copy(request)
 
     async def get(self, request_id: UUID) -> ResetRequest | None:
-        return copy.deepcopy(self._call("get").requests.get(request_id))
+        return copy.copy(self._call("get").requests.get(request_id))
 
     async def get_by_token(self, token_hashes: Sequence[bytes]) -> ResetRequest | None:
         return self._by_token(self._call("get_by_token"), token_hashes)
@@ -134,7 +143,7 @@ class FakeRequests(_Repository):
     @staticmethod
     def _by_token(tables: Tables, token_hashes: Sequence[bytes]) -> ResetRequest | None:
         found = [r for r in tables.requests.values() if r.token_hash in token_hashes]
-        return copy.deepcopy(found[0]) if found else None
+        return copy.copy(found[0]) if found else None
 
 
 class FakeRateLimits(_Repository):
@@ -195,7 +204,7 @@ class FakeDeferredEmails(_Repository):
 class FakeSavepoint:
     def __init__(self, uow: "FakeUnitOfWork") -> None:
         self._uow = uow
-        self._snapshot = copy.deepcopy(uow.tables)
+        self._snapshot = uow.tables.copy()
 
     async def keep(self) -> None:
         self._uow.db.calls.append("savepoint.keep")
@@ -226,7 +235,7 @@ class FakeUnitOfWork:
         self._tables = tables
 
     async def __aenter__(self) -> Self:
-        self._tables = copy.deepcopy(self.db.tables)
+        self._tables = self.db.tables.copy()
         return self
 
     async def __aexit__(
