@@ -1,6 +1,6 @@
 """Service-layer tests of the reset service on real PostgreSQL.
 
-Identity is replaced by an in-memory fake of *our own* adapter (IdentityClient's interface), as in
+Identity is replaced by an in-memory fake of *our own* port (service_layer/identity.py), as in
 cosmicpython's service-layer tests; PostgreSQL stays real, because the guarantees under test
 (row locks, transactions, limits across connections) live there.
 """
@@ -20,9 +20,10 @@ import reset_service
 from pwreset_contracts import cloudevents_kafka
 from pwreset_contracts.emails import normalise_email
 from pwreset_contracts.sealed import KeyRing, decode_key, open_sealed
-from reset_service.adapters.identity_client import KnownAccount, SecondFactor, TotpInvalid
-from reset_service.adapters.requests_repository import RequestsRepository
-from reset_service.service_layer.password_resets import PasswordResets, RequestLimits
+from reset_service.adapters.unit_of_work import ResetUnitOfWork
+from reset_service.domain.rate_limits import RequestLimits
+from reset_service.service_layer.identity import KnownAccount, SecondFactor, TotpInvalid
+from reset_service.service_layer.password_resets import PasswordResets, ResetPolicy
 from servicekit.testing import migrated_database
 
 MIGRATIONS = Path(reset_service.__file__).parent / "migrations"
@@ -98,15 +99,17 @@ def make_resets(
     def make(
         *, account_max: int = 3, ip_max: int = 20, ttl_minutes: int = 30, link_misses_max: int = 10
     ) -> PasswordResets:
-        return PasswordResets(
-            RequestsRepository(pool),
-            identity,  # type: ignore[arg-type]
-            hash_keys=KeyRing.parse(f"h1:{'A' * 43}"),
-            seal_keys=KeyRing.parse(f"s1:{'B' * 43}"),
-            public_origin=ORIGIN,
-            ttl=timedelta(minutes=ttl_minutes),
-            max_attempts=5,
-            limits=RequestLimits(account_max, ip_max, timedelta(minutes=15), link_misses_max),
+        return PasswordResets.build(
+            lambda: ResetUnitOfWork(pool),
+            identity,
+            ResetPolicy(
+                hash_keys=KeyRing.parse(f"h1:{'A' * 43}"),
+                seal_keys=KeyRing.parse(f"s1:{'B' * 43}"),
+                public_origin=ORIGIN,
+                ttl=timedelta(minutes=ttl_minutes),
+                max_attempts=5,
+                limits=RequestLimits(account_max, ip_max, timedelta(minutes=15), link_misses_max),
+            ),
             clock=clock,
         )
 

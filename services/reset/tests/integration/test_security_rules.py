@@ -6,12 +6,8 @@ from collections.abc import Callable
 
 import asyncpg
 import pytest
-from reset_service.service_layer.password_resets import (
-    ConfirmFailure,
-    ConfirmRejected,
-    PasswordResets,
-    RateLimited,
-)
+from reset_service.service_layer.errors import ConfirmFailure, ConfirmRejected, RateLimited
+from reset_service.service_layer.password_resets import PasswordResets
 
 from .conftest import (
     Clock,

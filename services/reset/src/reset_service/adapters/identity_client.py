@@ -1,44 +1,18 @@
-"""HTTP client of identity's internal API, authenticated with this service's credential."""
+"""HTTP client of identity's internal API, authenticated with this service's credential: the
+identity port of the use cases (``service_layer/identity.py``), whose errors it raises."""
 
-from dataclasses import dataclass
 from uuid import UUID
 
 import httpx
 from servicekit.runtime import tracing
 
-
-class IdentityUnavailable(Exception):
-    pass
-
-
-class PasswordRejected(Exception):
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-
-
-class TotpInvalid(Exception):
-    def __init__(self, *, throttled: bool = False) -> None:
-        super().__init__("second factor refused")
-        self.throttled = throttled
-
-
-@dataclass(frozen=True)
-class SecondFactor:
-    """An authenticator code or a recovery code, passed through to identity to check."""
-
-    totp_code: str | None = None
-    recovery_code: str | None = None
-
-    def __bool__(self) -> bool:
-        return bool(self.totp_code or self.recovery_code)
-
-
-@dataclass(frozen=True)
-class KnownAccount:
-    account_id: UUID
-    totp_enabled: bool
-    email: str  # the address identity stored: the only one the reset email may go to
+from reset_service.service_layer.identity import (
+    IdentityUnavailable,
+    KnownAccount,
+    PasswordRejected,
+    SecondFactor,
+    TotpInvalid,
+)
 
 
 class IdentityClient:

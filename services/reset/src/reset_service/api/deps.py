@@ -10,7 +10,8 @@ from reset_service.service_layer.password_resets import PasswordResets
 # Dependencies are `async def` on purpose: FastAPI runs a plain `def` dependency in its thread
 # pool: two thread hand-offs per request for a dictionary lookup (docs/benchmarks.md).
 async def get_resets(request: Request) -> PasswordResets:
-    return request.app.state.resets
+    resets: PasswordResets = request.app.state.resets  # set by the lifespan (bootstrap)
+    return resets
 
 
 async def require_internal_caller(

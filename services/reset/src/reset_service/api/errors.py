@@ -2,10 +2,11 @@
 
 from servicekit.web.http_errors import ApiError
 
-from reset_service.adapters.identity_client import IdentityUnavailable, PasswordRejected
-from reset_service.service_layer.password_resets import (
+from reset_service.service_layer.errors import (
     ConfirmFailure,
     ConfirmRejected,
+    IdentityUnavailable,
+    PasswordRejected,
     RateLimited,
 )
 

@@ -8,10 +8,10 @@ per-account limit still holds (an over-limit request waits, coalesced, as any ot
 
 from fastapi import APIRouter, Depends, status
 
-from reset_service.adapters.identity_client import IdentityUnavailable
 from reset_service.api.deps import Resets, require_internal_caller
 from reset_service.api.errors import unavailable
 from reset_service.api.schemas import ResetRequest, ResetRequestAccepted
+from reset_service.service_layer.errors import IdentityUnavailable
 
 router = APIRouter(prefix="/internal/v1", dependencies=[Depends(require_internal_caller)])
 
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/internal/v1", dependencies=[Depends(require_internal
 @router.post("/password-resets", status_code=status.HTTP_202_ACCEPTED)
 async def start_reset(body: ResetRequest, resets: Resets) -> ResetRequestAccepted:
     try:
-        issued = await resets.request(str(body.email), None)
+        issued = await resets.request.from_identity(str(body.email))
     except IdentityUnavailable as exc:
         raise unavailable(exc) from exc
     return ResetRequestAccepted(

@@ -17,13 +17,15 @@ from pydantic import ValidationError
 from servicekit.web import cookies, csrf
 from servicekit.web.pages import page_templates, render_page
 
-from reset_service.adapters.identity_client import IdentityUnavailable, PasswordRejected
 from reset_service.api.deps import ClientIp, Resets
 from reset_service.api.schemas import ResetRequest
 from reset_service.core.config import Settings
-from reset_service.service_layer.password_resets import (
+from reset_service.domain.secrets_issued import LINK_PATH
+from reset_service.service_layer.errors import (
     ConfirmFailure,
     ConfirmRejected,
+    IdentityUnavailable,
+    PasswordRejected,
     RateLimited,
 )
 
@@ -32,7 +34,7 @@ templates = page_templates(Path(__file__).parent.parent / "templates")
 
 COOKIE = "reset_link"  # __Secure-reset_link on an https origin (its path is not /)
 FORGOT_PATH = "/forgot-password"
-PATH = "/reset-password"
+PATH = LINK_PATH  # where the emailed link lands
 COOKIE_SECONDS = 15 * 60
 
 FORM_EXPIRED = "This form had expired, so nothing was sent. Please submit it again."
@@ -59,7 +61,8 @@ LINK_MESSAGES = {
 
 
 def _settings(request: Request) -> Settings:
-    return request.app.state.settings
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 def _identity_origin(request: Request) -> str:

@@ -2,7 +2,6 @@
 
 from fastapi import APIRouter, status
 
-from reset_service.adapters.identity_client import IdentityUnavailable, PasswordRejected
 from reset_service.api.deps import ClientIp, Resets
 from reset_service.api.errors import confirm_error, password_error, rate_limited, unavailable
 from reset_service.api.schemas import (
@@ -11,7 +10,12 @@ from reset_service.api.schemas import (
     ResetRequest,
     ResetRequestAccepted,
 )
-from reset_service.service_layer.password_resets import ConfirmRejected, RateLimited
+from reset_service.service_layer.errors import (
+    ConfirmRejected,
+    IdentityUnavailable,
+    PasswordRejected,
+    RateLimited,
+)
 
 router = APIRouter(prefix="/v1/password-resets")
 

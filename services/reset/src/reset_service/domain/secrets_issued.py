@@ -3,15 +3,31 @@
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
+from urllib.parse import urlencode
 
 # No 0/O, 1/I/L: a person copies this code by eye.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 8
 TOKEN_BYTES = 32  # 256 bits
+LINK_PATH = "/reset-password"
+
+
+@dataclass(frozen=True)
+class IssuedCode:
+    """What the person sees on screen; identical in shape for every email."""
+
+    verification_code: str
+    expires_in_seconds: int
 
 
 def new_link_token() -> str:
     return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def reset_link(origin: str, token: str) -> str:
+    """The link the email carries (sealed in the event: only the notifier opens it)."""
+    return f"{origin}{LINK_PATH}?{urlencode({'token': token})}"
 
 
 def new_verification_code() -> str:

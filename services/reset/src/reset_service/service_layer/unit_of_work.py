@@ -1,0 +1,60 @@
+"""The unit-of-work port: one transaction, the repositories a use case sees, explicit commit.
+
+A use case opens one (``async with uow_factory() as uow``), works through its repositories and
+calls ``commit``; leaving the block without it rolls everything back (cosmicpython's
+``unit_of_work.py``). ``adapters/unit_of_work.py`` implements it on PostgreSQL.
+"""
+
+from collections.abc import Callable
+from types import TracebackType
+from typing import Protocol, Self
+
+from reset_service.service_layer.repositories import (
+    DeferredEmailsRepository,
+    OutboxRepository,
+    RateLimitsRepository,
+    RequestsRepository,
+)
+
+
+class Savepoint(Protocol):
+    """Writes inside the transaction that can be kept or undone on their own."""
+
+    async def keep(self) -> None: ...
+
+    async def rollback(self) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    @property
+    def requests(self) -> RequestsRepository: ...
+
+    @property
+    def rate_limits(self) -> RateLimitsRepository: ...
+
+    @property
+    def outbox(self) -> OutboxRepository: ...
+
+    @property
+    def deferred_emails(self) -> DeferredEmailsRepository: ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...
+
+    async def savepoint(self) -> Savepoint:
+        """Start a savepoint: what is written from here on can be undone alone."""
+        ...
+
+    async def commit(self) -> None: ...
+
+    async def rollback(self) -> None: ...
+
+
+# A fresh unit of work per use-case run: concurrent requests each get their own transaction.
+UnitOfWorkFactory = Callable[[], UnitOfWork]

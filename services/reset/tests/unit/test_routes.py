@@ -1,0 +1,107 @@
+"""The HTTP layer on the use cases on fakes (the app's lifespan, which builds the real adapters,
+is not run): routes call the use cases and turn the service layer's errors into answers."""
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from reset_service.api.main import create_app
+from reset_service.core.config import DEV_INTERNAL_TOKEN, Settings
+from reset_service.service_layer.password_resets import PasswordResets
+
+from .fakes import FakeDatabase, FakeIdentity, emailed_token
+
+ORIGIN = "http://127.0.0.1:8002"  # Settings' development public origin
+
+
+@pytest.fixture
+async def client(resets: PasswordResets) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(Settings())
+    app.state.resets = resets
+    transport = httpx.ASGITransport(app=app, client=("198.51.100.7", 50000))
+    async with httpx.AsyncClient(
+        transport=transport, base_url=ORIGIN, headers={"Origin": ORIGIN}
+    ) as client:
+        yield client
+
+
+async def test_known_and_unknown_emails_get_the_same_answer(
+    client: httpx.AsyncClient, identity: FakeIdentity, db: FakeDatabase
+) -> None:
+    identity.add("ada@example.com")
+    known = await client.post("/v1/password-resets", json={"email": "ada@example.com"})
+    unknown = await client.post("/v1/password-resets", json={"email": "eve@example.com"})
+    assert known.status_code == unknown.status_code == 202
+    assert known.json().keys() == unknown.json().keys()
+    assert known.json()["verification_code"] != unknown.json()["verification_code"]
+    assert len(db.tables.outbox) == 1
+
+
+async def test_over_the_ip_limit_is_a_429_with_retry_after(
+    client: httpx.AsyncClient, db: FakeDatabase
+) -> None:
+    for n in range(20):
+        answer = await client.post("/v1/password-resets", json={"email": f"p{n}@example.com"})
+        assert answer.status_code == 202
+    limited = await client.post("/v1/password-resets", json={"email": "late@example.com"})
+    assert limited.status_code == 429
+    assert limited.json()["error"] == "rate_limited"
+    assert limited.headers["Retry-After"] == str(limited.json()["retry_after_seconds"]) == "900"
+
+
+async def test_identity_down_is_a_503_not_a_500(
+    client: httpx.AsyncClient, identity: FakeIdentity
+) -> None:
+    identity.unavailable = True
+    answer = await client.post("/v1/password-resets", json={"email": "ada@example.com"})
+    assert answer.status_code == 503
+    assert answer.json()["error"] == "service_unavailable"
+
+
+async def test_a_wrong_code_says_how_many_attempts_are_left(
+    client: httpx.AsyncClient, identity: FakeIdentity, db: FakeDatabase
+) -> None:
+    account = identity.add("ada@example.com")
+    await client.post("/v1/password-resets", json={"email": "ada@example.com"})
+    answer = await client.post(
+        "/v1/password-resets/confirm",
+        json={
+            "token": emailed_token(db, account),
+            "new_password": "a brand new long password",
+            "verification_code": "ZZZZZZZZ",
+        },
+    )
+    assert answer.status_code == 400
+    assert answer.json()["error"] == "wrong_code" and answer.json()["attempts_left"] == 4
+
+
+async def test_opening_the_link_swaps_the_token_for_a_cookie_and_consumes_nothing(
+    client: httpx.AsyncClient, identity: FakeIdentity, db: FakeDatabase
+) -> None:
+    account = identity.add("ada@example.com", totp=True)
+    await client.post("/v1/password-resets", json={"email": "ada@example.com"})
+    token = emailed_token(db, account)
+    landing = await client.get(f"/reset-password?token={token}")
+    assert landing.status_code == 303
+    assert landing.headers["location"] == "/reset-password"  # no token left in the URL
+    cookie = landing.headers["set-cookie"]
+    assert cookie.startswith(f"reset_link={token};") and "HttpOnly" in cookie
+    assert "Path=/reset-password" in cookie
+    page = await client.get("/reset-password")  # the browser sends the cookie back
+    assert page.status_code == 200 and 'name="totp_code"' in page.text
+    assert all(r.used_at is None for r in db.tables.requests.values())
+
+
+async def test_identity_starts_a_reset_on_the_internal_api_outside_the_client_buckets(
+    client: httpx.AsyncClient, identity: FakeIdentity, db: FakeDatabase
+) -> None:
+    identity.add("ada@example.com")
+    answer = await client.post(
+        "/internal/v1/password-resets",
+        json={"email": "ada@example.com"},
+        headers={"Authorization": f"Bearer {DEV_INTERNAL_TOKEN}"},
+    )
+    assert answer.status_code == 202
+    assert [h.scope for h in db.tables.hits] == ["account"]
+    refused = await client.post("/internal/v1/password-resets", json={"email": "a@example.com"})
+    assert refused.status_code == 401
