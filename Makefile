@@ -13,7 +13,7 @@ help:
 	@echo "make test-faults - only the fault tests (Kafka/SMTP/PostgreSQL outages, kills; ~2-3 min)"
 	@echo "make test-browser - the pages in Debian's Chromium; screenshots in artifacts/screenshots/"
 	@echo "make bench  - the performance targets beside their references (~7 min; not in make test)"
-	@echo "make lint   - ruff (lint and format) and mypy --strict"
+	@echo "make lint   - ruff, mypy --strict, and the layering contracts (import-linter)"
 	@echo "make clean  - remove local run state (.run/)"
 
 setup:
@@ -29,6 +29,7 @@ lint:
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen mypy
+	$(UV) run --frozen lint-imports --no-cache
 
 format:
 	$(UV) run --frozen ruff format .

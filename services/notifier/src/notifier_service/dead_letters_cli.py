@@ -73,8 +73,8 @@ def _detail(letter: DeadLetter, reveal: bool) -> str:
     out.append("headers:")
     out += [f"  {k}: {v.decode(errors='replace')}" for k, v in letter.headers]
     value = (letter.value or b"").decode(errors="replace")
-    if not reveal and letter.event is not None and getattr(letter.event.data, "email", None):
-        email = letter.event.data.email  # type: ignore[attr-defined]
+    email = getattr(letter.event.data, "email", None) if letter.event is not None else None
+    if not reveal and isinstance(email, str) and email:
         value = value.replace(email, mask_email(email))
     out.append(f"value: {value}")
     return "\n".join(out)

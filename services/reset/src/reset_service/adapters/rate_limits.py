@@ -26,14 +26,15 @@ class PostgresRateLimits:
 
     async def take(self, limit: Limit, now: datetime) -> Decision:
         await self.lock(limit)
-        count, oldest = await self._conn.fetchrow(
+        row = await self._conn.fetchrow(
             """SELECT count(*), min(at) FROM rate_limit_hits
                WHERE scope = $1 AND subject = $2 AND at > $3""",
             limit.scope,
             limit.subject,
             now - limit.window,
         )
-        decision = limit.decide(count, oldest, now)
+        assert row is not None  # an aggregate without GROUP BY always returns one row
+        decision = limit.decide(row[0], row[1], now)
         if decision.allowed:
             await self._conn.execute(
                 "INSERT INTO rate_limit_hits (scope, subject, at) VALUES ($1, $2, $3)",

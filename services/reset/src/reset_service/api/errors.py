@@ -29,8 +29,11 @@ _STATUS = {
 
 
 def confirm_error(exc: ConfirmRejected) -> ApiError:
-    extra = {} if exc.attempts_left is None else {"attempts_left": exc.attempts_left}
-    return ApiError(_STATUS[exc.failure], exc.failure.value, CONFIRM_MESSAGES[exc.failure], **extra)
+    status, code = _STATUS[exc.failure], exc.failure.value
+    if exc.attempts_left is None:
+        return ApiError(status, code, CONFIRM_MESSAGES[exc.failure])
+    message = CONFIRM_MESSAGES[exc.failure]
+    return ApiError(status, code, message, attempts_left=exc.attempts_left)
 
 
 def password_error(exc: PasswordRejected) -> ApiError:
