@@ -16,7 +16,7 @@ from servicekit.runtime.database import create_pool
 from servicekit.runtime.logging import configure_logging, mask_email
 from servicekit.runtime.metrics import MetricsPortGate, install_telemetry
 from servicekit.runtime.production import ProductionChecks
-from servicekit.runtime.unit_of_work import PostgresUnitOfWork
+from servicekit.runtime.unit_of_work import PostgresUnitOfWork, UnitOfWorkBase
 from servicekit.runtime.workers import Worker, every, run_workers
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "MetricsPortGate",
     "PostgresUnitOfWork",
     "ProductionChecks",
+    "UnitOfWorkBase",
     "Worker",
     "configure_logging",
     "create_pool",

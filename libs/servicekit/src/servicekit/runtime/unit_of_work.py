@@ -7,18 +7,35 @@ back, so a use case that raises half-way writes nothing (cosmicpython's ``unit_o
 """
 
 from types import TracebackType
-from typing import Self
+from typing import Protocol, Self
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
-from asyncpg.transaction import Transaction
+from asyncpg.transaction import Transaction as PgTransaction
+
+
+class UnitOfWorkBase(Protocol):
+    """The part of every service's unit-of-work port that is not its repositories."""
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...
+
+    async def commit(self) -> None: ...
+
+    async def rollback(self) -> None: ...
 
 
 class PostgresUnitOfWork:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
         self._connection: PoolConnectionProxy | None = None
-        self._transaction: Transaction | None = None
+        self._transaction: PgTransaction | None = None
 
     @property
     def connection(self) -> PoolConnectionProxy:

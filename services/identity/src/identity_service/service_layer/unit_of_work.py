@@ -8,8 +8,9 @@ before its password or code is checked. It never holds one open while it hashes 
 """
 
 from collections.abc import Callable
-from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol
+
+from servicekit.runtime.unit_of_work import UnitOfWorkBase
 
 from identity_service.service_layer.repositories import (
     AccountRepository,
@@ -22,7 +23,7 @@ from identity_service.service_layer.repositories import (
 )
 
 
-class UnitOfWork(Protocol):
+class UnitOfWork(UnitOfWorkBase, Protocol):
     @property
     def accounts(self) -> AccountRepository: ...
 
@@ -43,19 +44,6 @@ class UnitOfWork(Protocol):
 
     @property
     def outbox(self) -> Outbox: ...
-
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None: ...
-
-    async def commit(self) -> None: ...
-
-    async def rollback(self) -> None: ...
 
 
 # A fresh unit of work per use of it: use cases run side by side, each on its own connection.

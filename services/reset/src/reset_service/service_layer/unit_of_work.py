@@ -6,8 +6,9 @@ calls ``commit``; leaving the block without it rolls everything back (cosmicpyth
 """
 
 from collections.abc import Callable
-from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol
+
+from servicekit.runtime.unit_of_work import UnitOfWorkBase
 
 from reset_service.service_layer.repositories import (
     DeferredEmailsRepository,
@@ -25,7 +26,7 @@ class Savepoint(Protocol):
     async def rollback(self) -> None: ...
 
 
-class UnitOfWork(Protocol):
+class UnitOfWork(UnitOfWorkBase, Protocol):
     @property
     def requests(self) -> RequestsRepository: ...
 
@@ -38,22 +39,9 @@ class UnitOfWork(Protocol):
     @property
     def deferred_emails(self) -> DeferredEmailsRepository: ...
 
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None: ...
-
     async def savepoint(self) -> Savepoint:
         """Start a savepoint: what is written from here on can be undone alone."""
         ...
-
-    async def commit(self) -> None: ...
-
-    async def rollback(self) -> None: ...
 
 
 # A fresh unit of work per use-case run: concurrent requests each get their own transaction.
