@@ -138,3 +138,21 @@ async def test_a_stolen_session_needs_the_password_for_two_factor_and_the_owner_
     assert (await identity.post("/v1/totp/setup", headers=auth)).status_code == 401
     again = await identity.post("/v1/login", json={"email": email, "password": OLD_PASSWORD})
     assert again.status_code == 200 and "session_token" in again.json()
+
+
+async def test_twenty_four_people_behind_one_address_logging_in_together_all_get_in(
+    identity: httpx.AsyncClient, platform: Platform
+) -> None:
+    # Each login is counted before its password is checked; within the free failures, logins
+    # side by side from one NAT must not block each other, in whatever order they take the lock.
+    people = [(new_email(), OLD_PASSWORD) for _ in range(24)]
+    await asyncio.to_thread(platform.seed_accounts, people)
+    ip = spoofed_ip()
+    answers = await asyncio.gather(
+        *(
+            identity.post("/v1/login", json={"email": e, "password": p}, headers=ip)
+            for e, p in people
+        )
+    )
+    refused = [(a.status_code, a.text[:120]) for a in answers if a.status_code != 200]
+    assert not refused, refused

@@ -44,3 +44,22 @@ async def test_housekeeping_forgets_quiet_counters_but_not_running_delays() -> N
     }
     assert await throttle.prune(now) == 2
     assert set(db.tables.login_throttle) == {b"recent", b"delay running"}
+
+
+def test_a_free_attempt_blocks_nobody_whose_clock_read_came_first() -> None:
+    # Two logins from one address read the clock, then queue on the counter's lock; the later
+    # reader may get the lock first. Within the free failures nothing may be blocked, whatever
+    # the order: people behind one NAT logging in together must all get in.
+    from datetime import UTC, datetime
+
+    from identity_service.domain.login_throttle import ThrottleRule, reserve
+
+    rules = (ThrottleRule("ip", free_failures=30, max_delay=timedelta(minutes=15)),)
+    read_first = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+    read_second = read_first + timedelta(milliseconds=3)
+    forget = timedelta(hours=1)
+    locked_first = reserve(rules, (ThrottleCounter(),), read_second, forget)
+    assert locked_first.allowed
+    locked_second = reserve(rules, locked_first.counters, read_first, forget)
+    assert locked_second.allowed, f"blocked for {locked_second.retry_after}"
+    assert locked_second.counters[0].failures == 2

@@ -61,10 +61,16 @@ def reserve(
     if blocked:
         return Verdict(False, max(blocked), current)
     counted = tuple(
-        ThrottleCounter(c.failures + 1, now, now + rule.delay_after(c.failures + 1))
+        ThrottleCounter(c.failures + 1, now, _blocked_until(now, rule.delay_after(c.failures + 1)))
         for rule, c in zip(rules, current, strict=True)
     )
     return Verdict(True, timedelta(0), counted)
+
+
+def _blocked_until(now: datetime, delay: timedelta) -> datetime | None:
+    # A free failure blocks nothing. "Until now" would block a concurrent attempt whose clock
+    # read came a moment earlier but whose turn at the counter's lock came later.
+    return now + delay if delay else None
 
 
 def give_back(
