@@ -62,9 +62,12 @@ def cpu_per_operation(before: dict[str, float], after: dict[str, float], count: 
 async def login_throughput(system: System, *, count: int) -> tuple[float, dict]:
     emails = system.bench_accounts["login"]
     async with httpx.AsyncClient(base_url=system.platform.url("identity"), timeout=60) as http:
+        refusals: list[str] = []
 
         async def login(email: object) -> int:
             answer = await http.post("/v1/login", json={"email": email, "password": PASSWORD})
+            if answer.status_code != 200 and len(refusals) < 3:
+                refusals.append(f"{answer.status_code} {answer.text[:200]}")
             return answer.status_code
 
         before = system.cpu()
@@ -73,7 +76,7 @@ async def login_throughput(system: System, *, count: int) -> tuple[float, dict]:
         )
         cpu = cpu_per_operation(before, system.cpu(), count)
     if any(s != 200 for s in statuses):
-        raise RuntimeError(f"logins failed: {sorted(set(statuses))}")
+        raise RuntimeError(f"logins failed: {sorted(set(statuses))}, first: {refusals}")
     return count / elapsed, cpu
 
 

@@ -115,7 +115,7 @@ async def timing_rows(system: System, plan: Plan) -> list[Row]:
             f"{known:.2f} ms",
             f"unknown email {unknown:.2f} ms",
             known / unknown,
-            "same timing (design §4)",
+            "same timing (docs/security.md)",
             None,
             {"n": plan.timing_n},
         )

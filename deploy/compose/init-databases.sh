@@ -1,6 +1,6 @@
 #!/bin/bash
 # PostgreSQL's first start (docker-entrypoint-initdb.d): one database per service, each owned by
-# its own login role, so no service can read another's tables (design §1).
+# its own login role, so no service can read another's tables (docs/security.md).
 set -euo pipefail
 
 # DATABASES lets a test run this against a shared server under other names.

@@ -1,4 +1,5 @@
-"""Readiness names a broken database (503) and recovers by itself when it returns (design §6)."""
+"""Readiness names a broken database (503) and recovers by itself when it returns (the probes of
+docs/operations.md)."""
 
 import asyncio
 import time
