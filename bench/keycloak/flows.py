@@ -280,12 +280,14 @@ async def drive(
     *,
     cpu: Callable[[], dict[str, float]],
     sink: _Sink | None = None,
+    pipelined: bool = False,
 ) -> Outcome:
     """`count` flows over `accounts` in turn, WORKERS at a time, closed loop: a worker starts
     its next flow when its last one is done, which with `sink` means when the sink accepted the
-    flow's email (accounts must outnumber the workers, so one account has one flow at a time)."""
-    latencies: list[float] = []
-    ends: list[float] = []
+    flow's email. `pipelined`: the next flow starts when the last answer came, and the emails
+    are awaited at the end (a system that sends after answering can then run ahead of its own
+    mail; the run ends with its last email). Accounts must outnumber the workers."""
+    results: list[tuple[float, float, asyncio.Future[float] | None]] = []
     failed = 0
     async with browsers() as pool, contextlib.AsyncExitStack() as stack:
         watch = await stack.enter_async_context(MailWatch(sink)) if sink is not None else None
@@ -302,26 +304,35 @@ async def drive(
             started = time.time()
             try:
                 ok = await flow(browser, email)
-                end = time.time()
-                if ok and mail is not None:
-                    end = max(end, await asyncio.wait_for(mail, EMAIL_WAIT_S))
+                answered = time.time()
+                if ok and mail is not None and not pipelined:
+                    await asyncio.wait_for(asyncio.shield(mail), EMAIL_WAIT_S)
             except (httpx.HTTPError, ValueError, TimeoutError):
                 ok = False
             finally:
                 idle.put_nowait(browser)
-                if mail is not None:
-                    mail.cancel()  # a no-op once resolved
             if ok:
-                latencies.append((end - started) * 1000)
-                ends.append(end)
+                results.append((started, answered, mail))
             else:
                 failed += 1
+                if mail is not None:
+                    mail.cancel()  # a failed flow sent nothing: the next email is not its
             return 200 if ok else 0
 
         before = cpu()
         first = time.time()
         await closed_loop(WORKERS, [accounts[i % len(accounts)] for i in range(count)], one)
+        mails = [mail for _, _, mail in results if mail is not None]
+        if mails:
+            await asyncio.wait_for(asyncio.gather(*mails), EMAIL_WAIT_S)
         after = cpu()
-    done = len(latencies)
+    # Each flow ends at its last answer or, later, at its email's acceptance by the sink.
+    ends = [
+        (started, max(answered, mail.result() if mail is not None else answered))
+        for started, answered, mail in results
+    ]
+    latencies = [(end - started) * 1000 for started, end in ends]
+    done = len(ends)
     cpu_ms = {name: (after[name] - before[name]) * 1000 / max(done, 1) for name in before}
-    return Outcome(done, failed, max(ends, default=first) - first, latencies, cpu_ms)
+    seconds = max((end for _, end in ends), default=first) - first
+    return Outcome(done, failed, seconds, latencies, cpu_ms)

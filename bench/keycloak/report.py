@@ -60,7 +60,7 @@ class Measured:
         runs = self.outcomes[(kind, who)]
         if not runs:
             return {"total": float("nan")}
-        own = OURS if who == "ours" else KEYCLOAK
+        own = OURS if who.startswith("ours") else KEYCLOAK
         per = {name: median([o.cpu_ms[name] for o in runs]) for name in runs[0].cpu_ms}
         per["total"] = median([o.cpu_of(own) for o in runs])
         return per

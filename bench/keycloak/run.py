@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import secrets
 import sys
@@ -56,9 +57,11 @@ class Plan:
     logins: int = 150
     forgot_accounts: int = 200
     login_accounts: int = 50
-    # Keycloak's JIT needs thousands of requests before its hot paths are compiled.
-    warm_keycloak_flows: int = 2000
-    warm_keycloak_logins: int = 300
+    # Keycloak's JIT keeps compiling for hundreds of logins and thousands of page requests:
+    # it is warmed in rounds until a round's CPU per operation stops falling (Anchor.warm).
+    warm_keycloak_flows: int = 500  # per round
+    warm_keycloak_logins: int = 200  # per round
+    warm_rounds: int = 8  # at most
     warm_our_flows: int = 200
     warm_our_logins: int = 40
 
@@ -69,8 +72,9 @@ QUICK = Plan(
     logins=60,
     forgot_accounts=100,
     login_accounts=20,
-    warm_keycloak_flows=500,
-    warm_keycloak_logins=80,
+    warm_keycloak_flows=300,
+    warm_keycloak_logins=100,
+    warm_rounds=3,
     warm_our_flows=60,
     warm_our_logins=20,
 )
@@ -104,6 +108,7 @@ class Anchor:
         self.keycloak: KeycloakServer | None = None
         self.admin_password = secrets.token_urlsafe(16)
         self.measured = Measured()
+        self.warm_up: dict[str, list[float]] = {}
         self.timings: dict[str, float] = {
             "fetch_seconds": round(prepared.fetch_seconds, 1),
             "build_seconds": round(prepared.build_seconds, 1),
@@ -164,7 +169,7 @@ class Anchor:
         """`runs` runs of each system's load, interleaved; who goes first alternates, so that a
         drift of the machine favours neither."""
         for run in range(runs):
-            order = ("ours", "keycloak") if run % 2 == 0 else ("keycloak", "ours")
+            order = list(loads) if run % 2 == 0 else list(reversed(loads))
             for who in order:
                 outcome = await self.drive(loads[who], count)
                 self.measured.add(kind, who, outcome)
@@ -173,6 +178,18 @@ class Anchor:
                     f"p50 {outcome.p50:.1f} ms, CPU {outcome.cpu_of(loads[who].processes):.2f} ms"
                 )
 
+    async def warm(self, name: str, load: Load, count: int) -> None:
+        """Rounds of `count` until CPU per operation falls by less than 5% from one round to the
+        next (at least two, at most plan.warm_rounds); every round's figure goes to the JSON."""
+        rounds: list[float] = []
+        for _ in range(self.plan.warm_rounds):
+            outcome = await self.drive(load, count)
+            rounds.append(round(outcome.cpu_of(load.processes), 2))
+            if len(rounds) >= 2 and rounds[-1] > 0.95 * rounds[-2]:
+                break
+        self.warm_up[name] = rounds
+        say(f"warm-up {name}: CPU ms per operation by round {rounds}")
+
     async def drive(self, load: Load, count: int) -> Outcome:
         outcome = await drive(
             load.flow,
@@ -180,6 +197,7 @@ class Anchor:
             count,
             cpu=load.cpu,
             sink=self.system.sink if load.emails else None,
+            pipelined=load.pipelined,
         )
         if outcome.failed:
             say(f"  {outcome.failed} of {count} failed")
@@ -195,6 +213,7 @@ class Load:
     cpu: Callable[[], dict[str, float]]
     processes: tuple[str, ...]
     emails: bool  # done when the sink accepted the flow's email
+    pipelined: bool = False  # the next flow once the pages answered (flows.drive)
 
 
 async def anchor(anchor: Anchor) -> None:
@@ -223,6 +242,9 @@ async def anchor(anchor: Anchor) -> None:
             True,
         ),
     }
+    # Ours once more with the loop closed at the page's answer instead of at the email: the
+    # platform sends after answering, so this shows what it sustains when users do not wait.
+    forgot["ours-pipelined"] = dataclasses.replace(forgot["ours"], pipelined=True)
     logins = {
         "ours": Load(our_login(identity_url), our_logins, anchor.our_cpu, OURS, False),
         "keycloak": Load(
@@ -235,8 +257,8 @@ async def anchor(anchor: Anchor) -> None:
     }
     say("warming up (Keycloak's JIT, our caches)")
     started = time.monotonic()
-    await anchor.drive(forgot["keycloak"], plan.warm_keycloak_flows)
-    await anchor.drive(logins["keycloak"], plan.warm_keycloak_logins)
+    await anchor.warm("keycloak forgot", forgot["keycloak"], plan.warm_keycloak_flows)
+    await anchor.warm("keycloak login (default)", logins["keycloak"], plan.warm_keycloak_logins)
     await anchor.drive(forgot["ours"], plan.warm_our_flows)
     await anchor.drive(logins["ours"], plan.warm_our_logins)
     anchor.timings["warm_up_default_seconds"] = round(time.monotonic() - started, 1)
@@ -255,7 +277,7 @@ async def anchor(anchor: Anchor) -> None:
         keycloak_login(keycloak.url, "bench-equal"), kc_logins, anchor.keycloak_cpu, KEYCLOAK, False
     )
     started = time.monotonic()
-    await anchor.drive(logins["keycloak"], plan.warm_keycloak_logins)
+    await anchor.warm("keycloak login (equal)", logins["keycloak"], plan.warm_keycloak_logins)
     anchor.timings["warm_up_equal_seconds"] = round(time.monotonic() - started, 1)
     await anchor.measure("login-equal", logins, plan.logins, plan.runs)
     anchor.memory()
@@ -304,6 +326,7 @@ def main() -> int:
                 "build_options": list(dist.BUILD_OPTIONS),
             },
             "timings": bench.timings,
+            "warm_up_cpu_ms_per_operation": bench.warm_up,
             "runs": bench.measured.raw(),
         },
     )
