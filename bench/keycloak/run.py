@@ -1,6 +1,6 @@
 """`make bench-keycloak`: the platform beside Keycloak, same machine, same run, same load.
 
-    uv run python -m bench.keycloak            # the full run (about 8 minutes on 2 cores)
+    uv run python -m bench.keycloak            # the full run (10-15 minutes on 2 cores)
     uv run python -m bench.keycloak --quick    # one short run of each, to try changes
 
 The platform comes up as in `make bench` (bench/system.py); Keycloak runs on the same PostgreSQL
