@@ -5,7 +5,7 @@ SHELL := /bin/bash
 export UV_SYSTEM_CERTS := 1
 UV := uv
 
-.PHONY: help setup run test test-unit test-e2e test-faults test-browser bench lint format clean
+.PHONY: help setup run test test-unit test-e2e test-faults test-browser bench bench-keycloak lint format clean
 
 help:
 	@echo "make run    - install what is missing, start infrastructure + services, demo account"
@@ -13,6 +13,7 @@ help:
 	@echo "make test-faults - only the fault tests (Kafka/SMTP/PostgreSQL outages, kills; ~2-3 min)"
 	@echo "make test-browser - the pages in Debian's Chromium; screenshots in artifacts/screenshots/"
 	@echo "make bench  - the performance targets beside their references (~7 min; not in make test)"
+	@echo "make bench-keycloak - the same reset and login work on Keycloak, same run (~10 min)"
 	@echo "make lint   - ruff, mypy --strict, and the layering contracts (import-linter)"
 	@echo "make clean  - remove local run state (.run/)"
 
@@ -58,6 +59,12 @@ bench: setup
 		SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
 		$$SUDO apt-get update -q && $$SUDO apt-get install -y -q --no-install-recommends wrk; }
 	$(UV) run --frozen python -m bench.run
+
+# Not part of `make test` either: Keycloak (its server zip, fetched by Maven once into the cache
+# beside Kafka's jars) on the bench's PostgreSQL and SMTP sink, driven by the same load generator
+# as the platform (docs/benchmarks.md, "Keycloak as the anchor"). Runs on the newest JDK found.
+bench-keycloak: setup
+	$(UV) run --frozen python -m bench.keycloak
 
 clean:
 	rm -rf .run
