@@ -15,6 +15,7 @@ from servicekit.messaging.outbox.settings import outbox_relay
 from servicekit.runtime.database import create_pool
 from servicekit.runtime.workers import Worker, every
 
+from identity_service.adapters.login_throttle_repository import LoginThrottleRepository
 from identity_service.adapters.password_hashing import PasswordHashing
 from identity_service.adapters.reset_client import ResetClient
 from identity_service.adapters.secret_box import SecretBox
@@ -124,7 +125,7 @@ def _build(settings: Settings, pool: asyncpg.Pool, resets: ResetClient) -> Ident
     clock = time.time
     uow = unit_of_work(pool)
     hashing = password_hashing(settings)
-    throttle = LoginThrottle(uow, login_limits(settings))
+    throttle = LoginThrottle(LoginThrottleRepository(pool), login_limits(settings))
     notice = change_notice(settings)
     accounts = AccountService(
         uow,

@@ -14,6 +14,7 @@ import asyncpg
 import identity_service
 import pyotp
 import pytest
+from identity_service.adapters.login_throttle_repository import LoginThrottleRepository
 from identity_service.adapters.password_hashing import PasswordHashing
 from identity_service.adapters.secret_box import SecretBox
 from identity_service.bootstrap import unit_of_work
@@ -93,7 +94,8 @@ def make_service(
                 hasher or Argon2Hasher(19 * 1024, time_cost, 1), queue_limit=queue_limit
             ),
             LoginThrottle(
-                uow, LoginLimits.build(key=b"T" * 32, forget_after=forget_after, **limits)
+                LoginThrottleRepository(pool),
+                LoginLimits.build(key=b"T" * 32, forget_after=forget_after, **limits),
             ),
             SecretBox("S" * 43),
             resets,

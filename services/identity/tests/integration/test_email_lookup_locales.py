@@ -20,6 +20,7 @@ import identity_service
 import pytest
 from devinfra.postgres_local import LocalPostgres
 from devinfra.processes import free_port
+from identity_service.adapters.login_throttle_repository import LoginThrottleRepository
 from identity_service.adapters.password_hashing import PasswordHashing
 from identity_service.adapters.secret_box import SecretBox
 from identity_service.bootstrap import unit_of_work
@@ -79,7 +80,7 @@ async def accounts(dsn: str) -> AsyncIterator[AccountService]:
         uow,
         # argon2id below the production floor: this test is about who an address finds.
         PasswordHashing(Argon2Hasher(8 * 1024, 1, 1), queue_limit=1000),
-        LoginThrottle(uow, LoginLimits.build(key=b"T" * 32)),
+        LoginThrottle(LoginThrottleRepository(pool), LoginLimits.build(key=b"T" * 32)),
         SecretBox("S" * 43),
         ResetsStarted(),
         PasswordPolicy(),
