@@ -15,6 +15,7 @@ from servicekit.messaging.outbox.settings import outbox_relay
 from servicekit.runtime.database import create_pool
 from servicekit.runtime.workers import Worker, every
 
+from identity_service.adapters.argon2id import Argon2Hasher
 from identity_service.adapters.login_throttle_repository import LoginThrottleRepository
 from identity_service.adapters.password_hashing import PasswordHashing
 from identity_service.adapters.reset_client import ResetClient
@@ -22,7 +23,7 @@ from identity_service.adapters.secret_box import SecretBox
 from identity_service.adapters.unit_of_work import IdentityUnitOfWork
 from identity_service.core.config import Settings
 from identity_service.domain.login_throttle import ThrottleRule
-from identity_service.domain.passwords import Argon2Hasher, PasswordPolicy
+from identity_service.domain.passwords import PasswordPolicy
 from identity_service.service_layer.accounts import AccountService
 from identity_service.service_layer.login_throttle import LoginLimits, LoginThrottle
 from identity_service.service_layer.notices import ChangeNotice, Notices

@@ -14,11 +14,12 @@ import asyncpg
 import identity_service
 import pyotp
 import pytest
+from identity_service.adapters.argon2id import Argon2Hasher
 from identity_service.adapters.login_throttle_repository import LoginThrottleRepository
 from identity_service.adapters.password_hashing import PasswordHashing
 from identity_service.adapters.secret_box import SecretBox
 from identity_service.bootstrap import unit_of_work
-from identity_service.domain.passwords import Argon2Hasher, PasswordPolicy
+from identity_service.domain.passwords import PasswordPolicy
 from identity_service.service_layer.accounts import AccountService
 from identity_service.service_layer.login_throttle import LoginLimits, LoginThrottle
 from identity_service.service_layer.notices import ChangeNotice

@@ -1,12 +1,10 @@
-"""Password policy (NIST SP 800-63B-4: length, no composition rules) and argon2id hashing."""
+"""Password policy (NIST SP 800-63B-4: length, no composition rules) and the one normal form a
+password is checked and hashed in (the hashing itself: adapters.argon2id)."""
 
 import unicodedata
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
-
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 
 
 @cache
@@ -51,22 +49,3 @@ def check_password(password: str, *, email: str, totp_enabled: bool, policy: Pas
     if folded in policy.blocklist:
         raise PasswordRejected("common_password", "this password is too common; choose another")
     return candidate
-
-
-class Argon2Hasher:
-    """argon2id; ``verify`` also says whether a stored hash needs upgrading to current settings."""
-
-    def __init__(self, memory_kib: int, time_cost: int, parallelism: int) -> None:
-        self._hasher = PasswordHasher(
-            memory_cost=memory_kib, time_cost=time_cost, parallelism=parallelism
-        )
-
-    def hash(self, password: str) -> str:
-        return self._hasher.hash(normalise(password))
-
-    def verify(self, stored_hash: str, password: str) -> tuple[bool, bool]:
-        try:
-            self._hasher.verify(stored_hash, normalise(password))
-        except (VerificationError, InvalidHashError):
-            return False, False
-        return True, self._hasher.check_needs_rehash(stored_hash)
