@@ -15,6 +15,7 @@ from servicekit.messaging.outbox.settings import outbox_relay
 from servicekit.runtime.database import create_pool
 from servicekit.runtime.workers import Worker, every
 
+from identity_service.adapters.accounts_repository import AccountReads
 from identity_service.adapters.argon2id import Argon2Hasher
 from identity_service.adapters.login_throttle_repository import LoginThrottleRepository
 from identity_service.adapters.password_hashing import PasswordHashing
@@ -130,6 +131,7 @@ def _build(settings: Settings, pool: asyncpg.Pool, resets: ResetClient) -> Ident
     notice = change_notice(settings)
     accounts = AccountService(
         uow,
+        AccountReads(pool),
         hashing,
         throttle,
         SecretBox(settings.totp_encryption_key.get_secret_value()),

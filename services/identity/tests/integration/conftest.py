@@ -14,6 +14,7 @@ import asyncpg
 import identity_service
 import pyotp
 import pytest
+from identity_service.adapters.accounts_repository import AccountReads
 from identity_service.adapters.argon2id import Argon2Hasher
 from identity_service.adapters.login_throttle_repository import LoginThrottleRepository
 from identity_service.adapters.password_hashing import PasswordHashing
@@ -91,6 +92,7 @@ def make_service(
         uow = unit_of_work(pool)
         return AccountService(
             uow,
+            AccountReads(pool),
             PasswordHashing(
                 hasher or Argon2Hasher(19 * 1024, time_cost, 1), queue_limit=queue_limit
             ),

@@ -20,6 +20,7 @@ import identity_service
 import pytest
 from devinfra.postgres_local import LocalPostgres
 from devinfra.processes import free_port
+from identity_service.adapters.accounts_repository import AccountReads
 from identity_service.adapters.argon2id import Argon2Hasher
 from identity_service.adapters.login_throttle_repository import LoginThrottleRepository
 from identity_service.adapters.password_hashing import PasswordHashing
@@ -79,6 +80,7 @@ async def accounts(dsn: str) -> AsyncIterator[AccountService]:
     uow = unit_of_work(pool)
     yield AccountService(
         uow,
+        AccountReads(pool),
         # argon2id below the production floor: this test is about who an address finds.
         PasswordHashing(Argon2Hasher(8 * 1024, 1, 1), queue_limit=1000),
         LoginThrottle(LoginThrottleRepository(pool), LoginLimits.build(key=b"T" * 32)),

@@ -281,6 +281,19 @@ class FakeUndoTokens:
         return row.account_id, row.kind
 
 
+class FakeAccountReads:
+    """Lookups on the committed tables, outside any unit of work (as AccountReads on the pool)."""
+
+    def __init__(self, db: FakeDatabase) -> None:
+        self._db = db
+
+    async def by_email_key(self, email_key: str) -> Account | None:
+        return await FakeAccounts(self._db.tables).by_email_key(email_key)
+
+    async def by_id(self, account_id: UUID) -> Account | None:
+        return await FakeAccounts(self._db.tables).by_id(account_id)
+
+
 class FakeLoginThrottle:
     """The counters in a dict; each call applies domain.login_throttle's rules at once, as the
     database's functions do in one atomic step."""
@@ -516,6 +529,7 @@ class World:
         notice = ChangeNotice("https://id.example.com", NOTICE_KEYS, timedelta(days=7))
         self.accounts = AccountService(
             uow,
+            FakeAccountReads(self.db),
             self.hashing,
             throttle,
             self.box,

@@ -1,6 +1,7 @@
 """Repository ports: what identity's use cases read and write, named by what it means. Each
 works inside the transaction of the unit of work that holds it (unit_of_work.py), except the
-failed-login counters, whose every call is a transaction of its own; the asyncpg
+account lookups and the failed-login counters, whose every call is a transaction of its own; the
+asyncpg
 implementations are in ``adapters``, in-memory ones in ``tests/unit/fakes.py``.
 
 The guarded writes (``claim_totp_step``, ``reserve_second_factor_attempt``, the ``enable`` and
@@ -75,6 +76,17 @@ class AccountRepository(Protocol):
     async def upgrade_hash(self, account_id: UUID, old_hash: str, new_hash: str) -> None:
         """Only if the hash is still ``old_hash``: a concurrent reset wins over a rehash."""
         ...
+
+
+class AccountReads(Protocol):
+    """Accounts looked up outside any unit of work: one statement each, which the database runs
+    as a transaction of its own (a lookup inside a unit of work cost a BEGIN and a ROLLBACK
+    besides). For the account a step starts from: whatever the step then writes is decided again
+    in its own unit of work (a session only for the credentials it checked, and so on)."""
+
+    async def by_email_key(self, email_key: str) -> Account | None: ...
+
+    async def by_id(self, account_id: UUID) -> Account | None: ...
 
 
 class RecoveryCodeRepository(Protocol):
