@@ -6,8 +6,9 @@ from pathlib import Path
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def _stat_fields(pid: int) -> list[str]:
-    text = Path(f"/proc/{pid}/stat").read_text()
+def _stat_fields(pid: int, tid: int | None = None) -> list[str]:
+    path = f"/proc/{pid}/task/{tid}/stat" if tid is not None else f"/proc/{pid}/stat"
+    text = Path(path).read_text()
     # The command name (field 2) may hold spaces; everything after its ')' is space-separated.
     return text[text.rindex(")") + 2 :].split()
 
@@ -19,6 +20,12 @@ def cpu_seconds(pid: int, *, children: bool = False) -> float:
     if children:
         ticks += int(fields[13]) + int(fields[14])
     return ticks / TICKS
+
+
+def main_thread_cpu_seconds(pid: int) -> float:
+    """utime + stime of the process's main thread alone (its other threads left out)."""
+    fields = _stat_fields(pid, pid)
+    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 def child_pids(parent: int) -> list[int]:

@@ -3,6 +3,7 @@
     uv run python -m bench.profile --load reset --seconds 15
     uv run python -m bench.profile --load notifier
     uv run python -m bench.profile --load confirm
+    uv run python -m bench.profile --load login
 
 Brings the system up as the bench does, drives one kind of load, samples the services with
 `py-spy record` (100 Hz, idle frames left out) and prints, per service, the functions holding
@@ -85,6 +86,8 @@ async def prepare(system: System, load: str, run_dir: Path, seconds: float) -> P
         await delivery.queue_backlog(system, count=int(150 * seconds))
     if load == "confirm":
         system.bench_accounts["link-confirm"] = await system.create_accounts("link-confirm", 200)
+    if load == "login":
+        system.bench_accounts["login"] = await system.create_accounts("login", 50)
     return None
 
 
@@ -97,11 +100,16 @@ async def drive(system: System, load: str, seconds: float, script: Path | None) 
         )
     elif load == "confirm":
         await passwords.confirm_throughput(system, run=0)
+    elif load == "login":
+        # Enough logins to outlast the profile at the rate of the bench's quiet runs.
+        await passwords.login_throughput(system, count=int(100 * seconds))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--load", choices=("reset", "notifier", "confirm"), default="reset")
+    parser.add_argument(
+        "--load", choices=("reset", "notifier", "confirm", "login"), default="reset"
+    )
     parser.add_argument("--seconds", type=float, default=15)
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)

@@ -264,24 +264,43 @@ async def password_rows(system: System, plan: Plan) -> list[Row]:
         "confirm_per_second": confirms,
         "cpu_ms_per_operation": cpu,
     }
+    beside = {op: [passwords.beside_argon2(c) for c in cpu[op]] for op in ("login", "confirm")}
+
+    def beside_row(op: str, target: float | None) -> Row:
+        runs = beside[op]
+        total = median([t for t, _ in runs])
+        split = {n: median([s[n] for _, s in runs]) for n in passwords.SYSTEM_PROCESSES}
+        argon2 = median([c[passwords.ARGON2_THREADS] for c in cpu[op]])
+        return Row(
+            f"{op}: CPU beside argon2id (all processes)",
+            f"{total:.1f} ms ({', '.join(f'{n} {v:.1f}' for n, v in split.items())})",
+            f"argon2id {argon2:.1f} ms in identity's threads",
+            None,
+            f"<= {target:g} ms" if target is not None else "",
+            None if target is None else total <= target,
+            {"runs": [{"total": t, **s} for t, s in runs]},
+        )
+
     return [
         Row(
             "confirm throughput",
             f"{confirm:.1f} /s",
             f"argon2id bound {bound:.1f} hashes/s",
             confirm / bound,
-            ">= 0.85x",
-            at_least(confirm / bound, 0.85),
+            ">= 0.75x",
+            at_least(confirm / bound, 0.75),
             details,
         ),
+        beside_row("confirm", 8),
         Row(
             "login throughput",
             f"{login:.1f} /s",
             f"argon2id bound {bound:.1f} hashes/s",
             login / bound,
-            ">= 0.85x",
-            at_least(login / bound, 0.85),
+            ">= 0.9x",
+            at_least(login / bound, 0.9),
         ),
+        beside_row("login", None),
     ]
 
 

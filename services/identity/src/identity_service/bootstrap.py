@@ -15,13 +15,16 @@ from servicekit.messaging.outbox.settings import outbox_relay
 from servicekit.runtime.database import create_pool
 from servicekit.runtime.workers import Worker, every
 
+from identity_service.adapters.accounts_repository import AccountReads
+from identity_service.adapters.argon2id import Argon2Hasher
+from identity_service.adapters.login_throttle_repository import LoginThrottleRepository
 from identity_service.adapters.password_hashing import PasswordHashing
 from identity_service.adapters.reset_client import ResetClient
 from identity_service.adapters.secret_box import SecretBox
 from identity_service.adapters.unit_of_work import IdentityUnitOfWork
 from identity_service.core.config import Settings
 from identity_service.domain.login_throttle import ThrottleRule
-from identity_service.domain.passwords import Argon2Hasher, PasswordPolicy
+from identity_service.domain.passwords import PasswordPolicy
 from identity_service.service_layer.accounts import AccountService
 from identity_service.service_layer.login_throttle import LoginLimits, LoginThrottle
 from identity_service.service_layer.notices import ChangeNotice, Notices
@@ -124,10 +127,11 @@ def _build(settings: Settings, pool: asyncpg.Pool, resets: ResetClient) -> Ident
     clock = time.time
     uow = unit_of_work(pool)
     hashing = password_hashing(settings)
-    throttle = LoginThrottle(uow, login_limits(settings))
+    throttle = LoginThrottle(LoginThrottleRepository(pool), login_limits(settings))
     notice = change_notice(settings)
     accounts = AccountService(
         uow,
+        AccountReads(pool),
         hashing,
         throttle,
         SecretBox(settings.totp_encryption_key.get_secret_value()),

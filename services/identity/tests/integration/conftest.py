@@ -14,10 +14,13 @@ import asyncpg
 import identity_service
 import pyotp
 import pytest
+from identity_service.adapters.accounts_repository import AccountReads
+from identity_service.adapters.argon2id import Argon2Hasher
+from identity_service.adapters.login_throttle_repository import LoginThrottleRepository
 from identity_service.adapters.password_hashing import PasswordHashing
 from identity_service.adapters.secret_box import SecretBox
 from identity_service.bootstrap import unit_of_work
-from identity_service.domain.passwords import Argon2Hasher, PasswordPolicy
+from identity_service.domain.passwords import PasswordPolicy
 from identity_service.service_layer.accounts import AccountService
 from identity_service.service_layer.login_throttle import LoginLimits, LoginThrottle
 from identity_service.service_layer.notices import ChangeNotice
@@ -89,11 +92,13 @@ def make_service(
         uow = unit_of_work(pool)
         return AccountService(
             uow,
+            AccountReads(pool),
             PasswordHashing(
                 hasher or Argon2Hasher(19 * 1024, time_cost, 1), queue_limit=queue_limit
             ),
             LoginThrottle(
-                uow, LoginLimits.build(key=b"T" * 32, forget_after=forget_after, **limits)
+                LoginThrottleRepository(pool),
+                LoginLimits.build(key=b"T" * 32, forget_after=forget_after, **limits),
             ),
             SecretBox("S" * 43),
             resets,

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import asyncpg
 import pytest
-from identity_service.domain.passwords import Argon2Hasher
+from identity_service.adapters.argon2id import Argon2Hasher
 from identity_service.domain.second_factor import SecondFactor
 from identity_service.service_layer.accounts import AccountService
 from identity_service.service_layer.errors import AuthFailed, HashingBusy, LoginThrottled

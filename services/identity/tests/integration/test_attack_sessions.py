@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable
 
 import pytest
-from identity_service.domain.passwords import Argon2Hasher
+from identity_service.adapters.argon2id import Argon2Hasher
 from identity_service.domain.second_factor import SecondFactor
 from identity_service.service_layer.accounts import AccountService
 from identity_service.service_layer.errors import AuthFailed

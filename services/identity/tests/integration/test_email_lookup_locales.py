@@ -20,11 +20,14 @@ import identity_service
 import pytest
 from devinfra.postgres_local import LocalPostgres
 from devinfra.processes import free_port
+from identity_service.adapters.accounts_repository import AccountReads
+from identity_service.adapters.argon2id import Argon2Hasher
+from identity_service.adapters.login_throttle_repository import LoginThrottleRepository
 from identity_service.adapters.password_hashing import PasswordHashing
 from identity_service.adapters.secret_box import SecretBox
 from identity_service.bootstrap import unit_of_work
 from identity_service.domain.accounts import EmailTaken
-from identity_service.domain.passwords import Argon2Hasher, PasswordPolicy
+from identity_service.domain.passwords import PasswordPolicy
 from identity_service.service_layer.accounts import AccountService
 from identity_service.service_layer.login_throttle import LoginLimits, LoginThrottle
 from identity_service.service_layer.notices import ChangeNotice
@@ -77,9 +80,10 @@ async def accounts(dsn: str) -> AsyncIterator[AccountService]:
     uow = unit_of_work(pool)
     yield AccountService(
         uow,
+        AccountReads(pool),
         # argon2id below the production floor: this test is about who an address finds.
         PasswordHashing(Argon2Hasher(8 * 1024, 1, 1), queue_limit=1000),
-        LoginThrottle(uow, LoginLimits.build(key=b"T" * 32)),
+        LoginThrottle(LoginThrottleRepository(pool), LoginLimits.build(key=b"T" * 32)),
         SecretBox("S" * 43),
         ResetsStarted(),
         PasswordPolicy(),

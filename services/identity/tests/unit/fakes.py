@@ -19,7 +19,13 @@ from uuid import UUID
 
 import pyotp
 from identity_service.domain.accounts import Account, EmailTaken
-from identity_service.domain.login_throttle import ThrottleCounter
+from identity_service.domain.login_throttle import (
+    ThrottleCounter,
+    ThrottleRule,
+    Verdict,
+    give_back,
+    reserve,
+)
 from identity_service.domain.passwords import PasswordPolicy
 from identity_service.domain.registrations import PendingRegistration, VerifiedRegistration
 from identity_service.domain.second_factor import (
@@ -275,25 +281,60 @@ class FakeUndoTokens:
         return row.account_id, row.kind
 
 
+class FakeAccountReads:
+    """Lookups on the committed tables, outside any unit of work (as AccountReads on the pool)."""
+
+    def __init__(self, db: FakeDatabase) -> None:
+        self._db = db
+
+    async def by_email_key(self, email_key: str) -> Account | None:
+        return await FakeAccounts(self._db.tables).by_email_key(email_key)
+
+    async def by_id(self, account_id: UUID) -> Account | None:
+        return await FakeAccounts(self._db.tables).by_id(account_id)
+
+
 class FakeLoginThrottle:
-    def __init__(self, t: Tables) -> None:
-        self._t = t
+    """The counters in a dict; each call applies domain.login_throttle's rules at once, as the
+    database's functions do in one atomic step."""
 
-    async def lock(self, keys: tuple[bytes, ...]) -> tuple[ThrottleCounter, ...]:
-        return tuple(self._t.login_throttle.setdefault(k, ThrottleCounter()) for k in keys)
+    def __init__(self, db: FakeDatabase) -> None:
+        self._db = db
 
-    async def save(self, keys: tuple[bytes, ...], counters: tuple[ThrottleCounter, ...]) -> None:
-        self._t.login_throttle.update(zip(keys, counters, strict=True))
+    @property
+    def _stored(self) -> dict[bytes, ThrottleCounter]:
+        return self._db.tables.login_throttle
+
+    def _counters(self, keys: tuple[bytes, ...]) -> tuple[ThrottleCounter, ...]:
+        return tuple(self._stored.setdefault(k, ThrottleCounter()) for k in keys)
+
+    async def reserve(
+        self,
+        rules: tuple[ThrottleRule, ...],
+        keys: tuple[bytes, ...],
+        now: datetime,
+        forget_after: timedelta,
+    ) -> Verdict:
+        verdict = reserve(rules, self._counters(keys), now, forget_after)
+        if verdict.allowed:
+            self._stored.update(zip(keys, verdict.counters, strict=True))
+        return verdict
+
+    async def give_back(
+        self, rules: tuple[ThrottleRule, ...], keys: tuple[bytes, ...], clear: tuple[bool, ...]
+    ) -> None:
+        counters = give_back(rules, self._counters(keys), clear=clear)
+        self._stored.update(zip(keys, counters, strict=True))
 
     async def prune(self, now: datetime, forget_before: datetime) -> int:
         gone = [
             k
-            for k, c in self._t.login_throttle.items()
+            for k, c in self._stored.items()
             if (c.last_failure_at is None or c.last_failure_at < forget_before)
             and (c.blocked_until is None or c.blocked_until < now)
         ]
         for k in gone:
-            del self._t.login_throttle[k]
+            del self._stored[k]
         return len(gone)
 
 
@@ -359,10 +400,6 @@ class FakeUnitOfWork:
         return FakeUndoTokens(self._tables())
 
     @property
-    def login_throttle(self) -> FakeLoginThrottle:
-        return FakeLoginThrottle(self._tables())
-
-    @property
     def registrations(self) -> FakeRegistrations:
         return FakeRegistrations(self._tables())
 
@@ -384,6 +421,9 @@ class FakeUnitOfWork:
 
     async def commit(self) -> None:
         if self._work is not None:
+            # The failed-login counters are no part of a unit of work (FakeLoginThrottle):
+            # what was counted meanwhile stays.
+            self._work.login_throttle = self._db.tables.login_throttle
             self._db.tables, self._work = self._work, None
             self._db.commits += 1
 
@@ -485,10 +525,11 @@ class World:
         self.resets = FakeResets()
         uow: Callable[[], FakeUnitOfWork] = lambda: FakeUnitOfWork(self.db)  # noqa: E731
         self.uow = uow
-        throttle = LoginThrottle(uow, LoginLimits.build(key=b"T" * 32))
+        throttle = LoginThrottle(FakeLoginThrottle(self.db), LoginLimits.build(key=b"T" * 32))
         notice = ChangeNotice("https://id.example.com", NOTICE_KEYS, timedelta(days=7))
         self.accounts = AccountService(
             uow,
+            FakeAccountReads(self.db),
             self.hashing,
             throttle,
             self.box,

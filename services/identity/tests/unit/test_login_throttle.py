@@ -7,11 +7,11 @@ from identity_service.domain.login_throttle import ThrottleCounter
 from identity_service.service_layer.errors import LoginThrottled
 from identity_service.service_layer.login_throttle import LoginLimits, LoginThrottle
 
-from .fakes import FakeDatabase, FakeUnitOfWork, World
+from .fakes import FakeDatabase, FakeLoginThrottle, World
 
 
 def _throttle(db: FakeDatabase) -> LoginThrottle:
-    return LoginThrottle(lambda: FakeUnitOfWork(db), LoginLimits.build(key=b"K" * 32))
+    return LoginThrottle(FakeLoginThrottle(db), LoginLimits.build(key=b"K" * 32))
 
 
 async def test_every_spelling_of_an_address_shares_its_limits_and_none_is_stored() -> None:

@@ -1,5 +1,6 @@
 """PostgreSQL storage of accounts and their recovery codes (asyncpg), on the connection of a
-unit of work (unit_of_work.py): every statement runs in its transaction."""
+unit of work (unit_of_work.py): every statement runs in its transaction. ``AccountReads`` runs the
+same lookups on the pool, each a transaction of its own."""
 
 from datetime import datetime
 from uuid import UUID
@@ -23,7 +24,7 @@ _INSERT = """INSERT INTO accounts (id, email, email_normalised, password_hash)
 
 
 class AccountsRepository:
-    def __init__(self, connection: PoolConnectionProxy) -> None:
+    def __init__(self, connection: PoolConnectionProxy | asyncpg.Pool) -> None:
         self._conn = connection
 
     async def add(self, account_id: UUID, email: str, email_key: str, password_hash: str) -> None:
@@ -180,3 +181,17 @@ class RecoveryCodesRepository:
             code_hash,
         )
         return result == "UPDATE 1"
+
+
+class AccountReads:
+    """Account lookups straight on the pool, outside any unit of work: one round trip each
+    (and the pool's reset of the connection), where a unit of work adds BEGIN and ROLLBACK."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._accounts = AccountsRepository(pool)
+
+    async def by_email_key(self, email_key: str) -> Account | None:
+        return await self._accounts.by_email_key(email_key)
+
+    async def by_id(self, account_id: UUID) -> Account | None:
+        return await self._accounts.by_id(account_id)

@@ -1,53 +1,55 @@
-"""PostgreSQL storage of failed-login counters, one row per throttled scope key, on a unit of
-work's connection.
+"""PostgreSQL storage of failed-login counters, one row per throttled scope key.
 
-``lock`` locks the rows of every scope an attempt touches (in key order, so two attempts never
-deadlock) until the unit of work ends: attempts on the same keys are decided one after the
-other, however many arrive at once.
+Each step is one call of a function of migration 0009 on a pooled connection, outside any
+unit of work: PostgreSQL runs the call as a transaction of its own, so a reserved attempt is
+committed (and seen by every other attempt) when the call returns. The functions lock the rows
+of the keys in key order, so attempts on the same keys are decided one after the other and two
+attempts never deadlock. They apply the rules of ``domain.login_throttle``.
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from asyncpg.pool import PoolConnectionProxy
+import asyncpg
 
-from identity_service.domain.login_throttle import ThrottleCounter
+from identity_service.domain.login_throttle import ThrottleRule, Verdict
+
+_RESERVE = "SELECT login_throttle_reserve($1, $2, $3, $4, $5, $6)"
+_GIVE_BACK = "SELECT login_throttle_give_back($1, $2, $3, $4, $5)"
+
+
+def _rule_arrays(
+    rules: tuple[ThrottleRule, ...],
+) -> tuple[list[int], list[timedelta], list[timedelta]]:
+    return (
+        [r.free_failures for r in rules],
+        [r.base_delay for r in rules],
+        [r.max_delay for r in rules],
+    )
 
 
 class LoginThrottleRepository:
-    def __init__(self, connection: PoolConnectionProxy) -> None:
-        self._conn = connection
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
 
-    async def lock(self, keys: tuple[bytes, ...]) -> tuple[ThrottleCounter, ...]:
-        await self._conn.execute(
-            """INSERT INTO login_throttle (key) SELECT unnest($1::bytea[])
-               ON CONFLICT (key) DO NOTHING""",
-            list(keys),
+    async def reserve(
+        self,
+        rules: tuple[ThrottleRule, ...],
+        keys: tuple[bytes, ...],
+        now: datetime,
+        forget_after: timedelta,
+    ) -> Verdict:
+        wait = await self._pool.fetchval(
+            _RESERVE, list(keys), *_rule_arrays(rules), now, forget_after
         )
-        rows = await self._conn.fetch(
-            """SELECT key, failures, last_failure_at, blocked_until FROM login_throttle
-               WHERE key = ANY($1::bytea[]) ORDER BY key FOR UPDATE""",
-            list(keys),
-        )
-        by_key = {bytes(r["key"]): r for r in rows}
-        return tuple(
-            ThrottleCounter(
-                by_key[k]["failures"], by_key[k]["last_failure_at"], by_key[k]["blocked_until"]
-            )
-            for k in keys
-        )
+        return Verdict(wait is None, wait or timedelta(0))
 
-    async def save(self, keys: tuple[bytes, ...], counters: tuple[ThrottleCounter, ...]) -> None:
-        await self._conn.executemany(
-            """UPDATE login_throttle SET failures = $2, last_failure_at = $3,
-                                         blocked_until = $4 WHERE key = $1""",
-            [
-                (k, c.failures, c.last_failure_at, c.blocked_until)
-                for k, c in zip(keys, counters, strict=True)
-            ],
-        )
+    async def give_back(
+        self, rules: tuple[ThrottleRule, ...], keys: tuple[bytes, ...], clear: tuple[bool, ...]
+    ) -> None:
+        await self._pool.execute(_GIVE_BACK, list(keys), *_rule_arrays(rules), list(clear))
 
     async def prune(self, now: datetime, forget_before: datetime) -> int:
-        result = await self._conn.execute(
+        result = await self._pool.execute(
             """DELETE FROM login_throttle
                WHERE (last_failure_at IS NULL OR last_failure_at < $1)
                  AND (blocked_until IS NULL OR blocked_until < $2)""",

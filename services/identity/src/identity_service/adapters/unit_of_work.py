@@ -12,7 +12,6 @@ from identity_service.adapters.accounts_repository import (
     AccountsRepository,
     RecoveryCodesRepository,
 )
-from identity_service.adapters.login_throttle_repository import LoginThrottleRepository
 from identity_service.adapters.registrations_repository import RegistrationsRepository
 from identity_service.adapters.sessions_repository import SessionsRepository
 from identity_service.adapters.undo_tokens_repository import UndoTokensRepository
@@ -33,7 +32,6 @@ class IdentityUnitOfWork(PostgresUnitOfWork):
     recovery_codes: RecoveryCodesRepository
     sessions: SessionsRepository
     undo_tokens: UndoTokensRepository
-    login_throttle: LoginThrottleRepository
     registrations: RegistrationsRepository
     outbox: Outbox
 
@@ -42,6 +40,5 @@ class IdentityUnitOfWork(PostgresUnitOfWork):
         self.recovery_codes = RecoveryCodesRepository(connection)
         self.sessions = SessionsRepository(connection)
         self.undo_tokens = UndoTokensRepository(connection)
-        self.login_throttle = LoginThrottleRepository(connection)
         self.registrations = RegistrationsRepository(connection)
         self.outbox = Outbox(connection)

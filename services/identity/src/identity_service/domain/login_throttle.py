@@ -46,7 +46,8 @@ class ThrottleCounter:
 class Verdict:
     allowed: bool
     retry_after: timedelta
-    counters: tuple[ThrottleCounter, ...]
+    # The counters as they now stand (what storage writes back), when the caller needs them.
+    counters: tuple[ThrottleCounter, ...] = ()
 
 
 def reserve(

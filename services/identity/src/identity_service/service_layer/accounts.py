@@ -14,6 +14,7 @@ from identity_service.service_layer.login import Login
 from identity_service.service_layer.login_throttle import LoginThrottle
 from identity_service.service_layer.notices import ChangeNotice, Notices
 from identity_service.service_layer.ports import Clock, PasswordHashing, ResetStarter, SecretBox
+from identity_service.service_layer.repositories import AccountReads
 from identity_service.service_layer.reset_requests import ResetRequests
 from identity_service.service_layer.second_factor import SecondFactorCheck, SecondFactorPolicy
 from identity_service.service_layer.seeding import AccountSeeding
@@ -27,6 +28,7 @@ class AccountService:
     def __init__(
         self,
         uow: UnitOfWorkFactory,
+        reads: AccountReads,
         hashing: PasswordHashing,
         throttle: LoginThrottle,
         secret_box: SecretBox,
@@ -43,7 +45,7 @@ class AccountService:
         self._throttle = throttle
         notices = Notices(notice, self._now)
         checker = SecondFactorCheck(uow, secret_box, second_factor, clock)
-        self.credentials = Credentials(uow, hashing, throttle, self._now)
+        self.credentials = Credentials(uow, reads, hashing, throttle, self._now)
         self.sessions = Sessions(uow, session_ttl, self._now)
         self.seeding = AccountSeeding(uow, hashing, policy)
         self.logins = Login(self.credentials, checker, self.sessions)

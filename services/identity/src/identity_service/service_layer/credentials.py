@@ -21,6 +21,7 @@ from identity_service.service_layer.errors import (
 )
 from identity_service.service_layer.login_throttle import LoginThrottle
 from identity_service.service_layer.ports import PasswordHashing
+from identity_service.service_layer.repositories import AccountReads
 from identity_service.service_layer.unit_of_work import UnitOfWorkFactory
 
 
@@ -28,11 +29,13 @@ class Credentials:
     def __init__(
         self,
         uow: UnitOfWorkFactory,
+        reads: AccountReads,
         hashing: PasswordHashing,
         throttle: LoginThrottle,
         now: Callable[[], datetime],
     ) -> None:
         self._uow = uow
+        self._reads = reads
         self._hashing = hashing
         self._throttle = throttle
         self._now = now
@@ -46,12 +49,10 @@ class Credentials:
             key = normalise_email(email)
         except UnsupportedEmail:
             return None
-        async with self._uow() as uow:
-            return await uow.accounts.by_email_key(key)
+        return await self._reads.by_email_key(key)
 
     async def by_id(self, account_id: UUID) -> Account | None:
-        async with self._uow() as uow:
-            return await uow.accounts.by_id(account_id)
+        return await self._reads.by_id(account_id)
 
     async def require(self, account_id: UUID) -> Account:
         account = await self.by_id(account_id)

@@ -2,8 +2,9 @@
 
 The account scope is keyed by the email as typed (normalised), so an unknown email is throttled
 exactly like a known one: the answers never tell whether an account exists. Keys are HMACs, so
-the table holds no address or IP in clear. Each reservation locks the counters of its keys for
-one short unit of work (domain.login_throttle has the rules).
+the table holds no address or IP in clear. Storage applies the rules of domain.login_throttle to
+the counters of an attempt's keys in one atomic step: reserve before the password is checked,
+give back once it was right.
 """
 
 import hashlib
@@ -13,14 +14,9 @@ from datetime import datetime, timedelta
 
 from pwreset_contracts.emails import UnsupportedEmail, normalise_email
 
-from identity_service.domain.login_throttle import (
-    ThrottleRule,
-    Verdict,
-    give_back,
-    reserve,
-)
+from identity_service.domain.login_throttle import ThrottleRule, Verdict
 from identity_service.service_layer.errors import LoginThrottled
-from identity_service.service_layer.unit_of_work import UnitOfWorkFactory
+from identity_service.service_layer.repositories import LoginThrottleRepository
 
 Scopes = tuple[tuple[ThrottleRule, bytes], ...]
 
@@ -77,8 +73,8 @@ class LoginAttempt:
 
 
 class LoginThrottle:
-    def __init__(self, uow: UnitOfWorkFactory, limits: LoginLimits) -> None:
-        self._uow = uow
+    def __init__(self, counters: LoginThrottleRepository, limits: LoginLimits) -> None:
+        self._counters = counters
         self._limits = limits
 
     def _key(self, scope: str, *parts: str) -> bytes:
@@ -110,26 +106,14 @@ class LoginThrottle:
     async def _reserve(self, scopes: Scopes, now: datetime) -> Verdict:
         rules = tuple(rule for rule, _ in scopes)
         keys = tuple(key for _, key in scopes)
-        async with self._uow() as uow:
-            counters = await uow.login_throttle.lock(keys)
-            verdict = reserve(rules, counters, now, self._limits.forget_after)
-            if verdict.allowed:
-                await uow.login_throttle.save(keys, verdict.counters)
-            await uow.commit()
-        return verdict
+        return await self._counters.reserve(rules, keys, now, self._limits.forget_after)
 
     async def give_back(self, scopes: Scopes, *, clear: tuple[bool, ...]) -> None:
         rules = tuple(rule for rule, _ in scopes)
         keys = tuple(key for _, key in scopes)
-        async with self._uow() as uow:
-            counters = await uow.login_throttle.lock(keys)
-            await uow.login_throttle.save(keys, give_back(rules, counters, clear=clear))
-            await uow.commit()
+        await self._counters.give_back(rules, keys, clear)
 
     async def prune(self, now: datetime) -> int:
         """Forget counters that count as zero anyway: keeps the table from growing with every
         address ever tried."""
-        async with self._uow() as uow:
-            pruned = await uow.login_throttle.prune(now, now - self._limits.forget_after)
-            await uow.commit()
-        return pruned
+        return await self._counters.prune(now, now - self._limits.forget_after)

@@ -1,5 +1,7 @@
 """Repository ports: what identity's use cases read and write, named by what it means. Each
-works inside the transaction of the unit of work that holds it (unit_of_work.py); the asyncpg
+works inside the transaction of the unit of work that holds it (unit_of_work.py), except the
+account lookups and the failed-login counters, whose every call is a transaction of its own; the
+asyncpg
 implementations are in ``adapters``, in-memory ones in ``tests/unit/fakes.py``.
 
 The guarded writes (``claim_totp_step``, ``reserve_second_factor_attempt``, the ``enable`` and
@@ -7,14 +9,14 @@ The guarded writes (``claim_totp_step``, ``reserve_second_factor_attempt``, the 
 so that requests side by side cannot both pass a check made in between.
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 from uuid import UUID
 
 from pwreset_contracts.cloudevents_kafka import KafkaRecord
 
 from identity_service.domain.accounts import Account
-from identity_service.domain.login_throttle import ThrottleCounter
+from identity_service.domain.login_throttle import ThrottleRule, Verdict
 from identity_service.domain.registrations import PendingRegistration, VerifiedRegistration
 from identity_service.domain.second_factor import AttemptLimits, SecondFactorReservation
 from identity_service.domain.sessions import NewSession
@@ -76,6 +78,17 @@ class AccountRepository(Protocol):
         ...
 
 
+class AccountReads(Protocol):
+    """Accounts looked up outside any unit of work: one statement each, which the database runs
+    as a transaction of its own (a lookup inside a unit of work cost a BEGIN and a ROLLBACK
+    besides). For the account a step starts from: whatever the step then writes is decided again
+    in its own unit of work (a session only for the credentials it checked, and so on)."""
+
+    async def by_email_key(self, email_key: str) -> Account | None: ...
+
+    async def by_id(self, account_id: UUID) -> Account | None: ...
+
+
 class RecoveryCodeRepository(Protocol):
     async def replace(self, account_id: UUID, code_hashes: list[bytes]) -> None: ...
 
@@ -115,14 +128,27 @@ class UndoTokenRepository(Protocol):
 
 
 class LoginThrottleRepository(Protocol):
-    async def lock(self, keys: tuple[bytes, ...]) -> tuple[ThrottleCounter, ...]:
-        """The counters of ``keys`` (zero for new ones), in that order, locked until the unit
-        of work ends: attempts on the same keys are decided one after the other."""
+    """Failed-login counters, one per scope key. Not part of a unit of work: each call is one
+    atomic step of its own, committed when it returns, so an attempt is counted (and seen by
+    every other attempt) before its password is checked. Attempts on the same keys are decided
+    one after the other, however many arrive at once. The rules are domain.login_throttle's."""
+
+    async def reserve(
+        self,
+        rules: tuple[ThrottleRule, ...],
+        keys: tuple[bytes, ...],
+        now: datetime,
+        forget_after: timedelta,
+    ) -> Verdict:
+        """``reserve`` of domain.login_throttle on the stored counters (zero for new keys):
+        counted on every scope, or on none when one is blocked."""
         ...
 
-    async def save(
-        self, keys: tuple[bytes, ...], counters: tuple[ThrottleCounter, ...]
-    ) -> None: ...
+    async def give_back(
+        self, rules: tuple[ThrottleRule, ...], keys: tuple[bytes, ...], clear: tuple[bool, ...]
+    ) -> None:
+        """``give_back`` of domain.login_throttle on the stored counters."""
+        ...
 
     async def prune(self, now: datetime, forget_before: datetime) -> int:
         """Forget counters that count as zero anyway (last failure before ``forget_before``,

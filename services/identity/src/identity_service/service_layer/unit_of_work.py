@@ -14,7 +14,6 @@ from servicekit.runtime.unit_of_work import UnitOfWorkBase
 
 from identity_service.service_layer.repositories import (
     AccountRepository,
-    LoginThrottleRepository,
     Outbox,
     RecoveryCodeRepository,
     RegistrationRepository,
@@ -35,9 +34,6 @@ class UnitOfWork(UnitOfWorkBase, Protocol):
 
     @property
     def undo_tokens(self) -> UndoTokenRepository: ...
-
-    @property
-    def login_throttle(self) -> LoginThrottleRepository: ...
 
     @property
     def registrations(self) -> RegistrationRepository: ...
