@@ -18,6 +18,7 @@ from servicekit.runtime.database import create_pool
 from servicekit.runtime.workers import Worker
 
 from reset_service.adapters.identity_client import IdentityClient
+from reset_service.adapters.request_intake import PostgresRequestIntake
 from reset_service.adapters.unit_of_work import ResetUnitOfWork
 from reset_service.core.config import Settings
 from reset_service.domain.rate_limits import RequestLimits
@@ -74,7 +75,9 @@ async def reset_service(settings: Settings) -> AsyncIterator[ResetService]:
     def unit_of_work() -> UnitOfWork:
         return ResetUnitOfWork(pool)
 
-    resets = PasswordResets.build(unit_of_work, identity, reset_policy(settings))
+    resets = PasswordResets.build(
+        unit_of_work, PostgresRequestIntake(pool), identity, reset_policy(settings)
+    )
     workers = [
         Worker("rate-limit-pruner", lambda stop: _prune_rate_limits(resets, stop)),
         Worker(

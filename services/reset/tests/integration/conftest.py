@@ -20,6 +20,7 @@ import reset_service
 from pwreset_contracts import cloudevents_kafka
 from pwreset_contracts.emails import normalise_email
 from pwreset_contracts.sealed import KeyRing, decode_key, open_sealed
+from reset_service.adapters.request_intake import PostgresRequestIntake
 from reset_service.adapters.unit_of_work import ResetUnitOfWork
 from reset_service.domain.rate_limits import RequestLimits
 from reset_service.service_layer.identity import KnownAccount, SecondFactor, TotpInvalid
@@ -101,6 +102,7 @@ def make_resets(
     ) -> PasswordResets:
         return PasswordResets.build(
             lambda: ResetUnitOfWork(pool),
+            PostgresRequestIntake(pool),
             identity,
             ResetPolicy(
                 hash_keys=KeyRing.parse(f"h1:{'A' * 43}"),
