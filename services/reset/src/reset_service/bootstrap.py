@@ -65,7 +65,12 @@ class ResetService:
 @contextlib.asynccontextmanager
 async def reset_service(settings: Settings) -> AsyncIterator[ResetService]:
     """The service's use cases and workers (not started: ``run_workers``), open until exit."""
-    pool = await create_pool(settings.database_url, max_size=settings.db_pool_max_size)
+    # Every use of the pool is a transaction or one statement, with transaction-scoped locks
+    # only: no reset query per release, a round trip as long as the request's own
+    # (docs/benchmarks.md). tests/integration/test_pool_sessions.py keeps it true.
+    pool = await create_pool(
+        settings.database_url, max_size=settings.db_pool_max_size, sessions_left_clean=True
+    )
     identity = IdentityClient(
         str(settings.identity_url),
         settings.internal_api_token.get_secret_value(),

@@ -25,6 +25,7 @@ from reset_service.adapters.unit_of_work import ResetUnitOfWork
 from reset_service.domain.rate_limits import RequestLimits
 from reset_service.service_layer.identity import KnownAccount, SecondFactor, TotpInvalid
 from reset_service.service_layer.password_resets import PasswordResets, ResetPolicy
+from servicekit.runtime.database import create_pool
 from servicekit.testing import migrated_database
 
 MIGRATIONS = Path(reset_service.__file__).parent / "migrations"
@@ -78,7 +79,8 @@ def dsn(infra) -> str:
 
 @pytest.fixture
 async def pool(dsn: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=25)
+    # As bootstrap makes it: no session reset on release (test_pool_sessions.py).
+    pool = await create_pool(dsn, max_size=25, sessions_left_clean=True)
     yield pool
     await pool.close()
 
