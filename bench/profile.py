@@ -3,6 +3,7 @@
     uv run python -m bench.profile --load reset --seconds 15
     uv run python -m bench.profile --load notifier
     uv run python -m bench.profile --load confirm
+    uv run python -m bench.profile --load whole    # 100 resets/s open loop, each to its email
 
 Brings the system up as the bench does, drives one kind of load, samples the services with
 `py-spy record` (100 Hz, idle frames left out) and prints, per service, the functions holding
@@ -21,7 +22,7 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from bench import delivery, passwords
+from bench import delivery, passwords, whole_reset
 from bench.load import reset_request_script, wrk
 from bench.system import System, running_system
 from bench.waiting import eventually
@@ -85,6 +86,8 @@ async def prepare(system: System, load: str, run_dir: Path, seconds: float) -> P
         await delivery.queue_backlog(system, count=int(150 * seconds))
     if load == "confirm":
         system.bench_accounts["link-confirm"] = await system.create_accounts("link-confirm", 200)
+    if load == "whole":
+        system.bench_accounts["e2e"] = await system.create_accounts("e2e", 200)
     return None
 
 
@@ -97,11 +100,15 @@ async def drive(system: System, load: str, seconds: float, script: Path | None) 
         )
     elif load == "confirm":
         await passwords.confirm_throughput(system, run=0)
+    elif load == "whole":
+        await whole_reset.whole_reset_cpu(system, count=int(100 * seconds), rate=100)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--load", choices=("reset", "notifier", "confirm"), default="reset")
+    parser.add_argument(
+        "--load", choices=("reset", "notifier", "confirm", "whole"), default="reset"
+    )
     parser.add_argument("--seconds", type=float, default=15)
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
