@@ -4,6 +4,7 @@
     uv run python -m bench.profile --load notifier
     uv run python -m bench.profile --load confirm
     uv run python -m bench.profile --load login
+    uv run python -m bench.profile --load whole    # 100 resets/s open loop, each to its email
 
 Brings the system up as the bench does, drives one kind of load, samples the services with
 `py-spy record` (100 Hz, idle frames left out) and prints, per service, the functions holding
@@ -22,7 +23,7 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from bench import delivery, passwords
+from bench import delivery, passwords, whole_reset
 from bench.load import reset_request_script, wrk
 from bench.system import System, running_system
 from bench.waiting import eventually
@@ -88,6 +89,8 @@ async def prepare(system: System, load: str, run_dir: Path, seconds: float) -> P
         system.bench_accounts["link-confirm"] = await system.create_accounts("link-confirm", 200)
     if load == "login":
         system.bench_accounts["login"] = await system.create_accounts("login", 50)
+    if load == "whole":
+        system.bench_accounts["e2e"] = await system.create_accounts("e2e", 200)
     return None
 
 
@@ -103,12 +106,14 @@ async def drive(system: System, load: str, seconds: float, script: Path | None) 
     elif load == "login":
         # Enough logins to outlast the profile at the rate of the bench's quiet runs.
         await passwords.login_throughput(system, count=int(100 * seconds))
+    elif load == "whole":
+        await whole_reset.whole_reset_cpu(system, count=int(100 * seconds), rate=100)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument(
-        "--load", choices=("reset", "notifier", "confirm", "login"), default="reset"
+        "--load", choices=("reset", "notifier", "confirm", "login", "whole"), default="reset"
     )
     parser.add_argument("--seconds", type=float, default=15)
     args = parser.parse_args()

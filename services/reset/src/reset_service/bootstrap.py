@@ -18,6 +18,7 @@ from servicekit.runtime.database import create_pool
 from servicekit.runtime.workers import Worker
 
 from reset_service.adapters.identity_client import IdentityClient
+from reset_service.adapters.request_intake import PostgresRequestIntake
 from reset_service.adapters.unit_of_work import ResetUnitOfWork
 from reset_service.core.config import Settings
 from reset_service.domain.rate_limits import RequestLimits
@@ -64,7 +65,12 @@ class ResetService:
 @contextlib.asynccontextmanager
 async def reset_service(settings: Settings) -> AsyncIterator[ResetService]:
     """The service's use cases and workers (not started: ``run_workers``), open until exit."""
-    pool = await create_pool(settings.database_url, max_size=settings.db_pool_max_size)
+    # Every use of the pool is a transaction or one statement, with transaction-scoped locks
+    # only: no reset query per release, a round trip as long as the request's own
+    # (docs/benchmarks.md). tests/integration/test_pool_sessions.py keeps it true.
+    pool = await create_pool(
+        settings.database_url, max_size=settings.db_pool_max_size, sessions_left_clean=True
+    )
     identity = IdentityClient(
         str(settings.identity_url),
         settings.internal_api_token.get_secret_value(),
@@ -74,7 +80,9 @@ async def reset_service(settings: Settings) -> AsyncIterator[ResetService]:
     def unit_of_work() -> UnitOfWork:
         return ResetUnitOfWork(pool)
 
-    resets = PasswordResets.build(unit_of_work, identity, reset_policy(settings))
+    resets = PasswordResets.build(
+        unit_of_work, PostgresRequestIntake(pool), identity, reset_policy(settings)
+    )
     workers = [
         Worker("rate-limit-pruner", lambda stop: _prune_rate_limits(resets, stop)),
         Worker(

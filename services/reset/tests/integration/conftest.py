@@ -20,10 +20,12 @@ import reset_service
 from pwreset_contracts import cloudevents_kafka
 from pwreset_contracts.emails import normalise_email
 from pwreset_contracts.sealed import KeyRing, decode_key, open_sealed
+from reset_service.adapters.request_intake import PostgresRequestIntake
 from reset_service.adapters.unit_of_work import ResetUnitOfWork
 from reset_service.domain.rate_limits import RequestLimits
 from reset_service.service_layer.identity import KnownAccount, SecondFactor, TotpInvalid
 from reset_service.service_layer.password_resets import PasswordResets, ResetPolicy
+from servicekit.runtime.database import create_pool
 from servicekit.testing import migrated_database
 
 MIGRATIONS = Path(reset_service.__file__).parent / "migrations"
@@ -77,7 +79,8 @@ def dsn(infra) -> str:
 
 @pytest.fixture
 async def pool(dsn: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=25)
+    # As bootstrap makes it: no session reset on release (test_pool_sessions.py).
+    pool = await create_pool(dsn, max_size=25, sessions_left_clean=True)
     yield pool
     await pool.close()
 
@@ -101,6 +104,7 @@ def make_resets(
     ) -> PasswordResets:
         return PasswordResets.build(
             lambda: ResetUnitOfWork(pool),
+            PostgresRequestIntake(pool),
             identity,
             ResetPolicy(
                 hash_keys=KeyRing.parse(f"h1:{'A' * 43}"),

@@ -2,10 +2,10 @@
 FakeUnitOfWork, for unit tests of every use case without PostgreSQL or identity.
 
 ``FakeDatabase`` keeps the committed tables. A unit of work works on a copy of them and writes it
-back on ``commit``; a savepoint snapshots that copy and ``rollback`` restores it. So a test sees
-exactly what a use case committed, and what it rolled back is gone, as in PostgreSQL. Every call
-a use case makes through the ports is logged by name, in order (``FakeDatabase.calls``), to
-compare the paths known and unknown emails take.
+back on ``commit``, so a test sees exactly what a use case committed, and what it rolled back is
+gone, as in PostgreSQL; the request intake writes in one step, as its one statement does. Every
+call a use case makes through the ports is logged by name, in order (``FakeDatabase.calls``),
+to compare the paths known and unknown emails take.
 """
 
 import copy
@@ -33,7 +33,7 @@ from reset_service.service_layer.identity import (
     TotpInvalid,
 )
 from reset_service.service_layer.password_resets import PasswordResets, ResetPolicy
-from reset_service.service_layer.repositories import DueAccount
+from reset_service.service_layer.repositories import DueAccount, NewRequest
 
 HASH_KEYS = KeyRing.parse(f"h1:{'A' * 43}")
 SEAL_KEYS = KeyRing.parse(f"s1:{'B' * 43}")
@@ -67,6 +67,35 @@ class Tables:
         )
 
 
+def take_limit(tables: Tables, limit: Limit, now: datetime) -> Decision:
+    """Count one hit of ``limit`` if ``Limit.decide`` finds room (rate_limit_take in SQL)."""
+    since = now - limit.window
+    in_window = [
+        h.at
+        for h in tables.hits
+        if h.scope == limit.scope and h.subject == limit.subject and h.at > since
+    ]
+    decision = limit.decide(len(in_window), min(in_window, default=None), now)
+    if decision.allowed:
+        tables.hits.append(Hit(limit.scope, limit.subject, now))
+    return decision
+
+
+def newest_open(
+    tables: Tables, account_id: UUID, created_after: datetime, now: datetime
+) -> ResetRequest | None:
+    candidates = [
+        r
+        for r in tables.requests.values()
+        if r.account_id == account_id
+        and r.used_at is None
+        and r.revoked_at is None
+        and r.created_at > created_after
+        and r.expires_at > now
+    ]
+    return max(candidates, key=lambda r: r.created_at, default=None)
+
+
 class Clock:
     def __init__(self) -> None:
         self.now = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -82,10 +111,50 @@ class FakeDatabase:
     def __init__(self, clock: Clock) -> None:
         self.tables = Tables()
         self.calls: list[str] = []
+        self.issued: list[NewRequest] = []  # what the request intake was given, in order
         self.clock = clock  # the database's own now() (pruning uses it, as PostgreSQL's)
+        self.intake = FakeRequestIntake(self)
 
     def unit_of_work(self) -> "FakeUnitOfWork":
         return FakeUnitOfWork(self)
+
+
+class FakeRequestIntake:
+    """``issue_reset_request`` in memory: one atomic step on the committed tables."""
+
+    def __init__(self, db: FakeDatabase) -> None:
+        self._db = db
+
+    async def issue(self, new: NewRequest, *, keep: bool) -> Decision:
+        self._db.calls.append(f"intake.issue(keep={keep})")
+        self._db.issued.append(new)
+        tables = self._db.tables.copy()
+        if new.by_ip is not None:
+            by_ip = take_limit(tables, new.by_ip, new.now)
+            if not by_ip.allowed:
+                return by_ip  # nothing written: the copy is dropped
+        by_account = take_limit(tables, new.by_account, new.now)
+        only_the_hits = tables.copy()
+
+        account_id = new.request.account_id
+        replaced = newest_open(tables, account_id, new.takes_over_after, new.now)
+        for r in tables.requests.values():
+            if r.account_id == account_id and r.used_at is None and r.revoked_at is None:
+                r.revoked_at = new.now
+        request = new.request.taking_over(replaced)
+        tables.requests[request.id] = copy.copy(request)
+        if by_account.allowed:
+            tables.outbox.append((new.event_id, new.record))
+            tables.deferred.pop(account_id, None)
+        else:
+            email = PendingEmail(
+                account_id, request.id, new.event_id, new.by_account.subject, new.record
+            )
+            due_at = new.now + timedelta(seconds=by_account.retry_after_seconds)
+            waiting = tables.deferred.get(account_id)
+            tables.deferred[account_id] = (email, min(due_at, waiting[1]) if waiting else due_at)
+        self._db.tables = tables if keep else only_the_hits
+        return Decision(True)
 
 
 class _Repository:
@@ -99,29 +168,10 @@ class _Repository:
 
 
 class FakeRequests(_Repository):
-    async def newest_open(
-        self, account_id: UUID, *, created_after: datetime, now: datetime
-    ) -> ResetRequest | None:
-        tables = self._call("newest_open")
-        candidates = [
-            r
-            for r in tables.requests.values()
-            if r.account_id == account_id
-            and r.used_at is None
-            and r.revoked_at is None
-            and r.created_at > created_after
-            and r.expires_at > now
-        ]
-        newest = max(candidates, key=lambda r: r.created_at, default=None)
-        return copy.copy(newest)
-
     async def revoke_open(self, account_id: UUID, now: datetime) -> None:
         for r in self._call("revoke_open").requests.values():
             if r.account_id == account_id and r.used_at is None and r.revoked_at is None:
                 r.revoked_at = now
-
-    async def add(self, request: ResetRequest) -> None:
-        self._call("add").requests[request.id] = copy.copy(request)
 
     async def get(self, request_id: UUID) -> ResetRequest | None:
         return copy.copy(self._call("get").requests.get(request_id))
@@ -151,17 +201,7 @@ class FakeRateLimits(_Repository):
         self._call(f"lock:{limit.scope}")
 
     async def take(self, limit: Limit, now: datetime) -> Decision:
-        tables = self._call(f"take:{limit.scope}")
-        since = now - limit.window
-        in_window = [
-            h.at
-            for h in tables.hits
-            if h.scope == limit.scope and h.subject == limit.subject and h.at > since
-        ]
-        decision = limit.decide(len(in_window), min(in_window, default=None), now)
-        if decision.allowed:
-            tables.hits.append(Hit(limit.scope, limit.subject, now))
-        return decision
+        return take_limit(self._call(f"take:{limit.scope}"), limit, now)
 
     async def prune(self, window: timedelta) -> None:
         tables = self._call("prune")
@@ -175,11 +215,6 @@ class FakeOutbox(_Repository):
 
 
 class FakeDeferredEmails(_Repository):
-    async def defer(self, email: PendingEmail, due_at: datetime) -> None:
-        tables = self._call("defer")
-        waiting = tables.deferred.get(email.account_id)
-        tables.deferred[email.account_id] = (email, min(due_at, waiting[1]) if waiting else due_at)
-
     async def cancel(self, account_id: UUID) -> None:
         self._call("cancel").deferred.pop(account_id, None)
 
@@ -199,19 +234,6 @@ class FakeDeferredEmails(_Repository):
         tables = self._call("postpone")
         email, _ = tables.deferred[account_id]
         tables.deferred[account_id] = (email, due_at)
-
-
-class FakeSavepoint:
-    def __init__(self, uow: "FakeUnitOfWork") -> None:
-        self._uow = uow
-        self._snapshot = uow.tables.copy()
-
-    async def keep(self) -> None:
-        self._uow.db.calls.append("savepoint.keep")
-
-    async def rollback(self) -> None:
-        self._uow.db.calls.append("savepoint.rollback")
-        self._uow.tables = self._snapshot
 
 
 class FakeUnitOfWork:
@@ -245,10 +267,6 @@ class FakeUnitOfWork:
         traceback: TracebackType | None,
     ) -> None:
         await self.rollback()
-
-    async def savepoint(self) -> FakeSavepoint:
-        self.db.calls.append("savepoint")
-        return FakeSavepoint(self)
 
     async def commit(self) -> None:
         self.db.calls.append("commit")
@@ -327,7 +345,7 @@ def policy(
 def password_resets(
     db: FakeDatabase, identity: FakeIdentity, clock: Clock, reset_policy: ResetPolicy
 ) -> PasswordResets:
-    return PasswordResets.build(db.unit_of_work, identity, reset_policy, clock)
+    return PasswordResets.build(db.unit_of_work, db.intake, identity, reset_policy, clock)
 
 
 @dataclass(frozen=True)

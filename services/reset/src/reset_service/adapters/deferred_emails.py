@@ -16,29 +16,6 @@ class PostgresDeferredEmails:
     def __init__(self, conn: PoolConnectionProxy) -> None:
         self._conn = conn
 
-    async def defer(self, email: PendingEmail, due_at: datetime) -> None:
-        record = email.record
-        await self._conn.execute(
-            """INSERT INTO deferred_emails
-               (account_id, request_id, limit_subject, due_at, event_id, topic, key, value,
-                headers)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb)
-               ON CONFLICT (account_id) DO UPDATE SET
-                 request_id = EXCLUDED.request_id, limit_subject = EXCLUDED.limit_subject,
-                 due_at = LEAST(deferred_emails.due_at, EXCLUDED.due_at),
-                 event_id = EXCLUDED.event_id, topic = EXCLUDED.topic, key = EXCLUDED.key,
-                 value = EXCLUDED.value, headers = EXCLUDED.headers""",
-            email.account_id,
-            email.request_id,
-            email.limit_subject,
-            due_at,
-            email.event_id,
-            record.topic,
-            record.key,
-            record.value,
-            json.dumps([[name, value.decode()] for name, value in record.headers]),
-        )
-
     async def cancel(self, account_id: UUID) -> None:
         await self._conn.execute("DELETE FROM deferred_emails WHERE account_id = $1", account_id)
 

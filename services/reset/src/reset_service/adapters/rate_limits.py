@@ -1,7 +1,9 @@
 """Sliding-window rate limits kept in PostgreSQL, so every replica sees the same counts.
 
 A hit is a row (scope, subject hash, time). Checking and counting happen under a transaction-
-scoped advisory lock on the subject, so concurrent requests cannot both take the last slot.
+scoped advisory lock on the subject, so concurrent requests cannot both take the last slot: both
+in one round trip, in ``rate_limit_take`` (migration 0005), which ``Limit.decide``'s rule is
+written into and the request intake's one statement calls too.
 """
 
 from datetime import datetime, timedelta
@@ -18,31 +20,19 @@ class PostgresRateLimits:
     async def lock(self, limit: Limit) -> None:
         """Hold the subject's lock until the transaction ends (taking it again in the same
         transaction is a no-op)."""
-        await self._conn.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended($1 || encode($2, 'hex'), 0))",
-            limit.scope,
-            limit.subject,
-        )
+        await self._conn.execute("SELECT rate_limit_lock($1, $2)", limit.scope, limit.subject)
 
     async def take(self, limit: Limit, now: datetime) -> Decision:
-        await self.lock(limit)
         row = await self._conn.fetchrow(
-            """SELECT count(*), min(at) FROM rate_limit_hits
-               WHERE scope = $1 AND subject = $2 AND at > $3""",
+            "SELECT allowed, retry_after_seconds FROM rate_limit_take($1, $2, $3, $4, $5)",
             limit.scope,
             limit.subject,
-            now - limit.window,
+            limit.max_hits,
+            limit.window,
+            now,
         )
-        assert row is not None  # an aggregate without GROUP BY always returns one row
-        decision = limit.decide(row[0], row[1], now)
-        if decision.allowed:
-            await self._conn.execute(
-                "INSERT INTO rate_limit_hits (scope, subject, at) VALUES ($1, $2, $3)",
-                limit.scope,
-                limit.subject,
-                now,
-            )
-        return decision
+        assert row is not None  # the function always returns its one row
+        return Decision(row["allowed"], row["retry_after_seconds"])
 
     async def prune(self, window: timedelta) -> None:
         await self._conn.execute(

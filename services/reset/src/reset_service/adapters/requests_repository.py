@@ -21,44 +21,12 @@ class PostgresRequests:
     def __init__(self, conn: PoolConnectionProxy) -> None:
         self._conn = conn
 
-    async def newest_open(
-        self, account_id: UUID, *, created_after: datetime, now: datetime
-    ) -> ResetRequest | None:
-        row = await self._conn.fetchrow(
-            f"""SELECT {_COLUMNS} FROM reset_requests
-                WHERE account_id = $1 AND used_at IS NULL AND revoked_at IS NULL
-                  AND created_at > $2 AND expires_at > $3
-                ORDER BY created_at DESC LIMIT 1""",  # noqa: S608 - constant column list
-            account_id,
-            created_after,
-            now,
-        )
-        return _request(row)
-
     async def revoke_open(self, account_id: UUID, now: datetime) -> None:
         await self._conn.execute(
             """UPDATE reset_requests SET revoked_at = $2
                WHERE account_id = $1 AND used_at IS NULL AND revoked_at IS NULL""",
             account_id,
             now,
-        )
-
-    async def add(self, request: ResetRequest) -> None:
-        await self._conn.execute(
-            """INSERT INTO reset_requests
-               (id, account_id, token_hash, code_hash, hash_key_id, requires_totp,
-                created_at, expires_at, carried_code_hashes, failed_attempts)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)""",
-            request.id,
-            request.account_id,
-            request.token_hash,
-            request.code_hash,
-            request.hash_key_id,
-            request.requires_totp,
-            request.created_at,
-            request.expires_at,
-            request.carried_code_hashes,
-            request.failed_attempts,
         )
 
     async def get(self, request_id: UUID) -> ResetRequest | None:

@@ -2,24 +2,12 @@
 repositories bound to its connection (the port: ``service_layer/unit_of_work.py``)."""
 
 from asyncpg.pool import PoolConnectionProxy
-from asyncpg.transaction import Transaction
 from servicekit.runtime.unit_of_work import PostgresUnitOfWork
 
 from reset_service.adapters.deferred_emails import PostgresDeferredEmails
 from reset_service.adapters.outbox import PostgresOutbox
 from reset_service.adapters.rate_limits import PostgresRateLimits
 from reset_service.adapters.requests_repository import PostgresRequests
-
-
-class PostgresSavepoint:
-    def __init__(self, transaction: Transaction) -> None:
-        self._transaction = transaction
-
-    async def keep(self) -> None:
-        await self._transaction.commit()  # RELEASE SAVEPOINT
-
-    async def rollback(self) -> None:
-        await self._transaction.rollback()  # ROLLBACK TO SAVEPOINT
 
 
 class ResetUnitOfWork(PostgresUnitOfWork):
@@ -33,8 +21,3 @@ class ResetUnitOfWork(PostgresUnitOfWork):
         self.rate_limits = PostgresRateLimits(connection)
         self.outbox = PostgresOutbox(connection)
         self.deferred_emails = PostgresDeferredEmails(connection)
-
-    async def savepoint(self) -> PostgresSavepoint:
-        transaction = self.connection.transaction()  # nested in the open one: a savepoint
-        await transaction.start()
-        return PostgresSavepoint(transaction)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from servicekit.runtime.metrics import MetricsPortGate, install_telemetry
+from servicekit.runtime.otel import fastapi_telemetry
 from servicekit.runtime.workers import run_workers
 from servicekit.web.health import health_router
 from servicekit.web.http_errors import BodySizeLimit, install_error_handlers
@@ -29,7 +30,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.resets = service.resets
             yield
 
-    app = FastAPI(title="reset", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="reset",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        telemetry=fastapi_telemetry(),
+    )
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

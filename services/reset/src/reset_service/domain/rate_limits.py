@@ -1,7 +1,8 @@
 """Sliding-window rate limits: which bucket a request counts in, and whether its window has room.
 
 The hits themselves live in storage shared by every replica (``adapters/rate_limits.py``); the
-rule deciding from them is here, so a fake and PostgreSQL decide alike.
+rule deciding from them is here, and PostgreSQL's ``rate_limit_take`` (migration 0005) decides
+the same way in one round trip (``tests/integration/test_request_in_one_statement.py``).
 """
 
 from dataclasses import dataclass

@@ -6,6 +6,7 @@ hash key is the same) and its wrong-code count, so a third party asking again an
 neither lock the owner out nor reset the owner's guess count.
 """
 
+import dataclasses
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -54,18 +55,11 @@ class ResetRequest:
         requires_totp: bool,
         created_at: datetime,
         expires_at: datetime,
-        replacing: "ResetRequest | None",
+        replacing: "ResetRequest | None" = None,
     ) -> "ResetRequest":
         """A new request, taking over from ``replacing`` (the account's newest open request
         within the window, if any)."""
-        carried: list[bytes] = []
-        failed = 0
-        if replacing is not None:
-            failed = replacing.failed_attempts
-            # A code hashed with another key could never match under this request's key.
-            if replacing.hash_key_id == hash_key_id:
-                carried = [replacing.code_hash, *replacing.carried_code_hashes]
-        return cls(
+        new = cls(
             id=id,
             account_id=account_id,
             token_hash=token_hash,
@@ -74,8 +68,23 @@ class ResetRequest:
             requires_totp=requires_totp,
             created_at=created_at,
             expires_at=expires_at,
+        )
+        return new.taking_over(replacing)
+
+    def taking_over(self, replaced: "ResetRequest | None") -> "ResetRequest":
+        """This new request with the wrong-code count and the codes of ``replaced``, which it
+        revokes (the codes only while the hash key is the same). The request store applies this
+        rule when it writes a new request (``RequestIntake``)."""
+        if replaced is None:
+            return self
+        carried: list[bytes] = []
+        # A code hashed with another key could never match under this request's key.
+        if replaced.hash_key_id == self.hash_key_id:
+            carried = [replaced.code_hash, *replaced.carried_code_hashes]
+        return dataclasses.replace(
+            self,
             carried_code_hashes=carried[:MAX_CARRIED_CODES],
-            failed_attempts=failed,
+            failed_attempts=replaced.failed_attempts,
         )
 
     def is_open(self, now: datetime) -> bool:

@@ -1,4 +1,5 @@
-"""The reset service's use cases, built together on one unit of work, identity and clock.
+"""The reset service's use cases, built together on one unit of work, the request intake,
+identity and clock.
 
 ``bootstrap.py`` builds them from ``Settings`` with the PostgreSQL and HTTP adapters; the unit
 tests build them on in-memory fakes. Each use case is its own module; routes and workers call
@@ -16,6 +17,7 @@ from reset_service.service_layer.identity import Identity
 from reset_service.service_layer.inspect_link import InspectLink, LinkInfo
 from reset_service.service_layer.link_misses import LinkMisses
 from reset_service.service_layer.policy import ResetPolicy
+from reset_service.service_layer.repositories import RequestIntake
 from reset_service.service_layer.request_reset import RequestReset
 from reset_service.service_layer.unit_of_work import UnitOfWorkFactory
 
@@ -32,13 +34,14 @@ class PasswordResets:
     def build(
         cls,
         uow: UnitOfWorkFactory,
+        intake: RequestIntake,
         identity: Identity,
         policy: ResetPolicy,
         clock: Clock = utc_now,
     ) -> "PasswordResets":
         misses = LinkMisses(uow, policy, clock)
         return cls(
-            request=RequestReset(uow, identity, policy, clock),
+            request=RequestReset(intake, identity, policy, clock),
             inspect_link=InspectLink(uow, policy, clock, misses),
             confirm=ConfirmReset(uow, identity, policy, clock, misses),
             send_due_emails=SendDueEmails(uow, policy, clock),

@@ -18,17 +18,9 @@ from reset_service.domain.reset_request import ResetRequest
 
 
 class RequestsRepository(Protocol):
-    async def newest_open(
-        self, account_id: UUID, *, created_after: datetime, now: datetime
-    ) -> ResetRequest | None:
-        """The account's newest open, unexpired request created after ``created_after``."""
-        ...
-
     async def revoke_open(self, account_id: UUID, now: datetime) -> None:
         """Revoke every open request of the account."""
         ...
-
-    async def add(self, request: ResetRequest) -> None: ...
 
     async def get(self, request_id: UUID) -> ResetRequest | None: ...
 
@@ -46,6 +38,35 @@ class RequestsRepository(Protocol):
         ...
 
     async def mark_used(self, request_id: UUID, now: datetime) -> None: ...
+
+
+@dataclass(frozen=True)
+class NewRequest:
+    """A reset request as ``RequestReset`` made it, and what writing it involves."""
+
+    request: ResetRequest  # fresh: the intake has it take over the account's newest open one
+    event_id: UUID
+    record: KafkaRecord  # its ResetRequested email: sent now, or over the account's limit later
+    by_ip: Limit | None  # None: an internal caller, counted in no client's bucket
+    by_account: Limit
+    takes_over_after: datetime  # only a request created after this is taken over
+    now: datetime
+
+
+class RequestIntake(Protocol):
+    """Where reset requests come in: one atomic step each, on its own (no unit of work around
+    it), so that the whole request is one round trip to the database."""
+
+    async def issue(self, new: NewRequest, *, keep: bool) -> Decision:
+        """Under the IP's and then the account's rate-limit lock: take ``by_ip`` (if it refuses,
+        write nothing else and return its decision) and ``by_account``; revoke the account's
+        open requests, ``new.request`` taking over the newest one created after
+        ``takes_over_after`` (``ResetRequest.taking_over``); add it; and queue its email: into
+        the outbox if ``by_account`` had room (cancelling any pending email), else as the
+        account's pending email (``DeferredEmailsRepository.defer``), due when the window has
+        room. ``keep`` false does all of that alike and then undoes it but the rate-limit hits
+        (an unknown email). Returns the IP limit's decision."""
+        ...
 
 
 class RateLimitsRepository(Protocol):
@@ -75,11 +96,6 @@ class DueAccount:
 
 
 class DeferredEmailsRepository(Protocol):
-    async def defer(self, email: PendingEmail, due_at: datetime) -> None:
-        """Keep ``email`` as the account's one pending email, replacing any other; it is due at
-        the earlier of ``due_at`` and the replaced one's time."""
-        ...
-
     async def cancel(self, account_id: UUID) -> None: ...
 
     async def due_accounts(self, now: datetime, batch: int) -> list[DueAccount]:

@@ -1,22 +1,20 @@
 """Use case: ask for a password reset (public form and API, and identity's "This wasn't me").
 
-Known and unknown emails take the same path (identity lookup, secrets, sealing, and in one
-transaction the same repository calls in the same order) so neither the answer, its timing nor
-the statements run tell them apart. Only the last step differs: a known account keeps the
-savepoint with its request and email; an unknown one rolls it back and leaves nothing but the
-rate-limit hits, which count unknown emails exactly like known ones (docs/security.md).
+Known and unknown emails take the same path (identity lookup, secrets, sealing, and the same
+one call to the request intake, one database statement) so neither the answer, its timing nor
+the statements run tell them apart. Only its ``keep`` argument differs: a known account keeps
+its request and email; an unknown one has them undone and leaves nothing but the rate-limit
+hits, which count unknown emails exactly like known ones (docs/security.md).
 """
 
 import uuid
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from pwreset_contracts import ResetRequestedV1, cloudevents_kafka
 from pwreset_contracts.cloudevents_kafka import KafkaRecord
 from pwreset_contracts.sealed import reset_link_binding, seal
 from servicekit.runtime import tracing
 
-from reset_service.domain.pending_email import PendingEmail
 from reset_service.domain.reset_request import ResetRequest
 from reset_service.domain.secrets_issued import (
     IssuedCode,
@@ -30,30 +28,16 @@ from reset_service.service_layer.clock import Clock
 from reset_service.service_layer.errors import RateLimited
 from reset_service.service_layer.identity import Identity
 from reset_service.service_layer.policy import ResetPolicy
-from reset_service.service_layer.unit_of_work import UnitOfWorkFactory
+from reset_service.service_layer.repositories import NewRequest, RequestIntake
 
 EVENT_SOURCE = "/pwreset/reset"
 
 
-@dataclass(frozen=True)
-class _Prepared:
-    """Everything a request writes, made before its transaction (no secret leaves it)."""
-
-    request_id: uuid.UUID
-    account_id: uuid.UUID
-    token_hash: bytes
-    code_hash: bytes
-    requires_totp: bool
-    expires_at: datetime
-    event_id: uuid.UUID
-    record: KafkaRecord
-
-
 class RequestReset:
     def __init__(
-        self, uow: UnitOfWorkFactory, identity: Identity, policy: ResetPolicy, clock: Clock
+        self, intake: RequestIntake, identity: Identity, policy: ResetPolicy, clock: Clock
     ) -> None:
-        self._uow = uow
+        self._intake = intake
         self._identity = identity
         self._policy = policy
         self._clock = clock
@@ -66,8 +50,10 @@ class RequestReset:
         now = self._clock()
         code = new_verification_code()
         account = await self._identity.lookup(email)
+        limits = self._policy.limits
+        hash_key = self._policy.hash_keys.current
         # An unknown email gets a stand-in account: the same work is done for it below.
-        prepared = self._prepare(
+        request, event_id, record = self._prepare(
             code,
             account_id=account.account_id if account else uuid.uuid4(),
             # Mail goes to the address identity stored, never to the string typed here: a
@@ -76,51 +62,25 @@ class RequestReset:
             requires_totp=bool(account and account.totp_enabled),
             now=now,
         )
-        limits = self._policy.limits
-        hash_key = self._policy.hash_keys.current
-        account_limit = limits.for_email(hash_key, email)
-        async with self._uow() as uow:
-            if client_ip is not None:
-                by_ip = await uow.rate_limits.take(limits.for_ip(hash_key, client_ip), now)
-                if not by_ip.allowed:  # nothing was written
-                    await uow.commit()
-                    RESET_REQUESTS.labels("ip_limited").inc()
-                    raise RateLimited(by_ip.retry_after_seconds)
-            # Under the account's lock from here on: one request of it at a time.
-            by_account = await uow.rate_limits.take(account_limit, now)
-
-            # The request and its email are written for every email alike, under a savepoint.
-            savepoint = await uow.savepoint()
-            replaced = await uow.requests.newest_open(
-                prepared.account_id, created_after=now - limits.window, now=now
-            )
-            # The newest request is never dropped: it revokes the older ones but takes over
-            # their codes and their wrong-code count (ResetRequest.issue).
-            await uow.requests.revoke_open(prepared.account_id, now)
-            await uow.requests.add(self._new_request(prepared, replaced, now))
-            if by_account.allowed:
-                await uow.outbox.add(prepared.event_id, prepared.record)
-                # The email going out now carries a newer link than any pending one.
-                await uow.deferred_emails.cancel(prepared.account_id)
-            else:
-                # Over the account's limit: the email waits, coalesced, for room in the window.
-                await uow.deferred_emails.defer(
-                    PendingEmail(
-                        prepared.account_id,
-                        prepared.request_id,
-                        prepared.event_id,
-                        account_limit.subject,
-                        prepared.record,
-                    ),
-                    due_at=now + timedelta(seconds=by_account.retry_after_seconds),
-                )
-
-            # The one difference between a known and an unknown email, after the same work.
-            if account is not None:
-                await savepoint.keep()
-            else:
-                await savepoint.rollback()
-            await uow.commit()
+        new = NewRequest(
+            request=request,
+            event_id=event_id,
+            record=record,
+            by_ip=limits.for_ip(hash_key, client_ip) if client_ip is not None else None,
+            by_account=limits.for_email(hash_key, email),
+            # The newest open request of the window is never dropped: the new one revokes it
+            # but takes over its codes and its wrong-code count (ResetRequest.taking_over).
+            takes_over_after=now - limits.window,
+            now=now,
+        )
+        # One call for every email, known or unknown, with the same work behind it: both
+        # limits, the takeover, the request and its email (now, or over the account's limit
+        # coalesced into its pending email). The one difference: an unknown email keeps
+        # nothing of it but the rate-limit hits, which count it exactly like a known one.
+        by_ip = await self._intake.issue(new, keep=account is not None)
+        if not by_ip.allowed:  # nothing was written
+            RESET_REQUESTS.labels("ip_limited").inc()
+            raise RateLimited(by_ip.retry_after_seconds)
         # One outcome for known and unknown emails: a metric must not tell them apart.
         RESET_REQUESTS.labels("accepted").inc()
         return IssuedCode(code, int(self._policy.ttl.total_seconds()))
@@ -138,9 +98,10 @@ class RequestReset:
         recipient: str,
         requires_totp: bool,
         now: datetime,
-    ) -> _Prepared:
-        """The new request's secrets (as keyed hashes) and its ResetRequested record, whose
-        link is sealed to this request, account and recipient for the notifier alone."""
+    ) -> tuple[ResetRequest, uuid.UUID, KafkaRecord]:
+        """The new request (its secrets as keyed hashes; no secret leaves here) and its
+        ResetRequested record (id and encoding), whose link is sealed to this request, account
+        and recipient for the notifier alone."""
         token = new_link_token()
         request_id = uuid.uuid4()
         seal_keys = self._policy.seal_keys
@@ -159,35 +120,22 @@ class RequestReset:
                 ),
             ),
         )
-        event_id = uuid.uuid4()
-        hash_key = self._policy.hash_keys.current
-        return _Prepared(
-            request_id=request_id,
+        hash_keys = self._policy.hash_keys
+        request = ResetRequest.issue(
+            id=request_id,
             account_id=account_id,
-            token_hash=keyed_hash(hash_key, token),
-            code_hash=keyed_hash(hash_key, code),
+            token_hash=keyed_hash(hash_keys.current, token),
+            code_hash=keyed_hash(hash_keys.current, code),
+            hash_key_id=hash_keys.current_id,
             requires_totp=requires_totp,
-            expires_at=event.expires_at,
-            event_id=event_id,
-            record=cloudevents_kafka.encode(
-                event,
-                source=EVENT_SOURCE,
-                event_id=str(event_id),
-                extensions=tracing.event_extensions(),
-            ),
-        )
-
-    def _new_request(
-        self, prepared: _Prepared, replaced: ResetRequest | None, now: datetime
-    ) -> ResetRequest:
-        return ResetRequest.issue(
-            id=prepared.request_id,
-            account_id=prepared.account_id,
-            token_hash=prepared.token_hash,
-            code_hash=prepared.code_hash,
-            hash_key_id=self._policy.hash_keys.current_id,
-            requires_totp=prepared.requires_totp,
             created_at=now,
-            expires_at=prepared.expires_at,
-            replacing=replaced,
+            expires_at=event.expires_at,
         )
+        event_id = uuid.uuid4()
+        record = cloudevents_kafka.encode(
+            event,
+            source=EVENT_SOURCE,
+            event_id=str(event_id),
+            extensions=tracing.event_extensions(),
+        )
+        return request, event_id, record

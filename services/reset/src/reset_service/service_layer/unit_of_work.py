@@ -18,14 +18,6 @@ from reset_service.service_layer.repositories import (
 )
 
 
-class Savepoint(Protocol):
-    """Writes inside the transaction that can be kept or undone on their own."""
-
-    async def keep(self) -> None: ...
-
-    async def rollback(self) -> None: ...
-
-
 class UnitOfWork(UnitOfWorkBase, Protocol):
     @property
     def requests(self) -> RequestsRepository: ...
@@ -38,10 +30,6 @@ class UnitOfWork(UnitOfWorkBase, Protocol):
 
     @property
     def deferred_emails(self) -> DeferredEmailsRepository: ...
-
-    async def savepoint(self) -> Savepoint:
-        """Start a savepoint: what is written from here on can be undone alone."""
-        ...
 
 
 # A fresh unit of work per use-case run: concurrent requests each get their own transaction.

@@ -10,6 +10,11 @@ from pwreset_contracts.cloudevents_kafka import KafkaRecord
 OUTBOX_CHANNEL = "outbox"
 
 
+def headers_json(record: KafkaRecord) -> str:
+    """The record's headers as the outbox's ``headers`` column stores them (jsonb)."""
+    return json.dumps([[name, value.decode()] for name, value in record.headers])
+
+
 async def enqueue(
     conn: asyncpg.Connection | PoolConnectionProxy, event_id: UUID, record: KafkaRecord
 ) -> None:
@@ -21,7 +26,7 @@ async def enqueue(
         record.topic,
         record.key,
         record.value,
-        json.dumps([[name, value.decode()] for name, value in record.headers]),
+        headers_json(record),
     )
     # NOTIFY is delivered at commit, so the relay never wakes for a row it cannot see yet.
     await conn.execute(f"NOTIFY {OUTBOX_CHANNEL}")
