@@ -8,7 +8,7 @@ import email
 import email.policy
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -64,7 +64,8 @@ class FakeLedger:
     busy: set[str] = field(default_factory=set)  # held by another instance
     lose_next_record_sent: bool = False  # the database goes away right after the SMTP accept
     claims: int = 0  # how many claim statements (one per batch)
-    writes: int = 0  # how many record_sent statements (one per batch)
+    writes: int = 0  # how many record_sent statements
+    write_seconds: float = 0.0  # how long one takes
     _locks: defaultdict[str, asyncio.Lock] = field(
         default_factory=lambda: defaultdict(asyncio.Lock)
     )
@@ -102,6 +103,7 @@ class FakeLedger:
             return
         self.check_reachable()
         self.writes += 1
+        await asyncio.sleep(self.write_seconds)
         if self.lose_next_record_sent:
             self.lose_next_record_sent = False
             raise LedgerUnavailable(ConnectionResetError("connection lost"))
@@ -154,6 +156,7 @@ class FakeSender:
     fail_for: dict[str, Exception] = field(default_factory=dict)
     accept_then_fail: Exception | None = None
     seconds: float = 0.0
+    on_send: Callable[[OutgoingEmail], None] | None = None  # called as each send starts
     tried: list[str] = field(default_factory=list)  # recipients, in the order sends started
     in_flight: list[str] = field(default_factory=list)
     most_at_once: int = 0
@@ -161,6 +164,8 @@ class FakeSender:
     _accepted: set[str] = field(default_factory=set)
 
     async def send(self, message: OutgoingEmail) -> None:
+        if self.on_send is not None:
+            self.on_send(message)
         self.tried.append(message.recipient)
         if message.recipient in self.in_flight:
             self.overlapped_per_recipient = True

@@ -13,20 +13,13 @@ email), or done. Exactly once, as far as SMTP allows (docs/delivery.md):
   remembers what it handed over;
 - a refused send (nothing accepted) marks the claim 'failed', so a redelivery is a fresh try.
 
-A batch is claimed in one go and settled in one write; its emails go out side by side
-(`sends_at_once`, the sender's number of connections), except that the events of one key (the
-account: what keeps them on one Kafka partition, in order) go one after the other, in order,
-and none follows one that must be retried.
-After the first failure that says "try later", no new send starts: the rest of the batch is
-retried with it, so a hung server costs one round of timeouts, not one per email.
+A batch is claimed in one go; how its emails go out (side by side, in order per key, each
+recorded as soon as it was accepted, nothing new after a "try later") is batch_sends.py.
 """
 
-import asyncio
 import contextlib
 import logging
-from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pwreset_contracts.cloudevents_kafka import ReceivedEvent
@@ -48,6 +41,7 @@ from notifier_service.domain.outcomes import (
     Expired,
     Retry,
 )
+from notifier_service.service_layer.batch_sends import Attempt, SentRecords, send_all
 from notifier_service.service_layer.ports import (
     Claim,
     Clock,
@@ -81,22 +75,6 @@ def retry_reason(exc: Exception) -> str:
     one (ConnectionRefusedError, ...), not the port's wrapper."""
     shown: BaseException = exc.cause if isinstance(exc, DependencyUnavailable) else exc
     return f"{type(shown).__name__}: {str(shown)[:200]}"
-
-
-def _not_tried(attempts: list["_Attempt"], reason: str) -> None:
-    for attempt in attempts:
-        attempt.failure = TransientSmtpError(reason, maybe_accepted=False)
-
-
-@dataclass
-class _Attempt:
-    """One email to send under its claim, and what became of the send (None: accepted)."""
-
-    event: ReceivedEvent
-    email: OutgoingEmail
-    claim: Claim
-    traceparent: str  # the trace of the request that produced the event, for the log lines
-    failure: Exception | None = None
 
 
 class EmailDelivery:
@@ -150,11 +128,11 @@ class EmailDelivery:
 
     async def _deliver(self, events: list[ReceivedEvent], wait: bool) -> dict[str, DeliveryOutcome]:
         outcomes: dict[str, DeliveryOutcome] = {}
-        settle: list[ReceivedEvent] = []  # to record as sent
         refused: list[str] = []  # nothing accepted: the claim is given back
         bugs: list[Exception] = []
+        records = SentRecords(self._ledger)
         async with self._ledger.claim([(e.id, e.type) for e in events], wait=wait) as claims:
-            attempts: list[_Attempt] = []
+            attempts: list[Attempt] = []
             now = self._clock()
             for event in events:
                 claim = claims.get(event.id)
@@ -168,20 +146,11 @@ class EmailDelivery:
                     outcomes[event.id] = AlreadyDelivered()
                 elif self._sender.accepted(event.id):
                     # Sent by this process, but the ledger write failed (database away): record.
-                    settle.append(event)
+                    records.add(event)
                     outcomes[event.id] = AlreadyDelivered(recorded_now=True)
                 else:
-                    if claim.interrupted:
-                        metrics.INTERRUPTED_RESENDS.inc()
-                        delivery_log.warning(
-                            "resending after an interrupted attempt; the server may have it "
-                            "already",
-                            extra={"fields": {"event_id": event.id, "attempts": claim.attempts}},
-                        )
-                    trace = tracing.continue_from(event.extensions.get("traceparent"))
-                    token = tracing.set_current(trace)
                     try:
-                        email = self._compose(event, now)
+                        attempt = self._attempt(event, claim, now)
                     except GIVE_UP as exc:
                         refused.append(event.id)
                         outcomes[event.id] = DeadLetter(f"{type(exc).__name__}: {exc}")
@@ -190,20 +159,18 @@ class EmailDelivery:
                         refused.append(event.id)
                         bugs.append(exc)
                         continue
-                    finally:
-                        tracing.reset_current(token)
-                    if email is None:
-                        settle.append(event)
+                    if attempt is None:
+                        records.add(event)
                         outcomes[event.id] = Expired()  # a link that no longer works helps nobody
                     else:
-                        attempts.append(_Attempt(event, email, claim, trace))
-            await self._send_all(attempts)
-            sent: list[_Attempt] = []
+                        attempts.append(attempt)
+            try:
+                await send_all(attempts, self._send, records, self._sends_at_once)
+            finally:
+                await records.written()  # before the claim ends, whatever happened
             for attempt in attempts:
                 event_id, failure = attempt.event.id, attempt.failure
                 if failure is None:
-                    settle.append(attempt.event)
-                    sent.append(attempt)
                     outcomes[event_id] = Delivered(
                         resent_after_interruption=attempt.claim.interrupted
                     )
@@ -218,50 +185,33 @@ class EmailDelivery:
                     bugs.append(failure)
             with contextlib.suppress(LedgerUnavailable):
                 await self._ledger.refused(refused)
-            try:
-                await self._ledger.record_sent([(e.id, e.type) for e in settle])
-            except LedgerUnavailable as exc:
-                retry = Retry(retry_reason(exc))  # the sender remembers: the retry only records
-                outcomes.update({event.id: retry for event in settle})
-                sent = []
-        for attempt in sent:
-            self._log_sent(attempt)
+        for event_id, lost in records.failed.items():
+            # The sender remembers what it handed over: the retry only records.
+            outcomes[event_id] = Retry(retry_reason(lost))
+        for attempt in attempts:
+            if attempt.event.id in records.recorded:
+                self._log_sent(attempt)
         if bugs:
             raise bugs[0]
         return outcomes
 
-    async def _send_all(self, attempts: list[_Attempt]) -> None:
-        """Sets each attempt's `failure`. One chain per key, in event order; up to
-        `sends_at_once` chains side by side."""
-        chains: dict[tuple[str, str], list[_Attempt]] = {}
-        for attempt in attempts:
-            data = attempt.event.data
-            chains.setdefault((data.topic, data.partition_key()), []).append(attempt)
-        queue = deque(chains.values())
-        try_later: list[TransientSmtpError] = []  # the first such failure stops new sends
+    def _attempt(self, event: ReceivedEvent, claim: Claim, now: datetime) -> Attempt | None:
+        """The email of an event (None: no longer worth sending), composed in its trace."""
+        if claim.interrupted:
+            metrics.INTERRUPTED_RESENDS.inc()
+            delivery_log.warning(
+                "resending after an interrupted attempt; the server may have it already",
+                extra={"fields": {"event_id": event.id, "attempts": claim.attempts}},
+            )
+        trace = tracing.continue_from(event.extensions.get("traceparent"))
+        token = tracing.set_current(trace)
+        try:
+            email = self._compose(event, now)
+        finally:
+            tracing.reset_current(token)
+        return None if email is None else Attempt(event, email, claim, trace)
 
-        async def lane() -> None:
-            while queue:
-                chain = queue.popleft()
-                for n, attempt in enumerate(chain):
-                    if try_later:
-                        # Not tried, so certainly not accepted.
-                        _not_tried(chain[n:], str(try_later[0]))
-                        break
-                    attempt.failure = await self._send(attempt)
-                    if isinstance(attempt.failure, TransientSmtpError):
-                        try_later.append(attempt.failure)
-                    elif attempt.failure is not None and not isinstance(attempt.failure, GIVE_UP):
-                        _not_tried(chain[n + 1 :], "after an unexpected error")  # a bug
-                        break
-
-        lanes = min(self._sends_at_once, len(queue))
-        if lanes == 1:
-            await lane()
-        elif lanes > 1:
-            await asyncio.gather(*(lane() for _ in range(lanes)))
-
-    async def _send(self, attempt: _Attempt) -> Exception | None:
+    async def _send(self, attempt: Attempt) -> Exception | None:
         event = attempt.event
         token = tracing.set_current(attempt.traceparent)
         try:
@@ -275,7 +225,7 @@ class EmailDelivery:
         )
         return None
 
-    def _log_sent(self, attempt: _Attempt) -> None:
+    def _log_sent(self, attempt: Attempt) -> None:
         event = attempt.event
         token = tracing.set_current(attempt.traceparent)
         try:
