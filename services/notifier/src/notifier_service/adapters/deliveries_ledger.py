@@ -9,9 +9,10 @@ Effectively once, across redeliveries and notifier instances:
   or may not have accepted it. It is sent again (a lost reset email is worse than a second copy
   carrying the same Message-ID) and counted as `interrupted`, so the remaining window is visible.
 
-A claim covers a whole fetched batch in three statements (lock them all; read and mark them
-all 'sending'; unlock them all), and the batch is settled in one: the same rows and locks as one
-event at a time, without a round trip per event (docs/benchmarks.md).
+A claim covers a whole fetched batch in one round trip (`claim_deliveries`, migration 0003: lock
+them all, then read and mark them 'sending') and is released in one; 'sent' and 'failed' are
+written for many events per statement. The same rows and locks as one event at a time, without
+round trips per event (docs/benchmarks.md).
 """
 
 import asyncio
@@ -29,28 +30,9 @@ SETTLED = ("sent", "dead_lettered")
 DATABASE_AWAY = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
 LOCK_RETRY_SECONDS = 0.05
 
-# Each row's lock is tried once, in its own output row (a WHERE could be evaluated otherwise).
-TRY_LOCKS = """
-    SELECT id, pg_try_advisory_lock(hashtextextended(id, 0)) AS locked
-    FROM unnest($1::text[]) AS id"""
-# Run only once the locks are held, so the rows read are what the last holder left. `previous`
-# reads the statement's snapshot, taken before the upsert changes anything.
-CLAIM = """
-    WITH wanted AS (
-        SELECT * FROM unnest($1::text[], $2::text[]) AS w (event_id, event_type)
-    ), previous AS (
-        SELECT d.event_id, d.status, d.attempts FROM deliveries d JOIN wanted USING (event_id)
-    ), claimed AS (
-        INSERT INTO deliveries (event_id, event_type, status, attempts)
-        SELECT w.event_id, w.event_type, 'sending', 1
-        FROM wanted w LEFT JOIN previous p USING (event_id)
-        WHERE p.status IS NULL OR p.status NOT IN ('sent', 'dead_lettered')
-        ON CONFLICT (event_id) DO UPDATE
-        SET status = 'sending', attempts = deliveries.attempts + 1, updated_at = now()
-        RETURNING event_id, attempts
-    )
-    SELECT w.event_id, p.status, coalesce(c.attempts, p.attempts, 0) AS attempts
-    FROM wanted w LEFT JOIN previous p USING (event_id) LEFT JOIN claimed c USING (event_id)"""
+# Migration 0003: tries the lock of every event, then, holding them, reads and marks 'sending'
+# the rows (two statements in one round trip; the second sees what the last holder left).
+CLAIM = "SELECT event_id, locked, previous_status, attempts FROM claim_deliveries($1, $2)"
 
 
 @contextlib.contextmanager
@@ -133,18 +115,13 @@ class DeliveriesLedger:
         Errors of the body (the SMTP sends) pass through untouched; only the ledger's own
         statements become LedgerUnavailable."""
         ids, types = _unique(events)
-        type_of = dict(zip(ids, types, strict=True))
         with _database_away():
             conn = await self._pool.acquire()
         try:
             try:
                 with _database_away():
-                    held = await self._lock(conn, ids, wait)
-                    rows = await conn.fetch(CLAIM, held, [type_of[i] for i in held]) if held else []
-                yield {
-                    row["event_id"]: Claim(row["event_id"], row["status"], row["attempts"])
-                    for row in rows
-                }
+                    claims = await self._claim(conn, ids, types, wait)
+                yield claims
             finally:
                 # A broken connection has lost its locks already; the pool replaces it.
                 with contextlib.suppress(*DATABASE_AWAY):
@@ -152,19 +129,24 @@ class DeliveriesLedger:
         finally:
             await self._pool.release(conn)
 
-    async def _lock(self, conn: PoolConnectionProxy, ids: list[str], wait: bool) -> list[str]:
-        """The ids whose lock this connection now holds (another instance holds the rest)."""
-        held: list[str] = []
-        missing = ids
+    async def _claim(
+        self, conn: PoolConnectionProxy, ids: list[str], types: list[str], wait: bool
+    ) -> dict[str, Claim]:
+        """The claims of the events whose lock this connection now holds (with `wait`, after
+        trying again for a while those another instance holds)."""
+        claims: dict[str, Claim] = {}
+        pending = dict(zip(ids, types, strict=True))
         deadline = asyncio.get_running_loop().time() + (self._lock_wait if wait else 0.0)
-        while missing:
-            rows = await conn.fetch(TRY_LOCKS, missing)
-            held += [row["id"] for row in rows if row["locked"]]
-            missing = [row["id"] for row in rows if not row["locked"]]
-            if not missing or asyncio.get_running_loop().time() >= deadline:
+        while pending:
+            for row in await conn.fetch(CLAIM, list(pending), list(pending.values())):
+                if row["locked"]:
+                    event_id = row["event_id"]
+                    del pending[event_id]
+                    claims[event_id] = Claim(event_id, row["previous_status"], row["attempts"])
+            if not pending or asyncio.get_running_loop().time() >= deadline:
                 break
             await asyncio.sleep(LOCK_RETRY_SECONDS)
-        return held
+        return claims
 
     async def record_dead_letter(
         self,
