@@ -183,3 +183,26 @@ async def test_24_overlapping_batches_from_two_instances_send_each_event_once(in
     )
     assert [s["status"] for s in statuses] == ["sent"] * len(events)
     await pool.close()
+
+
+async def test_the_locks_of_a_claim_are_free_once_it_ends(pool) -> None:
+    """Another instance must not wait on an event once its attempt is over, whether the block
+    ended normally or with an error (the pool's reset of the connection unlocks)."""
+    ledger = DeliveriesLedger(pool)
+    ids = [str(uuid.uuid4()) for _ in range(3)]
+    for failing in (False, True):
+        try:
+            async with ledger.claim([(i, "t") for i in ids], wait=False) as claims:
+                assert sorted(claims) == sorted(ids)
+                if failing:
+                    raise RuntimeError("the body failed")
+        except RuntimeError:
+            pass
+        async with pool.acquire() as other:
+            taken = await other.fetch(
+                "SELECT pg_try_advisory_lock(hashtextextended(i, 0)) AS got"
+                " FROM unnest($1::text[]) AS i",
+                ids,
+            )
+            assert [row["got"] for row in taken] == [True] * 3
+            await other.execute("SELECT pg_advisory_unlock_all()")

@@ -10,9 +10,9 @@ Effectively once, across redeliveries and notifier instances:
   carrying the same Message-ID) and counted as `interrupted`, so the remaining window is visible.
 
 A claim covers a whole fetched batch in one round trip (`claim_deliveries`, migration 0003: lock
-them all, then read and mark them 'sending') and is released in one; 'sent' and 'failed' are
-written for many events per statement. The same rows and locks as one event at a time, without
-round trips per event (docs/benchmarks.md).
+them all, then read and mark them 'sending') and ends with its connection's release; 'sent' and
+'failed' are written for many events per statement. The same rows and locks as one event at a
+time, without round trips per event (docs/benchmarks.md).
 """
 
 import asyncio
@@ -118,15 +118,13 @@ class DeliveriesLedger:
         with _database_away():
             conn = await self._pool.acquire()
         try:
-            try:
-                with _database_away():
-                    claims = await self._claim(conn, ids, types, wait)
-                yield claims
-            finally:
-                # A broken connection has lost its locks already; the pool replaces it.
-                with contextlib.suppress(*DATABASE_AWAY):
-                    await conn.execute("SELECT pg_advisory_unlock_all()")
+            with _database_away():
+                claims = await self._claim(conn, ids, types, wait)
+            yield claims
         finally:
+            # Releasing the connection unlocks: the pool resets it first, and asyncpg's reset
+            # runs pg_advisory_unlock_all() (a broken connection is closed instead, which frees
+            # its locks as well). One round trip, not two.
             await self._pool.release(conn)
 
     async def _claim(
