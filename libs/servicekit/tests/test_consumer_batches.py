@@ -97,3 +97,52 @@ async def test_a_revocation_waits_for_the_batch_in_flight_and_sees_it_done() -> 
     release.set()
     await asyncio.gather(task, revocation)
     assert pending_at_revocation == [{A: 6, B: 8}]
+
+
+class SlowCommits:
+    """Enough of AIOKafkaConsumer for the loop: `fetches` one after the other (then `stop`),
+    and commits that wait for `answer`."""
+
+    def __init__(self, fetches: list[dict[TopicPartition, list[Record]]], stop: asyncio.Event):
+        self.fetches, self.stop = fetches, stop
+        self.answer = asyncio.Event()
+        self.asked: list[dict[TopicPartition, int]] = []
+        self.handled_while_committing = 0
+
+    async def getmany(self, timeout_ms: int) -> dict[TopicPartition, list[Record]]:
+        if not self.fetches:
+            self.stop.set()
+            return {}
+        await asyncio.sleep(0.01)  # the commit in the background gets to ask the broker
+        return self.fetches.pop(0)
+
+    def assignment(self) -> set[TopicPartition]:
+        return {A}
+
+    def paused(self) -> set[TopicPartition]:
+        return set()
+
+    def highwater(self, tp: TopicPartition) -> None:
+        return None
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        self.asked.append(dict(offsets))
+        await self.answer.wait()
+
+
+async def test_the_next_batch_does_not_wait_for_the_commit_of_the_one_before() -> None:
+    stop = asyncio.Event()
+    kafka = SlowCommits([{A: [record(A, n)]} for n in range(3)], stop)
+
+    async def batch(records: list[Record]) -> list[Step]:
+        if kafka.asked:
+            kafka.handled_while_committing += 1
+        return [COMMIT for _ in records]
+
+    loop = consumer(batch)
+    await asyncio.wait_for(loop._consume(kafka, stop), 5)  # type: ignore[arg-type]
+    # All three handled although the first commit never got its answer; one commit at a time.
+    assert kafka.handled_while_committing == 2 and kafka.asked == [{A: 1}]
+    kafka.answer.set()
+    await loop._commit_finished()
+    assert loop._offsets.pending({A}) == {A: 3}  # the rest goes with the next commit

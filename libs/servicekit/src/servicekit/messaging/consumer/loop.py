@@ -4,7 +4,10 @@ done with it (the work is durable, or the record was dead-lettered).
 - The handler decides per record (`step.py`): commit, or pause and retry. Anything handled but
   not committed comes back after a crash; the handler must make that a no-op.
 - Commits (`commit_tracking.py`): after each fetched batch, when partitions are revoked (the
-  rebalance listener waits for the records in flight first) and on shutdown.
+  rebalance listener waits for the records in flight first) and on shutdown. The commit after
+  a batch runs beside the next one (one commit at a time; what is done meanwhile goes with the
+  next), so a record does not wait for the broker to answer the commit of the one before it;
+  the revocation and the shutdown wait for it, then commit what is left.
 - Retries (`pause_retry.py`): exponential backoff, every assigned partition paused meanwhile,
   polling all along so the group keeps the member; the first success resumes.
 - Shutdown (`stop` set): no new record is started, those in flight finish, offsets are
@@ -96,6 +99,7 @@ class AtLeastOnceConsumer:
         self._offsets = CommitTracker()
         self._fence = RevocationFence()
         self._pauses = PauseRetry(self._log, name, self._gauges.paused)
+        self._committing: asyncio.Task[None] | None = None
         self.processed_total = 0
         self.retries_total = 0
         self.revocations_total = 0
@@ -140,6 +144,7 @@ class AtLeastOnceConsumer:
                 )
                 await sleep_unless_stopped(stop, delay)
             finally:
+                await self._commit_finished()
                 await commit_done(consumer, self._offsets, self._log)
                 self._consumer = None
                 with contextlib.suppress(Exception):
@@ -168,7 +173,7 @@ class AtLeastOnceConsumer:
                 # The record we paused for was given up (revoked, or shutting down): resume, so
                 # the next fetch starts from what is still ours; a failure pauses again.
                 self._pauses.resume(consumer)
-            await commit_done(consumer, self._offsets, self._log)
+            self._commit_in_background(consumer)
             self._measure_lag(consumer)
 
     async def _handle_batch(
@@ -247,6 +252,19 @@ class AtLeastOnceConsumer:
             self._pauses.pause(consumer, step.reason, tp, record.offset)
             await self._pauses.wait(consumer, backoff.next_delay(), stop)
 
+    def _commit_in_background(self, consumer: AIOKafkaConsumer) -> None:
+        if not self._offsets.pending(consumer.assignment()):
+            return
+        if self._committing is None or self._committing.done():
+            self._committing = asyncio.create_task(
+                commit_done(consumer, self._offsets, self._log), name="offset-commit"
+            )
+
+    async def _commit_finished(self) -> None:
+        """Wait for the commit running beside the batches (its failures are logged in it)."""
+        if self._committing is not None:
+            await asyncio.shield(self._committing)
+
     def _measure_lag(self, consumer: AIOKafkaConsumer) -> None:
         if self._gauges.lag is None:
             return
@@ -264,5 +282,6 @@ class AtLeastOnceConsumer:
         async with self._fence.revoking():
             # Every record in flight finished: commit them too, before the next owner starts.
             if consumer is not None:
+                await self._commit_finished()
                 await commit_done(consumer, self._offsets, self._log, only=revoked)
             self._offsets.forget(revoked)
