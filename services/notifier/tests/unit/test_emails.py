@@ -41,19 +41,24 @@ def test_reset_email_has_button_plain_link_and_text_part() -> None:
 
 
 def test_every_line_ends_in_crlf_and_is_at_most_998_characters() -> None:
-    """Bare CR or LF could end the message early on some servers (SMTP smuggling)."""
-    content = multipart_alternative(
-        subject="s",
-        sender="a@example.com",
+    """Bare CR or LF could end the message early on some servers (SMTP smuggling); long
+    non-ASCII headers are folded with CRLF too."""
+    email = multipart_alternative(
+        subject="Grüße " * 40,
+        sender="Zurücksetzen des Passworts " * 8 + "<no-reply@example.com>",
         to="b@example.com",
         sent_at=NOW,
         message_id_local="e",
         headers=(),
         text="line\rwith a bare CR\n.\nand a dot line\r\n" + "x" * 2000,
         html="<p>é</p>\n",
-    ).content
+    )
+    content = email.content
     assert content.count(b"\r") == content.count(b"\n") == content.count(b"\r\n")
     assert max(len(line) for line in content.split(b"\r\n")) <= 998
+    message = parsed(email)
+    assert message["Subject"] == "Grüße " * 40
+    assert message["From"].addresses[0].display_name == ("Zurücksetzen des Passworts " * 8).strip()
 
 
 def test_text_that_is_not_short_ascii_goes_quoted_printable_and_reads_back_the_same() -> None:

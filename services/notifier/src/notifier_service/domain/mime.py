@@ -21,8 +21,9 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from email.header import Header
-from email.utils import format_datetime, formataddr, parseaddr
+from email.headerregistry import Address
+from email.policy import SMTP
+from email.utils import format_datetime, parseaddr
 from functools import lru_cache
 
 import idna
@@ -71,7 +72,7 @@ def sendable_address(address: str) -> str:
 
 @dataclass(frozen=True)
 class _Sender:
-    header: str
+    header: str  # the whole From line
     address: str
     domain: str
 
@@ -82,9 +83,10 @@ def _sender(sender: str) -> _Sender:
     (the same few values for every email: parsed once)."""
     name, address = parseaddr(_header_value(sender))
     address = sendable_address(address)
-    header = formataddr((name, address), charset="utf-8") if name else address
+    # Quoted, and RFC 2047-encoded when not ASCII, by the email package (once per setting).
+    header = _fold("From", str(Address(display_name=name, addr_spec=address)))
     domain = sender.rpartition("@")[2].rstrip(">") or "pwreset.local"
-    return _Sender(_header_value(header), address, domain)
+    return _Sender(header, address, domain)
 
 
 def _header_value(value: str) -> str:
@@ -94,10 +96,19 @@ def _header_value(value: str) -> str:
 
 
 def _subject(subject: str) -> str:
+    """The Subject line; a plain one as it is, any other (not ASCII, very long) through the
+    email package's folding and RFC 2047 encoding."""
     _header_value(subject)
     if subject.isascii() and len(subject) <= 900:
-        return subject
-    return Header(subject, "utf-8").encode()  # RFC 2047 encoded words
+        return f"Subject: {subject}"
+    return _fold("Subject", subject)
+
+
+def _fold(name: str, value: str) -> str:
+    """`name: value`, folded with CRLF + space as SMTP wants it (the value was checked for line
+    breaks before)."""
+    folded: str = SMTP.header_factory(name, value).fold(policy=SMTP)
+    return folded.removesuffix("\r\n")
 
 
 MAX_LINE = 998  # RFC 5322, 2.1.1, without the CRLF
@@ -139,8 +150,8 @@ def multipart_alternative(
     # starts a hex pair or a soft line break).
     boundary = "=_" + secrets.token_hex(16)
     lines = [
-        f"Subject: {_subject(subject)}",
-        f"From: {source.header}",
+        _subject(subject),
+        source.header,
         f"To: {recipient}",
         f"Date: {format_datetime(sent_at)}",
         f"Message-ID: {message_id}",
