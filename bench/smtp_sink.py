@@ -5,7 +5,7 @@ Run as a process: `python -m bench.smtp_sink --port N --log FILE`. One line per 
 emails to recipients whose local part starts with `link-` (the confirm benchmark needs the
 token; parsing every message would cost the sink CPU the other rows should not pay). No fsync:
 unlike devinfra's capture, nothing here has to survive a crash, and the sink must not add disk
-latency.
+latency. Like devinfra's capture and the mail servers of production, it offers PIPELINING.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from typing import IO, Any
 
 from aiosmtpd.controller import Controller
 from devinfra.processes import free_port, port_accepts, stop_process, wait_until
+from devinfra.smtp_capture import OffersPipelining
 
 _MESSAGE_ID = re.compile(rb"^Message-ID:\s*(\S+)", re.IGNORECASE | re.MULTILINE)
 _LINK = re.compile(r"https?://[^\s<>\"')\]]+")
@@ -37,7 +38,7 @@ def first_link(content: bytes) -> str:
     return match.group() if match else "-"
 
 
-class TimestampingHandler:
+class TimestampingHandler(OffersPipelining):
     def __init__(self, log: IO[str]) -> None:
         self._log = log
 

@@ -72,3 +72,35 @@ async def test_wait_for_timeout_lists_received_mail(tmp_path: Path) -> None:
 def test_first_link_prefers_text_part() -> None:
     message = parse_message(bytes(_multipart("s", "https://text.test/ok?x=1")))
     assert first_link(message) == "https://text.test/ok?x=1"
+
+
+@pytest.mark.integration
+async def test_offers_pipelining_and_answers_pipelined_commands_in_order(
+    infra: Infrastructure,
+) -> None:
+    import asyncio
+
+    if infra.smtp is None:
+        pytest.skip(f"the capture server is the local provider's (smtp={infra.providers['smtp']})")
+    reader, writer = await asyncio.open_connection(infra.smtp_host, infra.smtp_port)
+
+    async def reply() -> list[bytes]:
+        lines = [await asyncio.wait_for(reader.readline(), 10)]
+        while lines[-1][3:4] == b"-":
+            lines.append(await asyncio.wait_for(reader.readline(), 10))
+        return lines
+
+    try:
+        await reply()  # greeting
+        writer.write(b"EHLO pipelined.test\r\n")
+        assert b"250-PIPELINING\r\n" in await reply()
+        to = f"pipelined-{uuid.uuid4().hex[:8]}@example.test"
+        writer.write(f"MAIL FROM:<a@example.test>\r\nRCPT TO:<{to}>\r\nDATA\r\n".encode())
+        answers = [(await reply())[-1][:3] for _ in range(3)]
+        assert answers == [b"250", b"250", b"354"]
+        writer.write(f"To: {to}\r\nSubject: pipelined\r\n\r\nhello\r\n.\r\n".encode())
+        assert (await reply())[-1][:3] == b"250"
+    finally:
+        writer.close()
+    found = await infra.mailbox.wait_for(lambda m: m["to"] == to, timeout=10)
+    assert found["subject"] == "pipelined"

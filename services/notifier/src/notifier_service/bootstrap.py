@@ -24,7 +24,7 @@ from notifier_service.adapters.deliveries_ledger import DATABASE_AWAY, Deliverie
 from notifier_service.adapters.smtp_sender import SmtpSender
 from notifier_service.core.config import Settings
 from notifier_service.domain.composition import EmailComposer
-from notifier_service.entrypoints.kafka_consumer import Deliver, EventRecords
+from notifier_service.entrypoints.kafka_consumer import DeliverAll, EventRecords
 from notifier_service.service_layer.deliver_email import EmailDelivery
 
 # Every event topic of the contracts is one the notifier turns into emails.
@@ -43,6 +43,7 @@ def smtp_sender(settings: Settings) -> SmtpSender:
         username=settings.smtp_username,
         password=password,
         timeout=settings.smtp_timeout_seconds,
+        connections=settings.smtp_connections,
     )
 
 
@@ -55,16 +56,20 @@ def event_consumer(
     max_retry_backoff_seconds: float,
     concurrency: int,
     kafka_options: dict[str, Any],
-    deliver: Deliver | None = None,
+    deliver_all: DeliverAll | None = None,
 ) -> tuple[AtLeastOnceConsumer, EventRecords]:
-    """The shared at-least-once loop around the notifier's entrypoint (`deliver`: tests may wrap
-    the use case's to watch it)."""
-    records = EventRecords(deliver or delivery.deliver, delivery.dead_letter)
+    """The shared at-least-once loop around the notifier's entrypoint: each fetch delivered as
+    one batch, retries one record at a time (`deliver_all`: tests may wrap the use case's to
+    watch it)."""
+    records = EventRecords(
+        delivery.deliver, delivery.dead_letter, deliver_all or delivery.deliver_all
+    )
     consumer = AtLeastOnceConsumer(
         bootstrap_servers=bootstrap_servers,
         group_id=group_id,
         topics=topics,
         handler=records.handle,
+        batch_handler=records.handle_batch,
         max_retry_backoff_seconds=max_retry_backoff_seconds,
         concurrency=concurrency,
         kafka_options=kafka_options,
@@ -129,6 +134,7 @@ async def build(settings: Settings) -> Notifier:
             notice_keys=settings.notice_keys,
             mail_from=settings.mail_from,
         ),
+        sends_at_once=settings.smtp_connections,
     )
     consumer, _ = event_consumer(
         delivery,
@@ -136,8 +142,9 @@ async def build(settings: Settings) -> Notifier:
         group_id=settings.kafka_consumer_group,
         topics=TOPICS,
         max_retry_backoff_seconds=settings.delivery_retry_max_seconds,
-        # Each delivery holds a pooled connection for its ledger claim and briefly takes a
-        # second one: more deliveries in flight than half the pool could wait on each other.
+        # (Retries, one record at a time.) Each delivery holds a pooled connection for its
+        # ledger claim and briefly takes a second one: more deliveries in flight than half the
+        # pool could wait on each other.
         concurrency=max(1, settings.db_pool_max_size // 2),
         kafka_options=kafka_options,
     )

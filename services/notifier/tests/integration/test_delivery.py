@@ -3,13 +3,13 @@ id."""
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
 
 import pytest
 from notifier_service.adapters.dead_letter_topic import DeadLetterCopies
 from notifier_service.adapters.deliveries_ledger import DeliveriesLedger
 from notifier_service.adapters.smtp_sender import SmtpSender
 from notifier_service.domain.composition import EmailComposer
+from notifier_service.domain.mime import multipart_alternative
 from notifier_service.domain.outcomes import AlreadyDelivered, Delivered
 from notifier_service.service_layer.deliver_email import EmailDelivery
 from notifier_service.service_layer.ports import TransientSmtpError
@@ -73,9 +73,16 @@ async def test_event_becomes_one_email_even_when_delivered_twice(infra, pool) ->
 
 async def test_unreachable_smtp_server_is_a_transient_error() -> None:
     sender = SmtpSender("127.0.0.1", 9, security="none", username=None, password=None, timeout=2)
-    message = EmailMessage()
-    message["To"] = "x@example.com"
-    message["From"] = "a@example.com"
-    message.set_content("x")
-    with pytest.raises(TransientSmtpError):
+    message = multipart_alternative(
+        subject="x",
+        sender="a@example.com",
+        to="x@example.com",
+        sent_at=datetime.now(UTC),
+        message_id_local="x",
+        headers=(),
+        text="x",
+        html="x",
+    )
+    with pytest.raises(TransientSmtpError) as refused:
         await sender.send(message)
+    assert refused.value.maybe_accepted is False

@@ -143,3 +143,66 @@ async def test_an_attempt_interrupted_after_its_claim_is_resent_and_counted(infr
     assert interrupted_resends() == before + 1
     await infra.mailbox.wait_for(lambda m: m["To"] == email, timeout=10)
     assert count_to(infra, email) == 1
+
+
+async def test_24_overlapping_batches_from_two_instances_send_each_event_once(infra, dsn) -> None:
+    """Rebalances and two instances hand out overlapping batches at the same moment: every
+    event is claimed by one batch (the others see it held and retry, or find it sent), so each
+    email goes out once."""
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=60)
+    prefix = f"overlap-{uuid.uuid4().hex[:8]}"
+    events = [event_to(f"{prefix}-{n}@example.com") for n in range(12)]
+    (first, s1), (second, s2) = (
+        instance(infra, DeliveriesLedger(pool)),
+        instance(infra, DeliveriesLedger(pool)),
+    )
+    batches = [events[n % 5 :] + events[: n % 5] for n in range(24)]
+    try:
+        results = await asyncio.gather(
+            *((first, second)[n % 2].deliver_all(batch) for n, batch in enumerate(batches))
+        )
+        retried = {
+            event.id: event
+            for outcomes, batch in zip(results, batches, strict=True)
+            for outcome, event in zip(outcomes, batch, strict=True)
+            if isinstance(outcome, Retry)
+        }
+        for event in retried.values():  # the record's retry: delivered now, or found sent
+            assert await first.deliver(event) in (Delivered(), AlreadyDelivered())
+    finally:
+        await s1.close()
+        await s2.close()
+    assert sum(isinstance(o, Delivered) for r in results for o in r) <= len(events)
+    for n in range(len(events)):
+        await infra.mailbox.wait_for(lambda m, n=n: m["To"] == f"{prefix}-{n}@example.com", 10)
+    await asyncio.sleep(0.5)  # a second copy would be here by now
+    for n in range(len(events)):
+        assert count_to(infra, f"{prefix}-{n}@example.com") == 1
+    statuses = await pool.fetch(
+        "SELECT status FROM deliveries WHERE event_id = ANY($1)", [e.id for e in events]
+    )
+    assert [s["status"] for s in statuses] == ["sent"] * len(events)
+    await pool.close()
+
+
+async def test_the_locks_of_a_claim_are_free_once_it_ends(pool) -> None:
+    """Another instance must not wait on an event once its attempt is over, whether the block
+    ended normally or with an error (the pool's reset of the connection unlocks)."""
+    ledger = DeliveriesLedger(pool)
+    ids = [str(uuid.uuid4()) for _ in range(3)]
+    for failing in (False, True):
+        try:
+            async with ledger.claim([(i, "t") for i in ids], wait=False) as claims:
+                assert sorted(claims) == sorted(ids)
+                if failing:
+                    raise RuntimeError("the body failed")
+        except RuntimeError:
+            pass
+        async with pool.acquire() as other:
+            taken = await other.fetch(
+                "SELECT pg_try_advisory_lock(hashtextextended(i, 0)) AS got"
+                " FROM unnest($1::text[]) AS i",
+                ids,
+            )
+            assert [row["got"] for row in taken] == [True] * 3
+            await other.execute("SELECT pg_advisory_unlock_all()")

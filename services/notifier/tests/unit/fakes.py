@@ -4,19 +4,22 @@ sender that keeps what it was handed, a dead-letter topic that keeps its copies,
 
 import asyncio
 import contextlib
+import email
+import email.policy
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
 from aiokafka.structs import ConsumerRecord
 from notifier_service.domain.composition import EmailComposer
+from notifier_service.domain.mime import OutgoingEmail
 from notifier_service.service_layer.deliver_email import EmailDelivery
 from notifier_service.service_layer.ports import (
     DeadLetterTopicUnavailable,
-    DeliveryBusy,
+    EventKey,
     LedgerUnavailable,
     Origin,
 )
@@ -38,9 +41,8 @@ class Row:
     attempts: int = 0
 
 
-@dataclass
+@dataclass(frozen=True)
 class FakeClaim:
-    ledger: "FakeLedger"
     event_id: str
     previous_status: str | None
     attempts: int
@@ -53,12 +55,6 @@ class FakeClaim:
     def interrupted(self) -> bool:
         return self.previous_status == "sending"
 
-    async def refused(self) -> None:
-        self.ledger.check_reachable()
-        row = self.ledger.rows[self.event_id]
-        if row.status == "sending":
-            row.status = "failed"
-
 
 @dataclass
 class FakeLedger:
@@ -67,6 +63,9 @@ class FakeLedger:
     away: bool = False  # every statement fails, as with the database down
     busy: set[str] = field(default_factory=set)  # held by another instance
     lose_next_record_sent: bool = False  # the database goes away right after the SMTP accept
+    claims: int = 0  # how many claim statements (one per batch)
+    writes: int = 0  # how many record_sent statements
+    write_seconds: float = 0.0  # how long one takes
     _locks: defaultdict[str, asyncio.Lock] = field(
         default_factory=lambda: defaultdict(asyncio.Lock)
     )
@@ -76,26 +75,49 @@ class FakeLedger:
             raise LedgerUnavailable(ConnectionRefusedError(111, "Connection refused"))
 
     @contextlib.asynccontextmanager
-    async def claim(self, event_id: str, event_type: str) -> AsyncIterator[FakeClaim]:
+    async def claim(
+        self, events: Sequence[EventKey], *, wait: bool
+    ) -> AsyncIterator[Mapping[str, FakeClaim]]:
         self.check_reachable()
-        if event_id in self.busy:
-            raise DeliveryBusy(f"event {event_id} is being delivered by another instance")
-        async with self._locks[event_id]:
-            row = self.rows.get(event_id)
-            previous = row.status if row else None
-            if previous not in SETTLED:
-                row = self.rows.setdefault(event_id, Row(event_type, "sending"))
-                row.status = "sending"
-                row.attempts += 1
-            await asyncio.sleep(0)  # let concurrent claims queue up on the lock
-            yield FakeClaim(self, event_id, previous, row.attempts if row else 0)
+        self.claims += 1
+        types = dict(reversed(events))
+        async with contextlib.AsyncExitStack() as held:
+            claimed: dict[str, FakeClaim] = {}
+            for event_id in sorted(types):  # one order for everyone: no deadlock
+                lock = self._locks[event_id]
+                if event_id in self.busy or (lock.locked() and not wait):
+                    continue
+                await held.enter_async_context(lock)
+                row = self.rows.get(event_id)
+                previous = row.status if row else None
+                if previous not in SETTLED:
+                    row = self.rows.setdefault(event_id, Row(types[event_id], "sending"))
+                    row.status = "sending"
+                    row.attempts += 1
+                claimed[event_id] = FakeClaim(event_id, previous, row.attempts if row else 0)
+            await asyncio.sleep(0)  # let concurrent claims queue up on the locks
+            yield claimed
 
-    async def record_sent(self, event_id: str, event_type: str) -> None:
+    async def record_sent(self, events: Sequence[EventKey]) -> None:
+        if not events:
+            return
         self.check_reachable()
+        self.writes += 1
+        await asyncio.sleep(self.write_seconds)
         if self.lose_next_record_sent:
             self.lose_next_record_sent = False
             raise LedgerUnavailable(ConnectionResetError("connection lost"))
-        self.rows.setdefault(event_id, Row(event_type, "sent")).status = "sent"
+        for event_id, event_type in events:
+            self.rows.setdefault(event_id, Row(event_type, "sent")).status = "sent"
+
+    async def refused(self, event_ids: Sequence[str]) -> None:
+        if not event_ids:
+            return
+        self.check_reachable()
+        for event_id in event_ids:
+            row = self.rows[event_id]
+            if row.status == "sending":
+                row.status = "failed"
 
     async def dead_lettered(self, origin: Origin) -> bool:
         self.check_reachable()
@@ -116,29 +138,56 @@ class FakeLedger:
         return row.status if row else None
 
 
+def parsed(sent: OutgoingEmail) -> EmailMessage:
+    """The message as a mail client reads it."""
+    message = email.message_from_bytes(sent.content, policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
 @dataclass
 class FakeSender:
-    """`fail_with`: raised by every send; `accept_then_fail`: the server takes the message, then
-    the connection drops before we hear so (the message is remembered as accepted)."""
+    """`fail_with`: raised by every send (`fail_for`: by the sends to one recipient);
+    `accept_then_fail`: the server takes the message, then the connection drops before we hear
+    so (the message is remembered as accepted). `seconds`: how long a send takes."""
 
-    sent: list[EmailMessage] = field(default_factory=list)
+    sent: list[OutgoingEmail] = field(default_factory=list)
     fail_with: Exception | None = None
+    fail_for: dict[str, Exception] = field(default_factory=dict)
     accept_then_fail: Exception | None = None
+    seconds: float = 0.0
+    on_send: Callable[[OutgoingEmail], None] | None = None  # called as each send starts
+    tried: list[str] = field(default_factory=list)  # recipients, in the order sends started
+    in_flight: list[str] = field(default_factory=list)
+    most_at_once: int = 0
+    overlapped_per_recipient: bool = False
     _accepted: set[str] = field(default_factory=set)
 
-    async def send(self, message: EmailMessage) -> None:
-        if self.fail_with is not None:
-            raise self.fail_with
-        self.sent.append(message)
-        self._accepted.add(str(message["Message-ID"]).strip("<>").partition("@")[0])
-        if self.accept_then_fail is not None:
-            raise self.accept_then_fail
+    async def send(self, message: OutgoingEmail) -> None:
+        if self.on_send is not None:
+            self.on_send(message)
+        self.tried.append(message.recipient)
+        if message.recipient in self.in_flight:
+            self.overlapped_per_recipient = True
+        self.in_flight.append(message.recipient)
+        self.most_at_once = max(self.most_at_once, len(self.in_flight))
+        try:
+            await asyncio.sleep(self.seconds)
+            failure = self.fail_for.get(message.recipient, self.fail_with)
+            if failure is not None:
+                raise failure
+            self.sent.append(message)
+            self._accepted.add(message.message_id_local_part)
+            if self.accept_then_fail is not None:
+                raise self.accept_then_fail
+        finally:
+            self.in_flight.remove(message.recipient)
 
     def accepted(self, message_id_local_part: str) -> bool:
         return message_id_local_part in self._accepted
 
-    def sent_to(self, address: str) -> list[EmailMessage]:
-        return [m for m in self.sent if m["To"] == address]
+    def sent_to(self, address: str) -> list[OutgoingEmail]:
+        return [m for m in self.sent if m.recipient == address]
 
 
 @dataclass
@@ -167,9 +216,16 @@ class World:
     topic: FakeDeadLetterTopic = field(default_factory=FakeDeadLetterTopic)
     clock: FakeClock = field(default_factory=FakeClock)
 
-    def delivery(self) -> EmailDelivery:
+    def delivery(self, *, sends_at_once: int = 4) -> EmailDelivery:
         composer = EmailComposer(link_keys={"k1": KEY}, notice_keys={}, mail_from=MAIL_FROM)
-        return EmailDelivery(self.ledger, self.sender, self.topic, composer, clock=self.clock)
+        return EmailDelivery(
+            self.ledger,
+            self.sender,
+            self.topic,
+            composer,
+            sends_at_once=sends_at_once,
+            clock=self.clock,
+        )
 
 
 def reset_record(
@@ -178,11 +234,13 @@ def reset_record(
     kid: str = "k1",
     minutes_valid: int = 30,
     offset: int = 7,
+    account_id: uuid.UUID | None = None,
     **changes: object,
 ) -> ConsumerRecord[bytes, bytes]:
-    """A ResetRequested record as the reset service's relay writes it; `changes` alter the event
-    after sealing (what a forger who copied a sealed link would do)."""
-    request_id, account_id = uuid.uuid4(), uuid.uuid4()
+    """A ResetRequested record as the reset service's relay writes it (a new account unless
+    `account_id` is given); `changes` alter the event after sealing (what a forger who copied a
+    sealed link would do)."""
+    request_id, account_id = uuid.uuid4(), account_id or uuid.uuid4()
     binding = reset_link_binding(request_id=request_id, account_id=account_id, recipient=to)
     event = ResetRequestedV1(
         request_id=request_id,

@@ -17,6 +17,8 @@ from pwreset_contracts.binding import registration_link_binding, second_factor_u
 from pwreset_contracts.cloudevents_kafka import ReceivedEvent
 from pwreset_contracts.sealed import seal
 
+from .fakes import parsed
+
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 KEY = b"K" * 32
 UNDO = "https://id.example.com/this-wasnt-me?token=undo_TOKEN-1"
@@ -55,8 +57,9 @@ def second_factor_event(email: str = "ada@example.com", **changes: object) -> Se
 
 
 def test_turned_on_email_has_the_undo_button_and_link() -> None:
-    message = notifications().compose(received(second_factor_event()), NOW)
-    assert message is not None
+    composed = notifications().compose(received(second_factor_event()), NOW)
+    assert composed is not None
+    message = parsed(composed)
     assert message["Subject"] == "Two-factor authentication was turned on"
     assert message["To"] == "ada@example.com"
     html = unescape(message.get_body(("html",)).get_content())
@@ -108,8 +111,10 @@ def test_registration_emails() -> None:
             ),
         ),
     )
-    message = notifications().compose(received(event), NOW)
-    assert message is not None and message["Subject"] == "Confirm your email address"
+    composed = notifications().compose(received(event), NOW)
+    assert composed is not None
+    message = parsed(composed)
+    assert message["Subject"] == "Confirm your email address"
     assert f'href="{VERIFY}"' in message.get_body(("html",)).get_content()
     assert "24 hours" in message.get_body(("plain",)).get_content()
     # Past its lifetime the link helps nobody: no email.
@@ -125,8 +130,10 @@ def test_registration_emails() -> None:
         expires_at=NOW + timedelta(hours=24),
         kind="already_registered",
     )
-    notice = notifications().compose(received(known), NOW)
-    assert notice is not None and notice["Subject"] == "You already have an account"
+    composed_notice = notifications().compose(received(known), NOW)
+    assert composed_notice is not None
+    notice = parsed(composed_notice)
+    assert notice["Subject"] == "You already have an account"
     assert "http" not in notice.get_body(("plain",)).get_content()
     assert render_already_registered_email().html.count("<a ") == 0
     assert render_verify_email(link=VERIFY, hours_valid=24).html.count(VERIFY) >= 3

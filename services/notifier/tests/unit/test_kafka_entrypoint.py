@@ -1,8 +1,11 @@
 """The Kafka entrypoint: what each record becomes for the consumer loop (commit, or pause and
 retry), and what goes to the dead-letter topic; the use case behind it runs on the fakes."""
 
-from notifier_service.domain.outcomes import Retry
+from collections.abc import Sequence
+
+from notifier_service.domain.outcomes import DeliveryOutcome, Retry
 from notifier_service.entrypoints.kafka_consumer import EventRecords
+from notifier_service.service_layer.ports import TransientSmtpError
 from pwreset_contracts.cloudevents_kafka import ReceivedEvent
 from servicekit.messaging.consumer import COMMIT, PauseAndRetry
 
@@ -11,13 +14,13 @@ from .fakes import World, event_of, record_of, reset_record
 
 def entrypoint(world: World) -> EventRecords:
     delivery = world.delivery()
-    return EventRecords(delivery.deliver, delivery.dead_letter)
+    return EventRecords(delivery.deliver, delivery.dead_letter, delivery.deliver_all)
 
 
 async def test_a_delivered_event_is_committed() -> None:
     world = World()
     assert await entrypoint(world).handle(reset_record("ada@example.com")) == COMMIT
-    assert [m["To"] for m in world.sender.sent] == ["ada@example.com"]
+    assert [m.recipient for m in world.sender.sent] == ["ada@example.com"]
     assert world.topic.copies == []
 
 
@@ -96,3 +99,65 @@ async def test_a_bug_dead_letters_the_record_so_the_partition_moves_on() -> None
     assert await records.handle(reset_record()) == COMMIT
     ((_, reason),) = world.topic.copies
     assert reason == "unexpected KeyError: 'bug'"
+
+
+async def test_a_batch_is_one_delivery_and_one_step_per_record_in_order() -> None:
+    world = World()
+    garbage = record_of([], b"x", offset=2)
+    forged = reset_record("ada@example.com", email="mallory@evil.example", offset=3)
+    batch = [reset_record("a@example.com", offset=1), garbage, forged]
+    batch += [reset_record("b@example.com", offset=4)]
+    steps = await entrypoint(world).handle_batch(batch)
+    assert steps == [COMMIT] * 4
+    assert sorted(m.recipient for m in world.sender.sent) == ["a@example.com", "b@example.com"]
+    assert [copied.offset for copied, _ in world.topic.copies] == [2, 3]
+    assert (world.ledger.claims, world.ledger.writes) == (1, 1)
+
+
+async def test_a_batch_while_smtp_refuses_asks_for_a_retry_of_every_record() -> None:
+    world = World()
+    world.sender.fail_with = TransientSmtpError("451 4.3.0 try later", maybe_accepted=False)
+    batch = [reset_record(f"u{n}@example.com", offset=n) for n in range(3)]
+    steps = await entrypoint(world).handle_batch(batch)
+    assert steps == [PauseAndRetry("TransientSmtpError: 451 4.3.0 try later")] * 3
+    assert world.sender.sent == [] and world.topic.copies == []
+
+
+async def test_a_bug_in_a_batch_handles_its_records_one_by_one_and_dead_letters_only_it() -> None:
+    world = World()
+    delivery = world.delivery()
+
+    async def buggy_batch(events: Sequence[ReceivedEvent]) -> list[DeliveryOutcome]:
+        raise KeyError("bug")
+
+    bad = reset_record("bad@example.com", offset=2)
+    bad_id = event_of(bad).id
+
+    async def deliver(event: ReceivedEvent) -> DeliveryOutcome:
+        if event.id == bad_id:
+            raise KeyError("bug")
+        return await delivery.deliver(event)
+
+    records = EventRecords(deliver, delivery.dead_letter, buggy_batch)
+    batch = [reset_record("a@example.com", offset=1), bad, reset_record("c@example.com", offset=3)]
+    assert await records.handle_batch(batch) == [COMMIT] * 3
+    assert sorted(m.recipient for m in world.sender.sent) == ["a@example.com", "c@example.com"]
+    ((copied, reason),) = world.topic.copies
+    assert copied is bad and reason == "unexpected KeyError: 'bug'"
+
+
+async def test_one_by_one_stops_a_partition_at_its_first_retry() -> None:
+    """After a record that must be retried, the rest of its partition waits (per-key order)."""
+    world = World()
+    delivery = world.delivery()
+
+    async def buggy_batch(events: Sequence[ReceivedEvent]) -> list[DeliveryOutcome]:
+        raise KeyError("bug")
+
+    records = EventRecords(delivery.deliver, delivery.dead_letter, buggy_batch)
+    world.sender.fail_for["a@example.com"] = TransientSmtpError("451", maybe_accepted=False)
+    batch = [reset_record("a@example.com", offset=1), reset_record("b@example.com", offset=2)]
+    steps = await records.handle_batch(batch)
+    assert steps[0] == PauseAndRetry("TransientSmtpError: 451")
+    assert isinstance(steps[1], PauseAndRetry)
+    assert world.sender.tried == ["a@example.com"]  # b waits for a: same partition

@@ -3,6 +3,10 @@
 Run as a process:
     python -m devinfra.smtp_capture --host 127.0.0.1 --port 2525 --maildir DIR [--print]
 
+It offers PIPELINING (RFC 2920), as the mail servers the notifier meets in production do, so
+tests go through the notifier's pipelined path. (aiosmtpd reads commands one line at a time
+from a stream, so pipelined commands are answered in order; it only does not say so.)
+
 Fault injection: the mode file (default DIR/../smtp-mode) is read on every message.
 Its first word decides the answer to DATA:
     accept (or no file)  store the message, 250
@@ -62,7 +66,17 @@ def store_message(maildir: Path, content: bytes, mail_from: str, rcpt_tos: list[
     return final
 
 
-class CaptureHandler:
+class OffersPipelining:
+    """An aiosmtpd handler mixin: PIPELINING in the EHLO answer."""
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname  # what aiosmtpd does itself when no handler hooks EHLO
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
+
+class CaptureHandler(OffersPipelining):
     """aiosmtpd handler: store (or refuse, per the mode file) each message."""
 
     def __init__(self, maildir: Path, mode_file: Path, echo: bool) -> None:

@@ -1,28 +1,38 @@
 """The delivery ledger: which events already produced an email (keyed by CloudEvent id).
 
 Effectively once, across redeliveries and notifier instances:
-- `claim` takes a PostgreSQL advisory lock on the event id, on a connection of its own held for
+- `claim` takes a PostgreSQL advisory lock on each event id, on a connection of its own held for
   the whole attempt, so two instances never send the same event at the same time (the second
-  waits, then finds it sent). A crashed instance's connection closes and frees the lock at once.
+  waits, then finds it sent). A crashed instance's connection closes and frees the locks at once.
 - Before the SMTP call the row says 'sending'; after the server accepted, 'sent'. A redelivered
   event whose row still says 'sending' was interrupted between those two writes: the server may
   or may not have accepted it. It is sent again (a lost reset email is worse than a second copy
   carrying the same Message-ID) and counted as `interrupted`, so the remaining window is visible.
+
+A claim covers a whole fetched batch in one round trip (`claim_deliveries`, migration 0003: lock
+them all, then read and mark them 'sending') and ends with its connection's release; 'sent' and
+'failed' are written for many events per statement. The same rows and locks as one event at a
+time, without round trips per event (docs/benchmarks.md).
 """
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from notifier_service.service_layer.ports import DeliveryBusy, LedgerUnavailable, Origin
+from notifier_service.service_layer.ports import EventKey, LedgerUnavailable, Origin
 
 SETTLED = ("sent", "dead_lettered")
 # Whatever only says "the database is away right now" (TimeoutError: the pool's command_timeout).
 DATABASE_AWAY = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+LOCK_RETRY_SECONDS = 0.05
+
+# Migration 0003: tries the lock of every event, then, holding them, reads and marks 'sending'
+# the rows (two statements in one round trip; the second sees what the last holder left).
+CLAIM = "SELECT event_id, locked, previous_status, attempts FROM claim_deliveries($1, $2)"
 
 
 @contextlib.contextmanager
@@ -34,12 +44,11 @@ def _database_away() -> Iterator[None]:
         raise LedgerUnavailable(exc) from exc
 
 
-@dataclass
+@dataclass(frozen=True)
 class Claim:
     event_id: str
     previous_status: str | None
     attempts: int
-    _conn: PoolConnectionProxy
 
     @property
     def settled(self) -> bool:
@@ -50,14 +59,12 @@ class Claim:
         """An earlier attempt died after claiming and before settling (see module doc)."""
         return self.previous_status == "sending"
 
-    async def refused(self) -> None:
-        """The server said no (4xx) or could not be reached: nothing was accepted."""
-        with _database_away():
-            await self._conn.execute(
-                """UPDATE deliveries SET status = 'failed', updated_at = now()
-                   WHERE event_id = $1 AND status = 'sending'""",
-                self.event_id,
-            )
+
+def _unique(events: Sequence[EventKey]) -> tuple[list[str], list[str]]:
+    """Ids and types, each event once (one statement must not upsert a row twice)."""
+    first = dict(reversed(events))
+    ids = list(dict.fromkeys(event_id for event_id, _ in events))
+    return ids, [first[event_id] for event_id in ids]
 
 
 class DeliveriesLedger:
@@ -75,63 +82,69 @@ class DeliveriesLedger:
             )
         )
 
-    async def record_sent(self, event_id: str, event_type: str) -> None:
+    async def record_sent(self, events: Sequence[EventKey]) -> None:
+        if not events:
+            return
+        ids, types = _unique(events)
         with _database_away():
             await self._pool.execute(
                 """INSERT INTO deliveries (event_id, event_type, status, sent_at)
-                   VALUES ($1, $2, 'sent', now())
+                   SELECT event_id, event_type, 'sent', now()
+                   FROM unnest($1::text[], $2::text[]) AS s (event_id, event_type)
                    ON CONFLICT (event_id) DO UPDATE
                    SET status = 'sent', sent_at = now(), updated_at = now()""",
-                event_id,
-                event_type,
+                ids,
+                types,
+            )
+
+    async def refused(self, event_ids: Sequence[str]) -> None:
+        if not event_ids:
+            return
+        with _database_away():
+            await self._pool.execute(
+                """UPDATE deliveries SET status = 'failed', updated_at = now()
+                   WHERE event_id = ANY($1::text[]) AND status = 'sending'""",
+                list(event_ids),
             )
 
     @contextlib.asynccontextmanager
-    async def claim(self, event_id: str, event_type: str) -> AsyncIterator[Claim]:
-        """Hold the event exclusively and mark it 'sending' unless it is settled already.
-        Errors of the body (the SMTP send) pass through untouched; only the ledger's own
+    async def claim(
+        self, events: Sequence[EventKey], *, wait: bool
+    ) -> AsyncIterator[Mapping[str, Claim]]:
+        """Hold the events exclusively and mark each 'sending' unless it is settled already.
+        Errors of the body (the SMTP sends) pass through untouched; only the ledger's own
         statements become LedgerUnavailable."""
+        ids, types = _unique(events)
         with _database_away():
             conn = await self._pool.acquire()
         try:
             with _database_away():
-                await self._lock(conn, event_id)
-            try:
-                with _database_away():
-                    previous = await conn.fetchrow(
-                        "SELECT status, attempts FROM deliveries WHERE event_id = $1", event_id
-                    )
-                    status = previous["status"] if previous else None
-                    attempts = previous["attempts"] if previous else 0
-                    if status not in SETTLED:
-                        attempts = await conn.fetchval(
-                            """INSERT INTO deliveries (event_id, event_type, status, attempts)
-                               VALUES ($1, $2, 'sending', 1)
-                               ON CONFLICT (event_id) DO UPDATE
-                               SET status = 'sending', attempts = deliveries.attempts + 1,
-                                   updated_at = now()
-                               RETURNING attempts""",
-                            event_id,
-                            event_type,
-                        )
-                yield Claim(event_id, status, attempts, conn)
-            finally:
-                # A broken connection has lost the lock already; the pool replaces it.
-                with contextlib.suppress(*DATABASE_AWAY):
-                    await conn.execute(
-                        "SELECT pg_advisory_unlock(hashtextextended($1, 0))", event_id
-                    )
+                claims = await self._claim(conn, ids, types, wait)
+            yield claims
         finally:
+            # Releasing the connection unlocks: the pool resets it first, and asyncpg's reset
+            # runs pg_advisory_unlock_all() (a broken connection is closed instead, which frees
+            # its locks as well). One round trip, not two.
             await self._pool.release(conn)
 
-    async def _lock(self, conn: PoolConnectionProxy, event_id: str) -> None:
-        deadline = asyncio.get_running_loop().time() + self._lock_wait
-        while not await conn.fetchval(
-            "SELECT pg_try_advisory_lock(hashtextextended($1, 0))", event_id
-        ):
-            if asyncio.get_running_loop().time() >= deadline:
-                raise DeliveryBusy(f"event {event_id} is being delivered by another instance")
-            await asyncio.sleep(0.05)
+    async def _claim(
+        self, conn: PoolConnectionProxy, ids: list[str], types: list[str], wait: bool
+    ) -> dict[str, Claim]:
+        """The claims of the events whose lock this connection now holds (with `wait`, after
+        trying again for a while those another instance holds)."""
+        claims: dict[str, Claim] = {}
+        pending = dict(zip(ids, types, strict=True))
+        deadline = asyncio.get_running_loop().time() + (self._lock_wait if wait else 0.0)
+        while pending:
+            for row in await conn.fetch(CLAIM, list(pending), list(pending.values())):
+                if row["locked"]:
+                    event_id = row["event_id"]
+                    del pending[event_id]
+                    claims[event_id] = Claim(event_id, row["previous_status"], row["attempts"])
+            if not pending or asyncio.get_running_loop().time() >= deadline:
+                break
+            await asyncio.sleep(LOCK_RETRY_SECONDS)
+        return claims
 
     async def record_dead_letter(
         self,

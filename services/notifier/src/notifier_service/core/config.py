@@ -28,6 +28,8 @@ class Settings(KafkaSettings):  # KAFKA_* variables: servicekit.messaging.kafka_
     smtp_password: SecretStr | None = None
     # Well under the consumer's max poll interval, so a hung server cannot stall the group.
     smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # How many emails go out at once, each on an SMTP connection of its own (reused).
+    smtp_connections: int = Field(default=4, ge=1, le=32)
     mail_from: str = "Password reset <no-reply@pwreset.local>"
     # Longest wait between two tries of an email the SMTP server (or a dependency) refused for
     # now; consumption stays paused meanwhile.

@@ -7,7 +7,6 @@ record's own id, account id and recipient, so a record whose fields were changed
 
 from dataclasses import dataclass
 from datetime import datetime
-from email.message import EmailMessage
 
 from pwreset_contracts import (
     PasswordChangedV1,
@@ -27,6 +26,7 @@ from notifier_service.domain.emails import (
     render_second_factor_email,
     render_verify_email,
 )
+from notifier_service.domain.mime import OutgoingEmail, UnsendableAddress
 
 
 class UndeliverableEvent(Exception):
@@ -49,7 +49,7 @@ class EmailComposer:
     notice_keys: dict[str, bytes]  # open identity's links (shared with identity only)
     mail_from: str
 
-    def compose(self, event: ReceivedEvent, now: datetime) -> EmailMessage | None:
+    def compose(self, event: ReceivedEvent, now: datetime) -> OutgoingEmail | None:
         """The email an event asks for, or None when it is no longer worth sending."""
         data = event.data
         if isinstance(data, ResetRequestedV1):
@@ -90,9 +90,12 @@ class EmailComposer:
                 rendered = render_verify_email(link=link, hours_valid=hours)
         else:
             raise UndeliverableEvent(f"no email for event type {event.type}")
-        return build_message(
-            rendered, to=data.email, sender=self.mail_from, event_id=event.id, sent_at=now
-        )
+        try:
+            return build_message(
+                rendered, to=data.email, sender=self.mail_from, event_id=event.id, sent_at=now
+            )
+        except UnsendableAddress as exc:
+            raise UndeliverableEvent(f"recipient: {exc}") from exc
 
 
 def _open(value: SealedValue, keys: dict[str, bytes], binding: str) -> str:

@@ -1,22 +1,26 @@
 """The notifier's use case: one event, one email, once; or its record dead-lettered.
 
-`deliver` owns claim -> compose -> send -> record, and `dead_letter` owns the dead-letter copy
-and its ledger row. They are the only place that turns SMTP, ledger and dead-letter-topic errors
-into an outcome: `Retry` (a dependency is away or busy), `DeadLetter` (it can never become an
+`deliver_all` owns claim -> compose -> send -> record for a fetched batch of events (`deliver`
+is the batch of one the retry path uses), and `dead_letter` owns the dead-letter copy and its
+ledger row. They are the only place that turns SMTP, ledger and dead-letter-topic errors into
+an outcome: `Retry` (a dependency is away or busy), `DeadLetter` (it can never become an
 email), or done. Exactly once, as far as SMTP allows (docs/delivery.md):
-- the ledger claim holds the event exclusively for the whole attempt, so two instances never
+- the ledger claim holds each event exclusively for the whole attempt, so two instances never
   send it at the same time; a settled event is skipped;
 - an attempt that died between the SMTP accept and the ledger write left the row 'sending': the
   email is sent again, counted and logged as interrupted (the one window left open);
 - a ledger write that failed after the server accepted is only written on the retry: the sender
   remembers what it handed over;
 - a refused send (nothing accepted) marks the claim 'failed', so a redelivery is a fresh try.
+
+A batch is claimed in one go; how its emails go out (side by side, in order per key, each
+recorded as soon as it was accepted, nothing new after a "try later") is batch_sends.py.
 """
 
 import contextlib
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from email.message import EmailMessage
 
 from pwreset_contracts.cloudevents_kafka import ReceivedEvent
 from servicekit.messaging.consumer import ConsumedRecord
@@ -26,6 +30,7 @@ from servicekit.runtime.logging import mask_email
 from notifier_service import metrics
 from notifier_service.domain.addresses import scrub
 from notifier_service.domain.composition import EmailComposer, UnboundSeal, UndeliverableEvent
+from notifier_service.domain.mime import OutgoingEmail
 from notifier_service.domain.outcomes import (
     AlreadyDelivered,
     DeadLetter,
@@ -36,11 +41,11 @@ from notifier_service.domain.outcomes import (
     Expired,
     Retry,
 )
+from notifier_service.service_layer.batch_sends import Attempt, SentRecords, send_all
 from notifier_service.service_layer.ports import (
     Claim,
     Clock,
     DeadLetterTopic,
-    DeliveryBusy,
     DeliveryLedger,
     DependencyUnavailable,
     EmailSender,
@@ -55,7 +60,7 @@ mail_log = logging.getLogger("notifier.notifications")
 dead_letter_log = logging.getLogger("notifier.dead_letters")
 
 # Try again later: nothing was settled, the record comes back after the backoff.
-RETRY = (TransientSmtpError, DeliveryBusy, DependencyUnavailable)
+RETRY = (TransientSmtpError, DependencyUnavailable)
 # Never an email: the record goes to the dead-letter topic.
 GIVE_UP = (PermanentSmtpError, UndeliverableEvent)
 REASON_MAX_LENGTH = 500
@@ -80,9 +85,11 @@ class EmailDelivery:
         dead_letters: DeadLetterTopic,
         composer: EmailComposer,
         *,
+        sends_at_once: int = 4,
         clock: Clock = utc_now,
     ) -> None:
         self._ledger = ledger
+        self._sends_at_once = max(1, sends_at_once)
         self._sender = sender
         self._dead_letters = dead_letters
         self._composer = composer
@@ -90,68 +97,152 @@ class EmailDelivery:
 
     # -- deliver ---------------------------------------------------------------------------
     async def deliver(self, event: ReceivedEvent) -> DeliveryOutcome:
-        """Unexpected errors (bugs) propagate: the caller knows the record and dead-letters it."""
+        """One event; if another instance holds it, wait for it a while (the retry path)."""
+        (outcome,) = await self.deliver_all([event], wait=True)
+        return outcome
+
+    async def deliver_all(
+        self, events: Sequence[ReceivedEvent], *, wait: bool = False
+    ) -> list[DeliveryOutcome]:
+        """Each event's outcome, in order. An event another instance holds is a Retry at once
+        (unless `wait`), so it does not hold up the batch. Unexpected errors (bugs) propagate
+        once the rest of the batch is settled: the caller then handles its records one by
+        one, and dead-letters the one that fails."""
+        first: dict[str, ReceivedEvent] = {}
+        for event in events:
+            first.setdefault(event.id, event)
         try:
-            return await self._deliver(event)
+            outcomes = await self._deliver(list(first.values()), wait)
         except RETRY as exc:
-            return Retry(retry_reason(exc))
-        except GIVE_UP as exc:
-            return DeadLetter(f"{type(exc).__name__}: {exc}")
+            retry = Retry(retry_reason(exc))
+            outcomes = {event_id: retry for event_id in first}
+        result: list[DeliveryOutcome] = []
+        seen: set[str] = set()
+        for event in events:
+            outcome = outcomes[event.id]
+            if event.id in seen and not isinstance(outcome, Retry):
+                outcome = AlreadyDelivered()  # a second copy of an event in the same batch
+            seen.add(event.id)
+            result.append(outcome)
+        return result
 
-    async def _deliver(self, event: ReceivedEvent) -> DeliveryOutcome:
-        async with self._ledger.claim(event.id, event.type) as claim:
-            if claim.settled:
-                delivery_log.info(
-                    "already delivered; skipped", extra={"fields": {"event_id": event.id}}
-                )
-                return AlreadyDelivered()
-            if self._sender.accepted(event.id):
-                # Sent by this process, but the ledger write failed (database away): record only.
-                await self._ledger.record_sent(event.id, event.type)
-                return AlreadyDelivered(recorded_now=True)
-            if claim.interrupted:
-                metrics.INTERRUPTED_RESENDS.inc()
-                delivery_log.warning(
-                    "resending after an interrupted attempt; the server may have it already",
-                    extra={"fields": {"event_id": event.id, "attempts": claim.attempts}},
-                )
-            try:
-                return await self._send_and_record(event, claim)
-            except Exception as exc:
-                if not self._maybe_accepted(event.id, exc):
-                    with contextlib.suppress(LedgerUnavailable):
-                        await claim.refused()
-                raise
-
-    async def _send_and_record(self, event: ReceivedEvent, claim: Claim) -> DeliveryOutcome:
-        # Continue the trace of the request that produced the event, for the log lines below.
-        token = tracing.set_current(tracing.continue_from(event.extensions.get("traceparent")))
-        try:
+    async def _deliver(self, events: list[ReceivedEvent], wait: bool) -> dict[str, DeliveryOutcome]:
+        outcomes: dict[str, DeliveryOutcome] = {}
+        refused: list[str] = []  # nothing accepted: the claim is given back
+        bugs: list[Exception] = []
+        records = SentRecords(self._ledger)
+        async with self._ledger.claim([(e.id, e.type) for e in events], wait=wait) as claims:
+            attempts: list[Attempt] = []
             now = self._clock()
-            message = self._compose(event, now)
-            if message is None:
-                await self._ledger.record_sent(event.id, event.type)
-                return Expired()  # a link that no longer works helps nobody
-            await self._sender.send(message)
-            metrics.EVENT_TO_EMAIL.labels(event.type).observe(
-                max(0.0, (self._clock() - event.time).total_seconds())
+            for event in events:
+                claim = claims.get(event.id)
+                if claim is None:
+                    busy = f"event {event.id} is being delivered by another instance"
+                    outcomes[event.id] = Retry(f"DeliveryBusy: {busy}")
+                elif claim.settled:
+                    delivery_log.info(
+                        "already delivered; skipped", extra={"fields": {"event_id": event.id}}
+                    )
+                    outcomes[event.id] = AlreadyDelivered()
+                elif self._sender.accepted(event.id):
+                    # Sent by this process, but the ledger write failed (database away): record.
+                    records.add(event)
+                    outcomes[event.id] = AlreadyDelivered(recorded_now=True)
+                else:
+                    try:
+                        attempt = self._attempt(event, claim, now)
+                    except GIVE_UP as exc:
+                        refused.append(event.id)
+                        outcomes[event.id] = DeadLetter(f"{type(exc).__name__}: {exc}")
+                        continue
+                    except Exception as exc:
+                        refused.append(event.id)
+                        bugs.append(exc)
+                        continue
+                    if attempt is None:
+                        records.add(event)
+                        outcomes[event.id] = Expired()  # a link that no longer works helps nobody
+                    else:
+                        attempts.append(attempt)
+            try:
+                await send_all(attempts, self._send, records, self._sends_at_once)
+            finally:
+                await records.written()  # before the claim ends, whatever happened
+            for attempt in attempts:
+                event_id, failure = attempt.event.id, attempt.failure
+                if failure is None:
+                    outcomes[event_id] = Delivered(
+                        resent_after_interruption=attempt.claim.interrupted
+                    )
+                    continue
+                if not self._maybe_accepted(event_id, failure):
+                    refused.append(event_id)
+                if isinstance(failure, RETRY):
+                    outcomes[event_id] = Retry(retry_reason(failure))
+                elif isinstance(failure, GIVE_UP):
+                    outcomes[event_id] = DeadLetter(f"{type(failure).__name__}: {failure}")
+                else:
+                    bugs.append(failure)
+            with contextlib.suppress(LedgerUnavailable):
+                await self._ledger.refused(refused)
+        for event_id, lost in records.failed.items():
+            # The sender remembers what it handed over: the retry only records.
+            outcomes[event_id] = Retry(retry_reason(lost))
+        for attempt in attempts:
+            if attempt.event.id in records.recorded:
+                self._log_sent(attempt)
+        if bugs:
+            raise bugs[0]
+        return outcomes
+
+    def _attempt(self, event: ReceivedEvent, claim: Claim, now: datetime) -> Attempt | None:
+        """The email of an event (None: no longer worth sending), composed in its trace."""
+        if claim.interrupted:
+            metrics.INTERRUPTED_RESENDS.inc()
+            delivery_log.warning(
+                "resending after an interrupted attempt; the server may have it already",
+                extra={"fields": {"event_id": event.id, "attempts": claim.attempts}},
             )
-            await self._ledger.record_sent(event.id, event.type)
+        trace = tracing.continue_from(event.extensions.get("traceparent"))
+        token = tracing.set_current(trace)
+        try:
+            email = self._compose(event, now)
+        finally:
+            tracing.reset_current(token)
+        return None if email is None else Attempt(event, email, claim, trace)
+
+    async def _send(self, attempt: Attempt) -> Exception | None:
+        event = attempt.event
+        token = tracing.set_current(attempt.traceparent)
+        try:
+            await self._sender.send(attempt.email)
+        except Exception as exc:
+            return exc
+        finally:
+            tracing.reset_current(token)
+        metrics.EVENT_TO_EMAIL.labels(event.type).observe(
+            max(0.0, (self._clock() - event.time).total_seconds())
+        )
+        return None
+
+    def _log_sent(self, attempt: Attempt) -> None:
+        event = attempt.event
+        token = tracing.set_current(attempt.traceparent)
+        try:
             mail_log.info(
                 "email sent",
                 extra={
                     "fields": {
                         "event_id": event.id,
                         "type": event.type,
-                        "to": mask_email(str(message["To"])),
+                        "to": mask_email(attempt.email.recipient),
                     }
                 },
             )
-            return Delivered(resent_after_interruption=claim.interrupted)
         finally:
             tracing.reset_current(token)
 
-    def _compose(self, event: ReceivedEvent, now: datetime) -> EmailMessage | None:
+    def _compose(self, event: ReceivedEvent, now: datetime) -> OutgoingEmail | None:
         try:
             return self._composer.compose(event, now)
         except UnboundSeal as exc:

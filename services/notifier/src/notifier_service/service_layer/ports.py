@@ -2,20 +2,22 @@
 
 Adapters implement these (`adapters/deliveries_ledger.py`, `adapters/smtp_sender.py`,
 `adapters/dead_letter_topic.py`) and translate their drivers' errors into the ones below, so the
-use case decides retry or dead letter without knowing asyncpg, aiosmtplib or aiokafka; the unit
+use case decides retry or dead letter without knowing asyncpg, SMTP or aiokafka; the unit
 tests give it in-memory fakes.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
-from email.message import EmailMessage
 from typing import Protocol
 
 from servicekit.messaging.consumer import ConsumedRecord
 
+from notifier_service.domain.mime import OutgoingEmail
+
 Clock = Callable[[], datetime]
 Origin = tuple[str, int, int]  # topic, partition, offset of a consumed record
+EventKey = tuple[str, str]  # event id, event type
 
 
 # -- errors the adapters raise -------------------------------------------------------------
@@ -33,10 +35,6 @@ class LedgerUnavailable(DependencyUnavailable):
 
 class DeadLetterTopicUnavailable(DependencyUnavailable):
     """Kafka did not take the dead-letter copy."""
-
-
-class DeliveryBusy(Exception):
-    """Another notifier instance is delivering this event right now; try again shortly."""
 
 
 class TransientSmtpError(Exception):
@@ -72,20 +70,26 @@ class Claim(Protocol):
     @property
     def attempts(self) -> int: ...
 
-    async def refused(self) -> None:
-        """The server said no (4xx) or could not be reached: nothing was accepted."""
-        ...
-
 
 class DeliveryLedger(Protocol):
     """Which events already produced an email (keyed by CloudEvent id), and the dead letters."""
 
-    def claim(self, event_id: str, event_type: str) -> AbstractAsyncContextManager[Claim]:
-        """Hold the event exclusively (raises DeliveryBusy when another instance keeps it) and
-        mark it 'sending' unless it is settled already."""
+    def claim(
+        self, events: Sequence[EventKey], *, wait: bool
+    ) -> AbstractAsyncContextManager[Mapping[str, Claim]]:
+        """Hold the events exclusively until the block ends, each marked 'sending' unless it
+        is settled already; the claims by event id. An event another instance holds is left
+        out of the mapping: at once, or (`wait`) after waiting a while for it."""
         ...
 
-    async def record_sent(self, event_id: str, event_type: str) -> None: ...
+    async def record_sent(self, events: Sequence[EventKey]) -> None:
+        """Settle them as sent (under their claim)."""
+        ...
+
+    async def refused(self, event_ids: Sequence[str]) -> None:
+        """The server said no (4xx, 5xx) or could not be reached: nothing was accepted, so a
+        redelivery is a fresh try, not an interrupted one (under their claim)."""
+        ...
 
     async def dead_lettered(self, origin: Origin) -> bool:
         """Whether this very record (topic, partition, offset) went to the dead-letter topic."""
@@ -99,8 +103,9 @@ class DeliveryLedger(Protocol):
 
 
 class EmailSender(Protocol):
-    async def send(self, message: EmailMessage) -> None:
-        """Raises TransientSmtpError or PermanentSmtpError."""
+    async def send(self, email: OutgoingEmail) -> None:
+        """Raises TransientSmtpError or PermanentSmtpError. May be called concurrently: the
+        sender decides how many go out at once."""
         ...
 
     def accepted(self, message_id_local_part: str) -> bool:

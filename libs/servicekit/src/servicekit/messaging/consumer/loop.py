@@ -4,7 +4,10 @@ done with it (the work is durable, or the record was dead-lettered).
 - The handler decides per record (`step.py`): commit, or pause and retry. Anything handled but
   not committed comes back after a crash; the handler must make that a no-op.
 - Commits (`commit_tracking.py`): after each fetched batch, when partitions are revoked (the
-  rebalance listener waits for the records in flight first) and on shutdown.
+  rebalance listener waits for the records in flight first) and on shutdown. The commit after
+  a batch runs beside the next one (one commit at a time; what is done meanwhile goes with the
+  next), so a record does not wait for the broker to answer the commit of the one before it;
+  the revocation and the shutdown wait for it, then commit what is left.
 - Retries (`pause_retry.py`): exponential backoff, every assigned partition paused meanwhile,
   polling all along so the group keeps the member; the first success resumes.
 - Shutdown (`stop` set): no new record is started, those in flight finish, offsets are
@@ -12,6 +15,11 @@ done with it (the work is durable, or the record was dead-lettered).
 - Concurrency: the partitions of a fetched batch are handled side by side (at most
   `concurrency` at a time), each partition's records one after the other, so per-key order
   holds (a key always lands on the same partition).
+- Batches: with a `batch_handler`, a fetch goes to it whole (each partition's records in
+  order; it keeps per-key order itself) and gets one step per record back. Each partition is
+  done up to its first record to retry; from there on its records go through `handler` one
+  by one, with the pause and retry above. A service whose work is cheaper in bulk (one
+  database statement for the batch) saves its per-record round trips this way.
 """
 
 import asyncio
@@ -32,7 +40,7 @@ from servicekit.messaging.consumer.commit_tracking import (
     commit_done,
 )
 from servicekit.messaging.consumer.pause_retry import PauseRetry
-from servicekit.messaging.consumer.step import Commit, Handler, Record
+from servicekit.messaging.consumer.step import BatchHandler, Commit, Handler, Record
 from servicekit.messaging.kafka import cluster_reachable
 from servicekit.runtime.backoff import Backoff, sleep_unless_stopped
 
@@ -69,6 +77,7 @@ class AtLeastOnceConsumer:
         group_id: str,
         topics: list[str],
         handler: Handler,
+        batch_handler: BatchHandler | None = None,
         max_retry_backoff_seconds: float = 5.0,
         concurrency: int = 1,
         kafka_options: dict[str, Any] | None = None,
@@ -80,6 +89,7 @@ class AtLeastOnceConsumer:
         self._group_id = group_id
         self._topics = topics
         self._handler = handler
+        self._batch_handler = batch_handler
         self._max_backoff = max_retry_backoff_seconds
         self._concurrency = max(1, concurrency)
         self._kafka_options = kafka_options or {}
@@ -89,6 +99,7 @@ class AtLeastOnceConsumer:
         self._offsets = CommitTracker()
         self._fence = RevocationFence()
         self._pauses = PauseRetry(self._log, name, self._gauges.paused)
+        self._committing: asyncio.Task[None] | None = None
         self.processed_total = 0
         self.retries_total = 0
         self.revocations_total = 0
@@ -133,6 +144,7 @@ class AtLeastOnceConsumer:
                 )
                 await sleep_unless_stopped(stop, delay)
             finally:
+                await self._commit_finished()
                 await commit_done(consumer, self._offsets, self._log)
                 self._consumer = None
                 with contextlib.suppress(Exception):
@@ -143,6 +155,8 @@ class AtLeastOnceConsumer:
         while not stop.is_set():
             batches = await consumer.getmany(timeout_ms=500)
             generation = self._fence.generation
+            if self._batch_handler is not None and batches:
+                batches = await self._handle_batch(batches, stop, generation)
             slots = asyncio.Semaphore(self._concurrency)
             halt = asyncio.Event()  # a partition's task failed: the others stop after their record
             outcomes = await asyncio.gather(
@@ -159,8 +173,40 @@ class AtLeastOnceConsumer:
                 # The record we paused for was given up (revoked, or shutting down): resume, so
                 # the next fetch starts from what is still ours; a failure pauses again.
                 self._pauses.resume(consumer)
-            await commit_done(consumer, self._offsets, self._log)
+            self._commit_in_background(consumer)
             self._measure_lag(consumer)
+
+    async def _handle_batch(
+        self,
+        batches: dict[TopicPartition, list[Record]],
+        stop: asyncio.Event,
+        generation: int,
+    ) -> dict[TopicPartition, list[Record]]:
+        """The whole fetch through the batch handler; what is left for `handler`: each
+        partition's records from the first one the batch handler did not finish."""
+        assert self._batch_handler is not None
+        partitions = sorted(batches)  # the order in which a revocation takes the fences too
+        left: dict[TopicPartition, list[Record]] = {}
+        async with contextlib.AsyncExitStack() as held:
+            for tp in partitions:
+                await held.enter_async_context(self._fence.handling(tp))
+            if stop.is_set() or not self._fence.still_ours(generation):
+                return {}  # not handled: they come back to whoever owns them next
+            records = [record for tp in partitions for record in batches[tp]]
+            steps = await self._batch_handler(records)
+            if len(steps) != len(records):
+                raise RuntimeError("the batch handler must return one step per record")
+            position = 0
+            for tp in partitions:
+                mine = batches[tp]
+                for n, step in enumerate(steps[position : position + len(mine)]):
+                    if not isinstance(step, Commit):
+                        left[tp] = mine[n:]
+                        break
+                    self._offsets.done(tp, mine[n].offset)
+                    self.processed_total += 1
+                position += len(mine)
+        return left
 
     async def _handle_partition(
         self,
@@ -206,6 +252,19 @@ class AtLeastOnceConsumer:
             self._pauses.pause(consumer, step.reason, tp, record.offset)
             await self._pauses.wait(consumer, backoff.next_delay(), stop)
 
+    def _commit_in_background(self, consumer: AIOKafkaConsumer) -> None:
+        if not self._offsets.pending(consumer.assignment()):
+            return
+        if self._committing is None or self._committing.done():
+            self._committing = asyncio.create_task(
+                commit_done(consumer, self._offsets, self._log), name="offset-commit"
+            )
+
+    async def _commit_finished(self) -> None:
+        """Wait for the commit running beside the batches (its failures are logged in it)."""
+        if self._committing is not None:
+            await asyncio.shield(self._committing)
+
     def _measure_lag(self, consumer: AIOKafkaConsumer) -> None:
         if self._gauges.lag is None:
             return
@@ -223,5 +282,6 @@ class AtLeastOnceConsumer:
         async with self._fence.revoking():
             # Every record in flight finished: commit them too, before the next owner starts.
             if consumer is not None:
+                await self._commit_finished()
                 await commit_done(consumer, self._offsets, self._log, only=revoked)
             self._offsets.forget(revoked)

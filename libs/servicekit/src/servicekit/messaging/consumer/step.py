@@ -26,3 +26,5 @@ class PauseAndRetry:
 COMMIT = Commit()
 Step = Commit | PauseAndRetry
 Handler = Callable[[Record], Awaitable[Step]]
+# A whole fetch at once, each partition's records in order: one step per record, in order.
+BatchHandler = Callable[[list[Record]], Awaitable[list[Step]]]
