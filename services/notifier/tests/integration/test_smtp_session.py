@@ -322,3 +322,30 @@ async def test_implicit_tls_verifies_the_server_name(tmp_path, monkeypatch) -> N
             await other.send(email_to("b@example.com"))
         await other.close()
     assert len(kept.messages) == 1
+
+
+async def test_replies_injected_before_starttls_completes_are_refused() -> None:
+    """A man in the middle writes a reply behind the server's 220 to STARTTLS, hoping it is read
+    after the handshake as the (encrypted) server's: the client must stop before TLS."""
+    after_starttls: list[bytes] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"220 mitm ESMTP\r\n")
+        await reader.readuntil(b"\r\n")  # EHLO
+        writer.write(b"250-mitm\r\n250 STARTTLS\r\n")
+        await reader.readuntil(b"\r\n")  # STARTTLS
+        writer.write(b"220 go ahead\r\n250-injected\r\n250 AUTH PLAIN\r\n")
+        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
+            after_starttls.append(await asyncio.wait_for(reader.read(4096), 2))
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        smtp = sender_for(port, security="starttls")
+        with pytest.raises(TransientSmtpError, match="SmtpProtocolError") as refused:
+            await smtp.send(email_to("a@example.com"))
+        await smtp.close()
+    assert refused.value.maybe_accepted is False
+    # No TLS ClientHello (or anything else) went out after the tainted reply.
+    assert after_starttls in ([], [b""])

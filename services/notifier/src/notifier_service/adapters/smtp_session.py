@@ -125,6 +125,7 @@ class SmtpSession:
                 if "STARTTLS" not in session.extensions:
                     raise SmtpProtocolError("STARTTLS asked for but not offered by the server")
                 await session._command("STARTTLS", b"STARTTLS", 220)
+                session._refuse_injected_replies()
                 assert context is not None
                 async with asyncio.timeout(timeout):
                     await writer.start_tls(context, server_hostname=host)
@@ -135,6 +136,14 @@ class SmtpSession:
             session.abort()
             raise
         return session
+
+    def _refuse_injected_replies(self) -> None:
+        """Bytes already read past the reply to STARTTLS came before TLS, so anyone on the path
+        could have written them; read after the handshake they would pass for the server's
+        answers (a false 250 for a message, say): "STARTTLS response injection". StreamReader
+        has no public way to ask, hence its buffer."""
+        if getattr(self._reader, "_buffer", b""):
+            raise SmtpProtocolError("data after the reply to STARTTLS, before TLS: refused")
 
     async def _hello(self) -> None:
         name = _local_hostname()
