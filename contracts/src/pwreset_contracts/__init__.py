@@ -11,6 +11,7 @@ from pwreset_contracts.catalog import SCHEMA_MODELS
 from pwreset_contracts.dead_letters import DEAD_LETTER_TOPIC, DeadLetterV1
 from pwreset_contracts.events import (
     TOPICS,
+    AdminActionAuditedV1,
     PasswordChangedV1,
     RegistrationRequestedV1,
     ResetRequestedV1,
@@ -20,6 +21,7 @@ from pwreset_contracts.events import (
 from pwreset_contracts.schemas_on_disk import load_schema
 
 __all__ = [
+    "AdminActionAuditedV1",
     "DEAD_LETTER_TOPIC",
     "SCHEMA_MODELS",
     "TOPICS",
