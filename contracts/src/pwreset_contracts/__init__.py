@@ -21,10 +21,10 @@ from pwreset_contracts.events import (
 from pwreset_contracts.schemas_on_disk import load_schema
 
 __all__ = [
-    "AdminActionAuditedV1",
     "DEAD_LETTER_TOPIC",
     "SCHEMA_MODELS",
     "TOPICS",
+    "AdminActionAuditedV1",
     "DeadLetterV1",
     "PasswordChangedV1",
     "RegistrationRequestedV1",

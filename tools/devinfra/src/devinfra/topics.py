@@ -3,8 +3,8 @@ segment size as deploy/k8s/base/topics/create-topics.sh, contracts/asyncapi.yaml
 docs/operations.md say (tests/deploy/test_topic_settings.py keeps them equal)."""
 
 from pwreset_contracts import (
-    AdminActionAuditedV1,
     DEAD_LETTER_TOPIC,
+    AdminActionAuditedV1,
     PasswordChangedV1,
     RegistrationRequestedV1,
     ResetRequestedV1,

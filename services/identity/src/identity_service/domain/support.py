@@ -133,7 +133,8 @@ class SecurityFacts:
     two_factor_setup_pending: bool
     second_factor_locked: bool
     recovery_codes_left: int
-    password_changed_at: datetime
+    password_changed_at: datetime | None
+    live_sessions: int  # all of them; ``sessions`` lists the newest few
     sessions: tuple[SessionSummary, ...]
     recent_changes: tuple[SecurityChange, ...]
 
