@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from reset_service.api.main import create_app
-from reset_service.core.config import DEV_INTERNAL_TOKEN, Settings
+from reset_service.core.config import DEV_INTERNAL_TOKEN, DEV_SUPPORT_URL, Settings
 from reset_service.service_layer.password_resets import PasswordResets
 
 from .fakes import FakeDatabase, FakeIdentity, emailed_token
@@ -136,3 +136,14 @@ async def test_identity_lists_and_cancels_an_accounts_open_requests_for_support(
     for method, url in (("GET", path), ("POST", f"{path}/cancel")):
         refused = await client.request(method, url)  # no credential
         assert refused.status_code == 401
+
+
+async def test_lost_device_on_the_set_new_password_page_leads_to_support(
+    client: httpx.AsyncClient, identity: FakeIdentity, db: FakeDatabase
+) -> None:
+    account = identity.add("ada@example.com", totp=True)
+    await client.post("/v1/password-resets", json={"email": "ada@example.com"})
+    await client.get(f"/reset-password?token={emailed_token(db, account)}")
+    page = await client.get("/reset-password")
+    assert f'href="{DEV_SUPPORT_URL}"' in page.text
+    assert "never ask for your password or a code" in page.text
