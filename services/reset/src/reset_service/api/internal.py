@@ -63,7 +63,7 @@ async def open_requests(account_id: UUID, resets: Resets) -> OpenResetRequests:
 
 @router.post(
     "/accounts/{account_id}/password-resets/cancel",
-    responses=error_responses(401, 422),
+    responses=error_responses(401, 413, 422),
 )
 async def cancel_requests(account_id: UUID, resets: Resets) -> ResetRequestsCancelled:
     """Revoke every open request of the account: its links and codes stop working."""
