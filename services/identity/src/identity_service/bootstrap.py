@@ -1,6 +1,7 @@
 """Builds identity from its Settings: the adapters, the use cases they are wired into, and the
 background workers. The only place besides tests that hands adapters to the service layer."""
 
+import asyncio
 import hashlib
 import hmac
 import time
@@ -12,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 from pwreset_contracts.sealed import decode_key
 from servicekit.messaging.outbox.settings import outbox_relay
+from servicekit.runtime.backoff import sleep_unless_stopped
 from servicekit.runtime.database import create_pool
 from servicekit.runtime.workers import Worker, every
 
@@ -147,6 +149,20 @@ def admin_tokens(settings: Settings, jwks: JwksCache | None) -> AdminTokens | No
     return jwt_tokens
 
 
+def jwks_refresher(
+    jwks: JwksCache, settings: Settings
+) -> Callable[[asyncio.Event], Awaitable[None]]:
+    """Fetch the identity provider's keys at start and every half cache lifetime after, so the
+    admin API's requests find them fresh (an unknown key id still refetches, rate-limited)."""
+
+    async def run(stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await jwks.refresh()
+            await sleep_unless_stopped(stop, settings.admin_jwks_cache_seconds / 2)
+
+    return run
+
+
 @asynccontextmanager
 async def identity(settings: Settings) -> AsyncIterator[Identity]:
     """Identity wired to its database and the reset service, for as long as the block runs."""
@@ -154,7 +170,10 @@ async def identity(settings: Settings) -> AsyncIterator[Identity]:
     resets = ResetClient(str(settings.reset_url), settings.internal_api_token.get_secret_value())
     jwks = jwks_cache(settings)
     try:
-        yield _build(settings, pool, resets, admin_tokens(settings, jwks))
+        built = _build(settings, pool, resets, admin_tokens(settings, jwks))
+        if jwks is not None:
+            built.workers.append(Worker("jwks-refresh", jwks_refresher(jwks, settings)))
+        yield built
     finally:
         if jwks is not None:
             await jwks.aclose()

@@ -16,6 +16,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from devinfra.idp import AUDIENCE, ISSUER, Provider, SigningKey, serving
 from identity_service.adapters.admin_tokens import DevAdminTokens, JwksCache, JwtAdminTokens
+from identity_service.bootstrap import jwks_refresher
+from identity_service.core.config import Settings
 from identity_service.domain.support import Role
 from identity_service.service_layer.errors import AdminAuthUnavailable, AdminTokenRejected
 
@@ -262,3 +264,34 @@ async def test_the_development_token_is_compared_whole(provider: Provider, jwks:
             await dev.caller(near)
     # The provider's tokens still work beside it.
     assert (await dev.caller(provider.token())).roles == {Role.SUPPORT}
+
+
+async def test_the_background_refresh_has_the_keys_ready_before_the_first_request(
+    provider: Provider,
+) -> None:
+    """identity's jwks-refresh worker (bootstrap.jwks_refresher) fetches at start and every half
+    cache lifetime: a request then finds the keys without a fetch of its own."""
+    cache = JwksCache(provider.url, ttl=600, min_refetch_interval=30)
+    settings = Settings(
+        admin_port=8201,
+        admin_jwks_url=provider.url,
+        admin_jwt_issuer=ISSUER,
+        admin_jwt_audience=AUDIENCE,
+        admin_jwks_cache_seconds=30,
+    )
+    stop = asyncio.Event()
+    before = provider.fetches
+    worker = asyncio.create_task(jwks_refresher(cache, settings)(stop))
+    try:
+        for _ in range(100):
+            if provider.fetches > before:
+                break
+            await asyncio.sleep(0.05)
+        fetched = provider.fetches
+        assert fetched == before + 1
+        caller = await tokens(cache).caller(provider.token())
+        assert caller.subject == "grace@corp.example" and provider.fetches == fetched
+    finally:
+        stop.set()
+        await asyncio.wait_for(worker, 5)
+        await cache.aclose()

@@ -9,7 +9,9 @@ is looked at), by a key of the JWKS with the ``kid`` its header names and of tha
 present and right. Roles come from the claim ADMIN_ROLE_CLAIM; a token with none of ours is
 valid but may do nothing (403, decided by the domain).
 
-The keys are fetched asynchronously and kept ADMIN_JWKS_CACHE_SECONDS. A token naming a key id
+The keys are fetched asynchronously, in the background (``refresh``, from a worker every half
+cache lifetime, so a request seldom waits for the provider), and kept ADMIN_JWKS_CACHE_SECONDS.
+A token naming a key id
 we do not know makes us fetch once more (the provider rotated its keys), but at most once per
 ADMIN_JWKS_MIN_REFETCH_SECONDS, and concurrent callers share one fetch: a flood of tokens with
 made-up key ids costs the provider one request per interval.
@@ -59,6 +61,11 @@ class JwksCache:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+    async def refresh(self) -> None:
+        """Fetch the keys now (the background worker); a failure keeps the ones we have."""
+        async with self._lock:
+            await self._fetch()
 
     async def key(self, kid: str) -> Jwk | None:
         """The key with this id, or None when the provider does not have it."""
