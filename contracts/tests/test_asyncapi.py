@@ -168,6 +168,7 @@ def test_operations_say_which_service_sends_and_receives_what(document: dict[str
         ("identity", "send", "identity.password-changed.v1"),
         ("identity", "send", "identity.second-factor-changed.v1"),
         ("identity", "send", "identity.registration-requested.v1"),
+        ("identity", "send", "identity.admin-action-audited.v1"),
         ("notifier", "receive", "password-reset.requested.v1"),
         ("notifier", "receive", "identity.password-changed.v1"),
         ("notifier", "receive", "identity.second-factor-changed.v1"),

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from pwreset_contracts import (
     DEAD_LETTER_TOPIC,
+    AdminActionAuditedV1,
     PasswordChangedV1,
     RegistrationRequestedV1,
     ResetRequestedV1,
@@ -22,6 +23,7 @@ TOPICS = {
     PasswordChangedV1.topic,
     SecondFactorChangedV1.topic,
     RegistrationRequestedV1.topic,
+    AdminActionAuditedV1.topic,
     DEAD_LETTER_TOPIC,
 }
 

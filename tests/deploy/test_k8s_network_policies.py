@@ -14,6 +14,8 @@ MONITORING_NAMESPACE = "monitoring"
 IDENTITY_INTERNAL_PORT = 8001  # identity's internal API, for reset only
 RESET_INTERNAL_PORT = 8001  # reset's internal API, for identity's "This wasn't me" only
 METRICS_PORT = 9100  # /metrics, on no other port; the monitoring namespace only
+IDENTITY_ADMIN_PORT = 8002  # identity's admin API, for the support tools' namespace only
+SUPPORT_NAMESPACE = "support-tools"
 # Every pod but identity and reset: none of them calls identity.
 OTHER_PODS = ("notifier", "identity-migrate", "reset-migrate", "notifier-migrate", "create-topics")
 Labels = dict[str, str]
@@ -128,6 +130,20 @@ def test_only_identity_reaches_resets_internal_port(policies: Policies) -> None:
         assert not policies.from_namespace(namespace, "reset", RESET_INTERNAL_PORT), namespace
 
 
+def test_only_the_support_tools_reach_identitys_admin_port(policies: Policies) -> None:
+    """The admin API is for support staff's tools: never the ingress (not public), nor any pod
+    of the platform; and the support namespace reaches nothing else of identity's."""
+    assert policies.from_namespace(SUPPORT_NAMESPACE, "identity", IDENTITY_ADMIN_PORT)
+    for namespace in (INGRESS_NAMESPACE, MONITORING_NAMESPACE, "default"):
+        assert not policies.from_namespace(namespace, "identity", IDENTITY_ADMIN_PORT), namespace
+    for other in ("reset", *OTHER_PODS):
+        assert not policies.connect(other, "identity", IDENTITY_ADMIN_PORT), other
+    for port in (8000, IDENTITY_INTERNAL_PORT, METRICS_PORT):
+        assert not policies.from_namespace(SUPPORT_NAMESPACE, "identity", port), port
+    for service in ("reset", "notifier"):
+        assert not policies.from_namespace(SUPPORT_NAMESPACE, service, IDENTITY_ADMIN_PORT)
+
+
 def test_metrics_port_takes_the_monitoring_namespace_only(policies: Policies) -> None:
     for service in ("identity", "reset", "notifier"):
         assert policies.from_namespace(MONITORING_NAMESPACE, service, METRICS_PORT), service
@@ -153,7 +169,11 @@ def test_egress_is_limited_to_what_each_pod_uses(policies: Policies) -> None:
         assert policies.egress_outside(service, 5432) and policies.egress_outside(service, 9092)
         assert policies.egress_outside(f"{service}-migrate", 5432)
         assert not policies.egress_outside(f"{service}-migrate", 9092)
-        assert not policies.egress_outside(service, 443), f"{service}: nothing else leaves"
+        if service != "identity":
+            assert not policies.egress_outside(service, 443), f"{service}: nothing else leaves"
+    # identity fetches the identity provider's keys (JWKS) for its admin API, over https.
+    assert policies.egress_outside("identity", 443)
+    assert not policies.egress_outside("identity", 80)
     assert policies.egress_outside("notifier", 587)
     assert not policies.egress_outside("reset", 587) and not policies.egress_outside(
         "identity", 587

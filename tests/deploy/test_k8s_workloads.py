@@ -32,10 +32,12 @@ HTTP_PORT = {"name": "http", "port": 8000, "targetPort": "http", "protocol": "TC
 # Internal APIs apart, so a NetworkPolicy can admit only the one caller (reset -> identity,
 # identity -> reset for "This wasn't me").
 INTERNAL_PORT = {"name": "internal", "port": 8001, "targetPort": "internal", "protocol": "TCP"}
+# identity's admin API apart, so a NetworkPolicy can admit only the support tools' namespace.
+ADMIN_PORT = {"name": "admin", "port": 8002, "targetPort": "admin", "protocol": "TCP"}
 # /metrics only, so a NetworkPolicy can admit only the monitoring namespace.
 METRICS_PORT = {"name": "metrics", "port": 9100, "targetPort": "metrics", "protocol": "TCP"}
 SERVICE_PORTS = {
-    "identity": [HTTP_PORT, INTERNAL_PORT, METRICS_PORT],
+    "identity": [HTTP_PORT, INTERNAL_PORT, ADMIN_PORT, METRICS_PORT],
     "reset": [HTTP_PORT, INTERNAL_PORT, METRICS_PORT],
     "notifier": [HTTP_PORT, METRICS_PORT],
 }

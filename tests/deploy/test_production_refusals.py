@@ -107,6 +107,11 @@ ATTACKS += [
     ("identity", "reset_public_url", "http://reset.example.com"),
     ("reset", "identity_public_url", "http://identity.example.com"),
     ("notifier", "smtp_security", "none"),
+    ("identity", "support_url", "http://support.example.com/lost-device"),
+    ("reset", "support_url", "http://support.example.com/lost-device"),
+    # The static admin token of `make run`, whatever its value.
+    ("identity", "admin_dev_token", secrets.token_urlsafe(32)),
+    ("identity", "admin_jwks_url", "http://idp.example.com/realms/staff/certs"),
 ]
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pwreset_contracts import (
     DEAD_LETTER_TOPIC,
+    AdminActionAuditedV1,
     PasswordChangedV1,
     RegistrationRequestedV1,
     ResetRequestedV1,
@@ -62,6 +63,7 @@ def test_creates_every_topic_idempotently_then_describes_them(tmp_path: Path) ->
         PasswordChangedV1.topic,
         SecondFactorChangedV1.topic,
         RegistrationRequestedV1.topic,
+        AdminActionAuditedV1.topic,
         DEAD_LETTER_TOPIC,
     ]
     for call in creates:
@@ -80,6 +82,10 @@ def test_creates_every_topic_idempotently_then_describes_them(tmp_path: Path) ->
     assert retention[RegistrationRequestedV1.topic][:2] == [
         "retention.ms=86400000",
         "segment.ms=3600000",
+    ]
+    assert retention[AdminActionAuditedV1.topic][:2] == [
+        "retention.ms=2592000000",
+        "segment.ms=86400000",
     ]
     assert "--describe" in describe
 
@@ -113,7 +119,7 @@ def test_the_services_kafka_variables_become_the_admin_clients_sasl_ssl_config(
         KAFKA_SASL_USERNAME="pwreset-topics",
         KAFKA_SASL_PASSWORD="p4ss",
     )
-    assert code == 0 and len(calls) == 6  # five topics, then describe
+    assert code == 0 and len(calls) == 7  # six topics, then describe
     for call in calls:
         (config,) = option(call, "#config")
         lines = set(config.splitlines())

@@ -11,6 +11,7 @@ from pwreset_contracts.catalog import SCHEMA_MODELS
 from pwreset_contracts.dead_letters import DEAD_LETTER_TOPIC, DeadLetterV1
 from pwreset_contracts.events import (
     TOPICS,
+    AdminActionAuditedV1,
     PasswordChangedV1,
     RegistrationRequestedV1,
     ResetRequestedV1,
@@ -23,6 +24,7 @@ __all__ = [
     "DEAD_LETTER_TOPIC",
     "SCHEMA_MODELS",
     "TOPICS",
+    "AdminActionAuditedV1",
     "DeadLetterV1",
     "PasswordChangedV1",
     "RegistrationRequestedV1",

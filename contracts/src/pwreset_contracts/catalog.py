@@ -4,6 +4,7 @@ from pydantic import BaseModel
 
 from pwreset_contracts.dead_letters import DEAD_LETTER_TOPIC, DeadLetterV1
 from pwreset_contracts.events import (
+    AdminActionAuditedV1,
     PasswordChangedV1,
     RegistrationRequestedV1,
     ResetRequestedV1,
@@ -16,5 +17,6 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     PasswordChangedV1.topic: PasswordChangedV1,
     SecondFactorChangedV1.topic: SecondFactorChangedV1,
     RegistrationRequestedV1.topic: RegistrationRequestedV1,
+    AdminActionAuditedV1.topic: AdminActionAuditedV1,
     DEAD_LETTER_TOPIC: DeadLetterV1,
 }

@@ -134,11 +134,38 @@ class RegistrationRequestedV1(Event):
         return registration_link_binding(registration_id=self.registration_id, recipient=self.email)
 
 
+class AdminActionAuditedV1(Event):
+    """One action of support staff through identity's admin API, as its audit log holds it."""
+
+    topic: ClassVar[str] = "identity.admin-action-audited.v1"
+    ce_type: ClassVar[str] = "pwreset.identity.admin-action-audited.v1"
+
+    audit_id: UUID
+    occurred_at: datetime
+    actor: str = Field(min_length=1, max_length=255)
+    role: Literal["support", "admin"]
+    action: Literal[
+        "account_looked_up",
+        "security_state_viewed",
+        "two_factor_removed",
+        "signed_out_everywhere",
+        "reset_requests_cancelled",
+        "audit_log_read",
+    ]
+    account_id: UUID | None = None
+    reason: str | None = Field(default=None, max_length=500)
+
+    def partition_key(self) -> str:
+        # The account's events stay in order; an action on no account has a key of its own.
+        return str(self.account_id or self.audit_id)
+
+
 _ALL: tuple[type[Event], ...] = (
     ResetRequestedV1,
     PasswordChangedV1,
     SecondFactorChangedV1,
     RegistrationRequestedV1,
+    AdminActionAuditedV1,
 )
 EVENT_TYPES: dict[str, type[Event]] = {cls.ce_type: cls for cls in _ALL}
 TOPICS: dict[str, str] = {cls.topic: cls.ce_type for cls in _ALL}

@@ -9,6 +9,8 @@
 #   identity.password-changed.v1   7 days = identity's UNDO_LINK_TTL_SECONDS
 #   identity.second-factor-changed.v1  7 days = identity's UNDO_LINK_TTL_SECONDS
 #   identity.registration-requested.v1 1 day  = identity's REGISTRATION_TTL_SECONDS
+#   identity.admin-action-audited.v1  30 days: support staff's actions for security monitoring
+#                                  (no secret, no address)
 #   notifier.dead-letter.v1        7 days: operators read these; the links inside are sealed
 #                                  and their tokens expired long before.
 # Kafka deletes whole segments, and only closed ones: a record lives up to retention + segment.ms
@@ -24,6 +26,7 @@ reset_retention_ms="${RESET_TOPIC_RETENTION_MS:-1800000}"
 changed_retention_ms="${PASSWORD_CHANGED_TOPIC_RETENTION_MS:-604800000}"
 second_factor_retention_ms="${SECOND_FACTOR_TOPIC_RETENTION_MS:-604800000}"
 registration_retention_ms="${REGISTRATION_TOPIC_RETENTION_MS:-86400000}"
+audit_retention_ms="${ADMIN_AUDIT_TOPIC_RETENTION_MS:-2592000000}"
 dead_letter_retention_ms="${DEAD_LETTER_TOPIC_RETENTION_MS:-604800000}"
 reset_segment_ms="${RESET_TOPIC_SEGMENT_MS:-600000}"
 registration_segment_ms="${REGISTRATION_TOPIC_SEGMENT_MS:-3600000}"
@@ -85,10 +88,11 @@ create password-reset.requested.v1 "$reset_retention_ms" "$reset_segment_ms"
 create identity.password-changed.v1 "$changed_retention_ms" "$segment_ms"
 create identity.second-factor-changed.v1 "$second_factor_retention_ms" "$segment_ms"
 create identity.registration-requested.v1 "$registration_retention_ms" "$registration_segment_ms"
+create identity.admin-action-audited.v1 "$audit_retention_ms" "$segment_ms"
 create notifier.dead-letter.v1 "$dead_letter_retention_ms" "$segment_ms"
 
 "$kafka_topics" --bootstrap-server "$KAFKA_BOOTSTRAP_SERVERS" "${client_args[@]}" --describe \
-    --topic 'password-reset.requested.v1|identity.password-changed.v1|identity.second-factor-changed.v1|identity.registration-requested.v1|notifier.dead-letter.v1'
+    --topic 'password-reset.requested.v1|identity.password-changed.v1|identity.second-factor-changed.v1|identity.registration-requested.v1|identity.admin-action-audited.v1|notifier.dead-letter.v1'
 
 # docker-compose only (CREATE_ACLS=true): the services' least access, as on the local broker
 # (tools/devinfra kafka_security.ACLS). Kubernetes with Strimzi declares the same as KafkaUsers.

@@ -2,7 +2,7 @@ from pathlib import Path
 
 from servicekit.runtime.cli import run
 
-from identity_service import seed_accounts
+from identity_service import admin_cli, seed_accounts
 from identity_service.core.config import get_settings
 
 
@@ -16,7 +16,11 @@ def main() -> None:
             "seed-accounts": (
                 "create accounts from JSON lines on stdin (development and benchmarks only)",
                 seed_accounts.main,
-            )
+            ),
+            "admin": (
+                "support actions over the admin API (IDENTITY_ADMIN_URL, IDENTITY_ADMIN_TOKEN)",
+                admin_cli.run,
+            ),
         },
     )
 

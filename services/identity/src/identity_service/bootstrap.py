@@ -1,6 +1,7 @@
 """Builds identity from its Settings: the adapters, the use cases they are wired into, and the
 background workers. The only place besides tests that hands adapters to the service layer."""
 
+import asyncio
 import hashlib
 import hmac
 import time
@@ -12,10 +13,12 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 from pwreset_contracts.sealed import decode_key
 from servicekit.messaging.outbox.settings import outbox_relay
+from servicekit.runtime.backoff import sleep_unless_stopped
 from servicekit.runtime.database import create_pool
 from servicekit.runtime.workers import Worker, every
 
 from identity_service.adapters.accounts_repository import AccountReads
+from identity_service.adapters.admin_tokens import DevAdminTokens, JwksCache, JwtAdminTokens
 from identity_service.adapters.argon2id import Argon2Hasher
 from identity_service.adapters.login_throttle_repository import LoginThrottleRepository
 from identity_service.adapters.password_hashing import PasswordHashing
@@ -28,9 +31,11 @@ from identity_service.domain.passwords import PasswordPolicy
 from identity_service.service_layer.accounts import AccountService
 from identity_service.service_layer.login_throttle import LoginLimits, LoginThrottle
 from identity_service.service_layer.notices import ChangeNotice, Notices
+from identity_service.service_layer.ports import AdminTokens
 from identity_service.service_layer.registrations import RegistrationPolicy, Registrations
 from identity_service.service_layer.second_factor import SecondFactorPolicy
 from identity_service.service_layer.seeding import AccountSeeding
+from identity_service.service_layer.support import Support
 from identity_service.service_layer.unit_of_work import UnitOfWorkFactory
 
 HOUSEKEEPING_SECONDS = 600
@@ -43,6 +48,9 @@ class Identity:
 
     accounts: AccountService
     registrations: Registrations
+    support: Support
+    # None when no ADMIN_PORT is set: no admin API is served then.
+    admin_tokens: AdminTokens | None
     workers: list[Worker]
     database_check: Check
     # Kafka away only delays PasswordChanged (it waits in the outbox): a degraded check.
@@ -111,19 +119,71 @@ def registration_policy(settings: Settings) -> RegistrationPolicy:
     )
 
 
+def jwks_cache(settings: Settings) -> JwksCache | None:
+    if settings.admin_port is None or settings.admin_jwks_url is None:
+        return None
+    return JwksCache(
+        str(settings.admin_jwks_url),
+        ttl=settings.admin_jwks_cache_seconds,
+        min_refetch_interval=settings.admin_jwks_min_refetch_seconds,
+    )
+
+
+def admin_tokens(settings: Settings, jwks: JwksCache | None) -> AdminTokens | None:
+    """How admin-API callers are checked: the identity provider's JWTs, and in development
+    the static token if one is set (production refuses ADMIN_DEV_TOKEN)."""
+    if settings.admin_port is None:
+        return None
+    jwt_tokens = None
+    if jwks is not None and settings.admin_jwt_issuer and settings.admin_jwt_audience:
+        jwt_tokens = JwtAdminTokens(
+            jwks,
+            issuer=settings.admin_jwt_issuer,
+            audience=settings.admin_jwt_audience,
+            algorithms=settings.admin_algorithms,
+            role_claim=settings.admin_role_claim,
+            leeway_seconds=settings.admin_jwt_leeway_seconds,
+        )
+    if settings.admin_dev_token is not None and settings.environment == "development":
+        return DevAdminTokens(settings.admin_dev_token.get_secret_value(), jwt_tokens)
+    return jwt_tokens
+
+
+def jwks_refresher(
+    jwks: JwksCache, settings: Settings
+) -> Callable[[asyncio.Event], Awaitable[None]]:
+    """Fetch the identity provider's keys at start and every half cache lifetime after, so the
+    admin API's requests find them fresh (an unknown key id still refetches, rate-limited)."""
+
+    async def run(stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await jwks.refresh()
+            await sleep_unless_stopped(stop, settings.admin_jwks_cache_seconds / 2)
+
+    return run
+
+
 @asynccontextmanager
 async def identity(settings: Settings) -> AsyncIterator[Identity]:
     """Identity wired to its database and the reset service, for as long as the block runs."""
     pool = await create_pool(settings.database_url, max_size=settings.db_pool_max_size)
     resets = ResetClient(str(settings.reset_url), settings.internal_api_token.get_secret_value())
+    jwks = jwks_cache(settings)
     try:
-        yield _build(settings, pool, resets)
+        built = _build(settings, pool, resets, admin_tokens(settings, jwks))
+        if jwks is not None:
+            built.workers.append(Worker("jwks-refresh", jwks_refresher(jwks, settings)))
+        yield built
     finally:
+        if jwks is not None:
+            await jwks.aclose()
         await resets.aclose()
         await pool.close()
 
 
-def _build(settings: Settings, pool: asyncpg.Pool, resets: ResetClient) -> Identity:
+def _build(
+    settings: Settings, pool: asyncpg.Pool, resets: ResetClient, tokens: AdminTokens | None
+) -> Identity:
     clock = time.time
     uow = unit_of_work(pool)
     hashing = password_hashing(settings)
@@ -147,6 +207,13 @@ def _build(settings: Settings, pool: asyncpg.Pool, resets: ResetClient) -> Ident
     def now() -> datetime:
         return datetime.fromtimestamp(clock(), UTC)
 
+    support = Support(
+        uow,
+        resets,
+        Notices(notice, now),
+        now,
+        lockout_after=settings.totp_lockout_failures,
+    )
     registrations = Registrations(
         uow,
         hashing,
@@ -174,7 +241,7 @@ def _build(settings: Settings, pool: asyncpg.Pool, resets: ResetClient) -> Ident
         if relay is not None:
             await relay.check_kafka()
 
-    return Identity(accounts, registrations, workers, database_check, kafka_check)
+    return Identity(accounts, registrations, support, tokens, workers, database_check, kafka_check)
 
 
 @asynccontextmanager

@@ -35,6 +35,14 @@ from identity_service.domain.second_factor import (
     reserve_attempt,
 )
 from identity_service.domain.sessions import NewSession
+from identity_service.domain.support import (
+    AuditRecord,
+    Caller,
+    OpenResetRequest,
+    Role,
+    SecurityChange,
+    SessionSummary,
+)
 from identity_service.domain.undo_links import UndoKind
 from identity_service.service_layer.accounts import AccountService
 from identity_service.service_layer.errors import HashingBusy
@@ -42,7 +50,9 @@ from identity_service.service_layer.login_throttle import LoginLimits, LoginThro
 from identity_service.service_layer.notices import ChangeNotice, Notices
 from identity_service.service_layer.ports import ResetUnavailable
 from identity_service.service_layer.registrations import RegistrationPolicy, Registrations
+from identity_service.service_layer.repositories import AuditPage
 from identity_service.service_layer.second_factor import SecondFactorPolicy
+from identity_service.service_layer.support import Support
 from pwreset_contracts import cloudevents_kafka
 from pwreset_contracts.cloudevents_kafka import KafkaRecord
 from pwreset_contracts.events import Event, SealedValue
@@ -90,6 +100,7 @@ class Tables:
     login_throttle: dict[bytes, ThrottleCounter] = field(default_factory=dict)
     registrations: dict[UUID, RegistrationRow] = field(default_factory=dict)
     outbox: list[tuple[UUID, KafkaRecord]] = field(default_factory=list)
+    audit: list[AuditRecord] = field(default_factory=list)  # oldest first; seq = index + 1
 
 
 class FakeDatabase:
@@ -373,6 +384,50 @@ class FakeOutbox:
         self._t.outbox.append((event_id, record))
 
 
+class FakeAudit:
+    def __init__(self, t: Tables) -> None:
+        self._t = t
+
+    async def add(self, record: AuditRecord) -> None:
+        self._t.audit.append(record)
+
+    async def page(self, account_id: UUID | None, before: int | None, limit: int) -> AuditPage:
+        rows = [
+            (seq, r)
+            for seq, r in enumerate(self._t.audit, start=1)
+            if (account_id is None or r.account_id == account_id)
+            and (before is None or seq < before)
+        ][::-1]
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return AuditPage(tuple(r for _, r in rows), rows[-1][0] if more and rows else None)
+
+
+class FakeSecurityReads:
+    def __init__(self, t: Tables) -> None:
+        self._t = t
+
+    async def recovery_codes_left(self, account_id: UUID) -> int:
+        return sum(not used for used in self._t.recovery_codes.get(account_id, {}).values())
+
+    async def password_changed_at(self, account_id: UUID) -> datetime | None:
+        return datetime(2026, 1, 1, tzinfo=UTC) if account_id in self._t.accounts else None
+
+    async def live_sessions(
+        self, account_id: UUID, now: datetime, limit: int
+    ) -> tuple[list[SessionSummary], int]:
+        live = [
+            SessionSummary(sid, row.expires_at - timedelta(hours=1), row.expires_at)
+            for sid, row in self._t.sessions.items()
+            if row.account_id == account_id and not row.revoked and row.expires_at > now
+        ]
+        return live[:limit], len(live)
+
+    async def recent_changes(self, account_id: UUID, limit: int) -> list[SecurityChange]:
+        rows = [r for r in self._t.undo_tokens.values() if r.account_id == account_id]
+        return [SecurityChange(r.kind, r.expires_at, r.used) for r in rows][::-1][:limit]
+
+
 class FakeUnitOfWork:
     def __init__(self, db: FakeDatabase) -> None:
         self._db = db
@@ -406,6 +461,14 @@ class FakeUnitOfWork:
     @property
     def outbox(self) -> FakeOutbox:
         return FakeOutbox(self._tables())
+
+    @property
+    def audit(self) -> FakeAudit:
+        return FakeAudit(self._tables())
+
+    @property
+    def security(self) -> FakeSecurityReads:
+        return FakeSecurityReads(self._tables())
 
     async def __aenter__(self) -> Self:
         self._work = copy.deepcopy(self._db.tables)
@@ -487,11 +550,24 @@ class FakeSecretBox:
 
 
 class FakeResets:
+    """The reset service's internal API: starts resets, keeps an account's open requests."""
+
     CODE = "ABCD2345"
 
     def __init__(self) -> None:
         self.emails: list[str] = []
         self.unavailable = False
+        self.open: dict[UUID, list[OpenResetRequest]] = {}
+
+    async def open_requests(self, account_id: UUID) -> list[OpenResetRequest]:
+        if self.unavailable:
+            raise ResetUnavailable("connect timeout")
+        return list(self.open.get(account_id, []))
+
+    async def cancel_open(self, account_id: UUID) -> int:
+        if self.unavailable:
+            raise ResetUnavailable("connect timeout")
+        return len(self.open.pop(account_id, []))
 
     async def start_reset(self, email: str) -> str:
         if self.unavailable:
@@ -550,6 +626,13 @@ class World:
             RegistrationPolicy(),
             self.clock.datetime,
         )
+        self.support = Support(
+            uow,
+            self.resets,
+            Notices(notice, self.clock.datetime),
+            self.clock.datetime,
+            lockout_after=10,
+        )
 
     @property
     def tables(self) -> Tables:
@@ -589,3 +672,8 @@ def link_token(sealed_link: SealedValue | None, associated_data: str) -> str:
     assert sealed_link is not None
     link = open_sealed(sealed_link, keys=NOTICE_KEYS.keys, associated_data=associated_data)
     return str(link).split("token=")[1]
+
+
+SUPPORT = Caller("grace@corp.example", frozenset({Role.SUPPORT}))
+ADMIN = Caller("ada@corp.example", frozenset({Role.ADMIN}))
+NOBODY = Caller("mallory@corp.example", frozenset())

@@ -89,8 +89,9 @@ def test_html_injection_through_event_fields_is_escaped() -> None:
         undo_link=UNDO,
     )
     assert '<a href="https://evil">' not in rendered.html
-    assert "by our support team" in rendered.text
-    assert rendered.subject == "Two-factor authentication was turned off"
+    assert "Our support team removed two-factor authentication" in rendered.text
+    assert rendered.subject == "Two-factor authentication was removed by support"
+    assert "This wasn't me" in rendered.text and UNDO in rendered.text
 
 
 def test_registration_emails() -> None:

@@ -173,6 +173,22 @@ class FakeRequests(_Repository):
             if r.account_id == account_id and r.used_at is None and r.revoked_at is None:
                 r.revoked_at = now
 
+    async def open_of(self, account_id: UUID, now: datetime) -> list[ResetRequest]:
+        found = [
+            copy.copy(r)
+            for r in self._call("open_of").requests.values()
+            if r.account_id == account_id and r.is_open(now)
+        ]
+        return sorted(found, key=lambda r: r.created_at, reverse=True)
+
+    async def cancel_open(self, account_id: UUID, now: datetime) -> int:
+        cancelled = 0
+        for r in self._call("cancel_open").requests.values():
+            if r.account_id == account_id and r.is_open(now):
+                r.revoked_at = now
+                cancelled += 1
+        return cancelled
+
     async def get(self, request_id: UUID) -> ResetRequest | None:
         return copy.copy(self._call("get").requests.get(request_id))
 

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from reset_service.api.main import create_app
-from reset_service.core.config import DEV_INTERNAL_TOKEN, Settings
+from reset_service.core.config import DEV_INTERNAL_TOKEN, DEV_SUPPORT_URL, Settings
 from reset_service.service_layer.password_resets import PasswordResets
 
 from .fakes import FakeDatabase, FakeIdentity, emailed_token
@@ -105,3 +105,45 @@ async def test_identity_starts_a_reset_on_the_internal_api_outside_the_client_bu
     assert [h.scope for h in db.tables.hits] == ["account"]
     refused = await client.post("/internal/v1/password-resets", json={"email": "a@example.com"})
     assert refused.status_code == 401
+
+
+async def test_identity_lists_and_cancels_an_accounts_open_requests_for_support(
+    client: httpx.AsyncClient, identity: FakeIdentity, db: FakeDatabase
+) -> None:
+    ada = identity.add("ada@example.com")
+    auth = {"Authorization": f"Bearer {DEV_INTERNAL_TOKEN}"}
+    assert (await client.post("/v1/password-resets", json={"email": "ada@example.com"})).is_success
+    path = f"/internal/v1/accounts/{ada.account_id}/password-resets"
+
+    listed = await client.get(path, headers=auth)
+    assert listed.status_code == 200
+    (request,) = listed.json()["open"]
+    # ids, times and counts: nothing that opens the request
+    assert set(request) == {"id", "created_at", "expires_at", "requires_totp", "failed_attempts"}
+    token = emailed_token(db, ada)
+    assert token not in listed.text
+
+    cancelled = await client.post(f"{path}/cancel", headers=auth)
+    assert cancelled.status_code == 200 and cancelled.json() == {"cancelled": 1}
+    assert (await client.get(path, headers=auth)).json() == {"open": []}
+    # The emailed link no longer works.
+    confirm = await client.post(
+        "/v1/password-resets/confirm",
+        json={"token": token, "new_password": "a brand new long password"},
+    )
+    assert confirm.status_code in (400, 410) and confirm.json()["error"] == "link_invalid"
+
+    for method, url in (("GET", path), ("POST", f"{path}/cancel")):
+        refused = await client.request(method, url)  # no credential
+        assert refused.status_code == 401
+
+
+async def test_lost_device_on_the_set_new_password_page_leads_to_support(
+    client: httpx.AsyncClient, identity: FakeIdentity, db: FakeDatabase
+) -> None:
+    account = identity.add("ada@example.com", totp=True)
+    await client.post("/v1/password-resets", json={"email": "ada@example.com"})
+    await client.get(f"/reset-password?token={emailed_token(db, account)}")
+    page = await client.get("/reset-password")
+    assert f'href="{DEV_SUPPORT_URL}"' in page.text
+    assert "never ask for your password or a code" in page.text

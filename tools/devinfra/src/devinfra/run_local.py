@@ -20,6 +20,10 @@ from devinfra.providers import start_infrastructure
 
 DEMO_EMAIL = "demo@example.com"
 DEMO_PASSWORD = "demo password that is long enough"  # noqa: S105 - a published demo credential
+# identity's admin API for `make run`: the static development token (production refuses it)
+# instead of a company identity provider.
+ADMIN_PORT = 8201
+DEV_ADMIN_TOKEN = "dev-only-admin-token-for-make-run"  # noqa: S105 - refused in production
 
 
 def _instructions(platform: Platform, run_dir: Path, maildir: Path, demo: str) -> str:
@@ -31,6 +35,10 @@ The password-reset platform is running.
   notifier  {platform.url("notifier")}   (health: /healthz/ready)
   metrics   {platform.metrics_url("identity")}, {platform.metrics_url("reset")},
             {platform.metrics_url("notifier")} (never on the public ports)
+  admin API http://127.0.0.1:{ADMIN_PORT}/admin/v1 (support staff; OpenAPI: /admin/openapi.json)
+            token for `make run` only: {DEV_ADMIN_TOKEN}
+            IDENTITY_ADMIN_URL=http://127.0.0.1:{ADMIN_PORT} \\
+            IDENTITY_ADMIN_TOKEN={DEV_ADMIN_TOKEN} uv run identity-service admin lookup {DEMO_EMAIL}
   demo account ({demo}): {DEMO_EMAIL} / {DEMO_PASSWORD}
   emails are printed below and kept as .eml files in {maildir}
   service logs: {run_dir / "logs"}
@@ -95,6 +103,9 @@ def main() -> int:
                     "notifier-metrics": 9103,
                 },
                 test_defaults=False,
+                extra_env={
+                    "identity": {"ADMIN_PORT": str(ADMIN_PORT), "ADMIN_DEV_TOKEN": DEV_ADMIN_TOKEN}
+                },
             )
             try:
                 platform.migrate()

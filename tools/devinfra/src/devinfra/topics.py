@@ -4,6 +4,7 @@ docs/operations.md say (tests/deploy/test_topic_settings.py keeps them equal).""
 
 from pwreset_contracts import (
     DEAD_LETTER_TOPIC,
+    AdminActionAuditedV1,
     PasswordChangedV1,
     RegistrationRequestedV1,
     ResetRequestedV1,
@@ -15,6 +16,7 @@ RESET_REQUESTED = ResetRequestedV1.topic
 PASSWORD_CHANGED = PasswordChangedV1.topic
 SECOND_FACTOR_CHANGED = SecondFactorChangedV1.topic
 REGISTRATION_REQUESTED = RegistrationRequestedV1.topic
+ADMIN_ACTION_AUDITED = AdminActionAuditedV1.topic
 DEAD_LETTERS = DEAD_LETTER_TOPIC
 
 PARTITIONS = 3
@@ -28,6 +30,8 @@ TOPIC_CONFIGS: dict[str, dict[str, str]] = {
     SECOND_FACTOR_CHANGED: {"retention.ms": "604800000", "segment.ms": "86400000"},
     # The verification link's lifetime (REGISTRATION_TTL_SECONDS).
     REGISTRATION_REQUESTED: {"retention.ms": "86400000", "segment.ms": "3600000"},
+    # Support staff's actions, for other teams' security monitoring: no secret, no address.
+    ADMIN_ACTION_AUDITED: {"retention.ms": "2592000000", "segment.ms": "86400000"},
     # Time for an operator to look; the links inside are sealed and long expired.
     DEAD_LETTERS: {"retention.ms": "604800000", "segment.ms": "86400000"},
 }

@@ -37,6 +37,12 @@ def run(
         help="also listen here for the internal API (see servicekit.web.internal_port)",
     )
     serve.add_argument(
+        "--admin-port",
+        type=int,
+        default=int(os.environ["ADMIN_PORT"]) if os.environ.get("ADMIN_PORT") else None,
+        help="also listen here for the admin API, where a service has one",
+    )
+    serve.add_argument(
         "--metrics-port",
         type=int,
         default=int(os.environ["METRICS_PORT"]) if os.environ.get("METRICS_PORT") else None,
@@ -66,7 +72,7 @@ def run(
         proxy_headers=False,
     )
     sockets = [_listen(args.host, args.port)]
-    for extra in (args.internal_port, args.metrics_port):
+    for extra in (args.internal_port, args.admin_port, args.metrics_port):
         if extra is not None:
             sockets.append(_listen(args.host, extra))
     uvicorn.Server(config).run(sockets=sockets)

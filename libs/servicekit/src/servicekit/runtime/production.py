@@ -47,6 +47,12 @@ class ProductionChecks:
         if _ring_bytes(value.get_secret_value()) & _ring_bytes(development):
             self.problems.append(f"{name} holds the development key")
 
+    def dev_only(self, name: str, value: SecretStr | None) -> None:
+        """A development convenience (a static admin token, say) that production must not
+        have at all, whatever its value."""
+        if value is not None:
+            self.problems.append(f"{name} is for development only: unset it")
+
     def https(self, name: str, url: AnyHttpUrl) -> None:
         if url.scheme != "https":
             self.problems.append(f"{name} must be https")

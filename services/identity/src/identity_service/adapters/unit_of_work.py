@@ -12,7 +12,9 @@ from identity_service.adapters.accounts_repository import (
     AccountsRepository,
     RecoveryCodesRepository,
 )
+from identity_service.adapters.audit_repository import AuditLogRepository
 from identity_service.adapters.registrations_repository import RegistrationsRepository
+from identity_service.adapters.security_reads import SecurityReadsRepository
 from identity_service.adapters.sessions_repository import SessionsRepository
 from identity_service.adapters.undo_tokens_repository import UndoTokensRepository
 
@@ -34,6 +36,8 @@ class IdentityUnitOfWork(PostgresUnitOfWork):
     undo_tokens: UndoTokensRepository
     registrations: RegistrationsRepository
     outbox: Outbox
+    audit: AuditLogRepository
+    security: SecurityReadsRepository
 
     def bind(self, connection: PoolConnectionProxy) -> None:
         self.accounts = AccountsRepository(connection)
@@ -42,3 +46,5 @@ class IdentityUnitOfWork(PostgresUnitOfWork):
         self.undo_tokens = UndoTokensRepository(connection)
         self.registrations = RegistrationsRepository(connection)
         self.outbox = Outbox(connection)
+        self.audit = AuditLogRepository(connection)
+        self.security = SecurityReadsRepository(connection)

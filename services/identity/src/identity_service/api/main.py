@@ -14,7 +14,7 @@ from servicekit.web.pages import mount_static
 from servicekit.web.security_headers import SecurityHeaders
 
 from identity_service import bootstrap
-from identity_service.api import errors, internal, pages, public, undo_pages
+from identity_service.api import admin, errors, internal, pages, public, undo_pages
 from identity_service.core.config import Settings, get_settings
 
 
@@ -38,6 +38,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(InternalPortGate, internal_port=settings.internal_port)
+    if settings.admin_port is not None:
+        # The admin API on its port only, and nothing else there (health aside); with no
+        # ADMIN_PORT its routes do not exist at all.
+        app.add_middleware(
+            InternalPortGate, internal_port=settings.admin_port, prefix=f"{admin.PREFIX}/"
+        )
     app.add_middleware(MetricsPortGate, metrics_port=settings.metrics_port)
     # Outside the other middleware, so their answers (404 of the gate, 413, 500) carry it too.
     app.add_middleware(
@@ -50,6 +56,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(internal.router)
     app.include_router(pages.router)
     app.include_router(undo_pages.router)
+    if settings.admin_port is not None:
+        admin.install(app)
     mount_static(app)  # the shared stylesheet; identity has no files of its own
 
     async def database() -> None:

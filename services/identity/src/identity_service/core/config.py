@@ -5,7 +5,7 @@ from ipaddress import IPv4Network, IPv6Network
 from typing import Literal
 
 from pwreset_contracts.sealed import KeyRing
-from pydantic import AnyHttpUrl, Field, SecretStr, model_validator
+from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 from servicekit.messaging.kafka_settings import KafkaSettings
 from servicekit.messaging.outbox.settings import OutboxSettings
@@ -17,6 +17,11 @@ DEV_INTERNAL_TOKEN = "dev-only-internal-token-change-me"  # noqa: S105 - refused
 DEV_TOTP_KEY = "ZGV2LW9ubHktdG90cC1rZXktY2hhbmdlLW1lLTMyYnk"
 DEV_RECOVERY_KEY = "ZGV2LW9ubHktcmVjb3ZlcnktY29kZS1rZXktY2hhbmc"
 DEV_NOTICE_SEAL_KEYS = "dev:ZGV2LW9ubHktbm90aWNlLXNlYWwta2V5LWNoYW5nZSE"
+DEV_SUPPORT_URL = "https://support.example.com/lost-device"
+# JWS algorithms the admin API may accept: signatures with a public key only.
+ASYMMETRIC_JWT_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
 
 
 # KAFKA_* and OUTBOX_* variables: servicekit.messaging (shared with reset)
@@ -91,6 +96,32 @@ class Settings(KafkaSettings, OutboxSettings):
     # -Host (which origin the browser used) are believed; CIDRs, comma-separated; empty = none.
     trusted_proxies: str = ""
 
+    # The admin API (support staff, docs/operations.md "Admin API") is served only on this port,
+    # which no Ingress routes to and a NetworkPolicy opens to the support tools alone; unset:
+    # no admin API at all.
+    admin_port: int | None = Field(default=None, ge=1, le=65535)
+    # Callers present a JWT from the company's identity provider: its keys (JWKS), the issuer
+    # (`iss`) and audience (`aud`) it must name, and the claim holding its roles (a dotted path
+    # reaches into objects, e.g. realm_access.roles); `support` or `admin` grant access.
+    admin_jwks_url: AnyHttpUrl | None = None
+    admin_jwt_issuer: str | None = None
+    admin_jwt_audience: str | None = None
+    admin_role_claim: str = Field(default="roles", min_length=1, max_length=200)
+    # Asymmetric signatures only: a symmetric (HS*) or unsigned (none) token is refused, and so
+    # is a setting that would allow one.
+    admin_jwt_algorithms: str = "RS256,PS256,ES256,EdDSA"
+    # Keys are kept this long; a token naming an unknown key id refetches them, at most once
+    # per ADMIN_JWKS_MIN_REFETCH_SECONDS, so forged key ids cannot make us hammer the provider.
+    admin_jwks_cache_seconds: int = Field(default=600, ge=30, le=86_400)
+    admin_jwks_min_refetch_seconds: int = Field(default=30, ge=1, le=3600)
+    admin_jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    # `make run` only: this static bearer token is accepted as subject `dev-admin` with role
+    # admin. Refused in production.
+    admin_dev_token: SecretStr | None = None
+    # Where "Lost your device?" on the login page sends people: the support page that says
+    # how to prove who they are.
+    support_url: AnyHttpUrl = AnyHttpUrl(DEV_SUPPORT_URL)
+
     @cached_property
     def trusted_proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
         return parse_networks(self.trusted_proxies)
@@ -98,6 +129,48 @@ class Settings(KafkaSettings, OutboxSettings):
     @cached_property
     def notice_seal_keyring(self) -> KeyRing:
         return KeyRing.parse(self.notice_seal_keys.get_secret_value())
+
+    @field_validator("admin_dev_token", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        if isinstance(value, str) and len(value.strip()) < 16:
+            raise ValueError("ADMIN_DEV_TOKEN: at least 16 characters")
+        return value
+
+    @cached_property
+    def admin_algorithms(self) -> tuple[str, ...]:
+        names = tuple(a.strip() for a in self.admin_jwt_algorithms.split(",") if a.strip())
+        refused = [name for name in names if name not in ASYMMETRIC_JWT_ALGORITHMS]
+        if refused or not names:
+            raise ValueError(
+                f"ADMIN_JWT_ALGORITHMS: only {sorted(ASYMMETRIC_JWT_ALGORITHMS)} (refused: "
+                f"{refused or 'an empty list'})"
+            )
+        return names
+
+    @property
+    def admin_jwt_configured(self) -> bool:
+        return None not in (self.admin_jwks_url, self.admin_jwt_issuer, self.admin_jwt_audience)
+
+    def _check_admin_api(self) -> None:
+        self.admin_algorithms  # noqa: B018 - a symmetric algorithm refuses to start
+        if self.admin_port is None:
+            return
+        if self.admin_port in (self.internal_port, self.metrics_port):
+            raise ValueError("ADMIN_PORT must differ from INTERNAL_PORT and METRICS_PORT")
+        partly = any(
+            v is not None
+            for v in (self.admin_jwks_url, self.admin_jwt_issuer, self.admin_jwt_audience)
+        )
+        if partly and not self.admin_jwt_configured:
+            raise ValueError("ADMIN_JWKS_URL, ADMIN_JWT_ISSUER and ADMIN_JWT_AUDIENCE go together")
+        if not self.admin_jwt_configured and self.admin_dev_token is None:
+            raise ValueError(
+                "ADMIN_PORT needs ADMIN_JWKS_URL, ADMIN_JWT_ISSUER and ADMIN_JWT_AUDIENCE "
+                "(or, in development, ADMIN_DEV_TOKEN)"
+            )
 
     @property
     def public_origin(self) -> str:
@@ -107,6 +180,7 @@ class Settings(KafkaSettings, OutboxSettings):
     def _refuse_dev_secrets_in_production(self) -> "Settings":
         self.notice_seal_keyring  # noqa: B018 - parse now, so bad keys fail at start
         self.trusted_proxy_networks  # noqa: B018
+        self._check_admin_api()
         if self.environment == "production":
             check = ProductionChecks()
             check.require(
@@ -119,6 +193,10 @@ class Settings(KafkaSettings, OutboxSettings):
             check.keyring("NOTICE_SEAL_KEYS", self.notice_seal_keys, DEV_NOTICE_SEAL_KEYS)
             check.https("PUBLIC_BASE_URL", self.public_base_url)
             check.https("RESET_PUBLIC_URL", self.reset_public_url)
+            check.https("SUPPORT_URL", self.support_url)
+            check.dev_only("ADMIN_DEV_TOKEN", self.admin_dev_token)
+            if self.admin_jwks_url is not None:
+                check.https("ADMIN_JWKS_URL", self.admin_jwks_url)
             check.raise_if_any()
         return self
 

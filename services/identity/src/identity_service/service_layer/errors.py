@@ -5,17 +5,23 @@ from datetime import timedelta
 
 from identity_service.domain.accounts import EmailTaken
 from identity_service.domain.passwords import PasswordRejected
+from identity_service.domain.support import NotPermitted, ReasonRequired
 
 __all__ = [
     "AccountNotFound",
+    "AdminAuthUnavailable",
+    "AdminTokenRejected",
     "AuthFailed",
     "EmailTaken",
     "HashingBusy",
     "LoginThrottled",
+    "NotPermitted",
     "PasswordRejected",
+    "ReasonRequired",
     "ReauthenticationFailed",
     "RegistrationLinkInvalid",
     "TotpRejected",
+    "TwoFactorNotOn",
 ]
 
 
@@ -67,3 +73,23 @@ class HashingBusy(Exception):
 
 class RegistrationLinkInvalid(Exception):
     """The verification link matches no usable request (unknown, used, expired or taken)."""
+
+
+class AdminTokenRejected(Exception):
+    """The admin API's bearer token is missing, malformed, badly signed, expired, or names the
+    wrong issuer or audience; ``reason`` says which (for the caller and the log, never the
+    token)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class AdminAuthUnavailable(Exception):
+    """The identity provider's keys could not be fetched, and none are cached: try later."""
+
+    retry_after_seconds = 5
+
+
+class TwoFactorNotOn(Exception):
+    """Support asked to remove two-factor authentication from an account that has none."""

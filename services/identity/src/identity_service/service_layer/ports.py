@@ -5,6 +5,9 @@ box that encrypts TOTP secrets, and the reset service. ``adapters`` implements e
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
+from uuid import UUID
+
+from identity_service.domain.support import Caller, OpenResetRequest
 
 # Seconds since the epoch (time.time); injected so tests can move time on.
 Clock = Callable[[], float]
@@ -53,4 +56,25 @@ class ResetStarter(Protocol):
 
     async def start_reset(self, email: str) -> str:
         """The verification code of the new reset request, or ResetUnavailable."""
+        ...
+
+
+class ResetRequestsAdmin(Protocol):
+    """The reset service's internal API, for support: an account's open reset requests."""
+
+    async def open_requests(self, account_id: UUID) -> list[OpenResetRequest]:
+        """Never a link, code or hash; ResetUnavailable."""
+        ...
+
+    async def cancel_open(self, account_id: UUID) -> int:
+        """Revoke every open request of the account: how many; ResetUnavailable."""
+        ...
+
+
+class AdminTokens(Protocol):
+    """Checks the admin API's bearer tokens (the company identity provider's JWTs, or the
+    development token): who is calling, with which roles."""
+
+    async def caller(self, token: str) -> Caller:
+        """AdminTokenRejected; AdminAuthUnavailable when the provider's keys cannot be had."""
         ...

@@ -9,6 +9,7 @@ The guarded writes (``claim_totp_step``, ``reserve_second_factor_attempt``, the 
 so that requests side by side cannot both pass a check made in between.
 """
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 from uuid import UUID
@@ -20,6 +21,7 @@ from identity_service.domain.login_throttle import ThrottleRule, Verdict
 from identity_service.domain.registrations import PendingRegistration, VerifiedRegistration
 from identity_service.domain.second_factor import AttemptLimits, SecondFactorReservation
 from identity_service.domain.sessions import NewSession
+from identity_service.domain.support import AuditRecord, SecurityChange, SessionSummary
 from identity_service.domain.undo_links import UndoKind
 
 
@@ -171,4 +173,41 @@ class RegistrationRepository(Protocol):
 class Outbox(Protocol):
     async def add(self, event_id: UUID, record: KafkaRecord) -> None:
         """Published to Kafka by the relay once the unit of work commits (never before)."""
+        ...
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    """Audit records, newest first; ``next_before`` continues the list (None: no more)."""
+
+    records: tuple[AuditRecord, ...]
+    next_before: int | None
+
+
+class AuditRepository(Protocol):
+    """The admin API's audit log: append-only (the table refuses UPDATE and DELETE)."""
+
+    async def add(self, record: AuditRecord) -> None: ...
+
+    async def page(self, account_id: UUID | None, before: int | None, limit: int) -> AuditPage:
+        """Newest first, older than the cursor ``before``; one account's or everyone's."""
+        ...
+
+
+class SecurityReads(Protocol):
+    """What support may see of an account's security, besides the account row: no secret,
+    no hash, no token."""
+
+    async def recovery_codes_left(self, account_id: UUID) -> int: ...
+
+    async def password_changed_at(self, account_id: UUID) -> datetime | None: ...
+
+    async def live_sessions(
+        self, account_id: UUID, now: datetime, limit: int
+    ) -> tuple[list[SessionSummary], int]:
+        """The newest ``limit`` live sessions, and how many are live in all."""
+        ...
+
+    async def recent_changes(self, account_id: UUID, limit: int) -> list[SecurityChange]:
+        """Security changes the holder was emailed about, newest first."""
         ...

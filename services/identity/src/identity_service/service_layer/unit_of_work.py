@@ -14,9 +14,11 @@ from servicekit.runtime.unit_of_work import UnitOfWorkBase
 
 from identity_service.service_layer.repositories import (
     AccountRepository,
+    AuditRepository,
     Outbox,
     RecoveryCodeRepository,
     RegistrationRepository,
+    SecurityReads,
     SessionRepository,
     UndoTokenRepository,
 )
@@ -40,6 +42,12 @@ class UnitOfWork(UnitOfWorkBase, Protocol):
 
     @property
     def outbox(self) -> Outbox: ...
+
+    @property
+    def audit(self) -> AuditRepository: ...
+
+    @property
+    def security(self) -> SecurityReads: ...
 
 
 # A fresh unit of work per use of it: use cases run side by side, each on its own connection.

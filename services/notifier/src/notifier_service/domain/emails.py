@@ -28,6 +28,7 @@ RESET_SUBJECT = "Reset your password"
 CHANGED_SUBJECT = "Your password was changed"
 SECOND_FACTOR_ON_SUBJECT = "Two-factor authentication was turned on"
 SECOND_FACTOR_OFF_SUBJECT = "Two-factor authentication was turned off"
+SECOND_FACTOR_REMOVED_SUBJECT = "Two-factor authentication was removed by support"
 VERIFY_SUBJECT = "Confirm your email address"
 ALREADY_REGISTERED_SUBJECT = "You already have an account"
 UNDO_COLOUR = "#c62828"
@@ -80,9 +81,13 @@ def _render(name: str, subject: str, **context: object) -> Rendered:
 def render_second_factor_email(
     *, enabled: bool, by_support: bool, changed_at: datetime, client_ip: str | None, undo_link: str
 ) -> Rendered:
+    if enabled:
+        subject = SECOND_FACTOR_ON_SUBJECT
+    else:
+        subject = SECOND_FACTOR_REMOVED_SUBJECT if by_support else SECOND_FACTOR_OFF_SUBJECT
     return _render(
         "second_factor_changed",
-        SECOND_FACTOR_ON_SUBJECT if enabled else SECOND_FACTOR_OFF_SUBJECT,
+        subject,
         enabled=enabled,
         by_support=by_support,
         when=changed_at.strftime("%d %B %Y, %H:%M UTC"),

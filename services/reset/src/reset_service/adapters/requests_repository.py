@@ -29,6 +29,27 @@ class PostgresRequests:
             now,
         )
 
+    async def open_of(self, account_id: UUID, now: datetime) -> list[ResetRequest]:
+        rows = await self._conn.fetch(
+            f"""SELECT {_COLUMNS} FROM reset_requests
+                WHERE account_id = $1 AND used_at IS NULL AND revoked_at IS NULL
+                  AND expires_at > $2
+                ORDER BY created_at DESC""",  # noqa: S608
+            account_id,
+            now,
+        )
+        return [ResetRequest(**dict(row)) for row in rows]
+
+    async def cancel_open(self, account_id: UUID, now: datetime) -> int:
+        result: str = await self._conn.execute(
+            """UPDATE reset_requests SET revoked_at = $2
+               WHERE account_id = $1 AND used_at IS NULL AND revoked_at IS NULL
+                 AND expires_at > $2""",
+            account_id,
+            now,
+        )
+        return int(result.rsplit(" ", 1)[1])
+
     async def get(self, request_id: UUID) -> ResetRequest | None:
         row = await self._conn.fetchrow(
             f"SELECT {_COLUMNS} FROM reset_requests WHERE id = $1",  # noqa: S608

@@ -6,11 +6,20 @@ one busy bucket for all of them would let anyone who fills it block every "This 
 per-account limit still holds (an over-limit request waits, coalesced, as any other).
 """
 
+from uuid import UUID
+
 from fastapi import APIRouter, Depends, status
+from servicekit.web.openapi_errors import error_responses
 
 from reset_service.api.deps import Resets, require_internal_caller
 from reset_service.api.errors import unavailable
-from reset_service.api.schemas import ResetRequest, ResetRequestAccepted
+from reset_service.api.schemas import (
+    OpenResetRequest,
+    OpenResetRequests,
+    ResetRequest,
+    ResetRequestAccepted,
+    ResetRequestsCancelled,
+)
 from reset_service.service_layer.errors import IdentityUnavailable
 
 router = APIRouter(prefix="/internal/v1", dependencies=[Depends(require_internal_caller)])
@@ -26,3 +35,36 @@ async def start_reset(body: ResetRequest, resets: Resets) -> ResetRequestAccepte
         verification_code=issued.verification_code,
         expires_in_seconds=issued.expires_in_seconds,
     )
+
+
+# For identity's admin API (support staff act through identity, which audits them).
+
+
+@router.get(
+    "/accounts/{account_id}/password-resets",
+    responses=error_responses(401, 422),
+)
+async def open_requests(account_id: UUID, resets: Resets) -> OpenResetRequests:
+    """The account's open reset requests, newest first: ids, times, counts; no secret."""
+    found = await resets.account_requests.open(account_id)
+    return OpenResetRequests(
+        open=[
+            OpenResetRequest(
+                id=r.id,
+                created_at=r.created_at,
+                expires_at=r.expires_at,
+                requires_totp=r.requires_totp,
+                failed_attempts=r.failed_attempts,
+            )
+            for r in found
+        ]
+    )
+
+
+@router.post(
+    "/accounts/{account_id}/password-resets/cancel",
+    responses=error_responses(401, 413, 422),
+)
+async def cancel_requests(account_id: UUID, resets: Resets) -> ResetRequestsCancelled:
+    """Revoke every open request of the account: its links and codes stop working."""
+    return ResetRequestsCancelled(cancelled=await resets.account_requests.cancel(account_id))

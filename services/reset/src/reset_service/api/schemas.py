@@ -1,7 +1,9 @@
 """Request and response bodies of the reset service's HTTP API."""
 
 import functools
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
+from uuid import UUID
 
 from pwreset_contracts.emails import supported_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
@@ -63,3 +65,21 @@ class ConfirmReset(Strict):
 class ResetConfirmed(BaseModel):
     status: str = "password_changed"
     message: str = "Your password was changed. Log in with your new password."
+
+
+class OpenResetRequest(BaseModel):
+    """For identity's admin API: no link, code or hash."""
+
+    id: UUID
+    created_at: datetime
+    expires_at: datetime
+    requires_totp: bool
+    failed_attempts: int
+
+
+class OpenResetRequests(BaseModel):
+    open: list[OpenResetRequest]
+
+
+class ResetRequestsCancelled(BaseModel):
+    cancelled: int

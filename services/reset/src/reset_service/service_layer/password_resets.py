@@ -19,6 +19,7 @@ from reset_service.service_layer.link_misses import LinkMisses
 from reset_service.service_layer.policy import ResetPolicy
 from reset_service.service_layer.repositories import RequestIntake
 from reset_service.service_layer.request_reset import RequestReset
+from reset_service.service_layer.support_requests import AccountRequests
 from reset_service.service_layer.unit_of_work import UnitOfWorkFactory
 
 
@@ -29,6 +30,7 @@ class PasswordResets:
     confirm: ConfirmReset
     send_due_emails: SendDueEmails
     prune_rate_limits: PruneRateLimits
+    account_requests: AccountRequests  # identity's admin API: list and cancel open requests
 
     @classmethod
     def build(
@@ -46,6 +48,7 @@ class PasswordResets:
             confirm=ConfirmReset(uow, identity, policy, clock, misses),
             send_due_emails=SendDueEmails(uow, policy, clock),
             prune_rate_limits=PruneRateLimits(uow, policy.limits.window),
+            account_requests=AccountRequests(uow, clock),
         )
 
 

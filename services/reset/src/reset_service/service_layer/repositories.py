@@ -22,6 +22,14 @@ class RequestsRepository(Protocol):
         """Revoke every open request of the account."""
         ...
 
+    async def open_of(self, account_id: UUID, now: datetime) -> list[ResetRequest]:
+        """The account's open requests (not used, not revoked, not expired), newest first."""
+        ...
+
+    async def cancel_open(self, account_id: UUID, now: datetime) -> int:
+        """Revoke every open (unexpired) request of the account: how many."""
+        ...
+
     async def get(self, request_id: UUID) -> ResetRequest | None: ...
 
     async def get_by_token(self, token_hashes: Sequence[bytes]) -> ResetRequest | None:

@@ -1,0 +1,220 @@
+"""The admin API, for support staff and their tools: served on ADMIN_PORT only (never the
+public port, never behind the Ingress; its own NetworkPolicy), with a document of its own at
+/admin/openapi.json on that port. Callers present a bearer JWT of the company's identity
+provider (or, under `make run`, the development token); the subject of the token is who the
+audit log says acted, whatever else the request claims.
+"""
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
+from fastapi.openapi.utils import get_openapi
+from servicekit.web.http_errors import ApiError
+from servicekit.web.internal_auth import bearer
+from servicekit.web.openapi_errors import error_responses
+
+from identity_service.api.admin_schemas import (
+    AccountFound,
+    AccountLookup,
+    AuditPageOut,
+    AuditRecordOut,
+    ChangeReason,
+    Done,
+    ResetRequestsCancelled,
+    SecurityStateOut,
+)
+from identity_service.domain.support import Caller
+from identity_service.service_layer.errors import (
+    AccountNotFound,
+    AdminAuthUnavailable,
+    AdminTokenRejected,
+    NotPermitted,
+    ReasonRequired,
+    TwoFactorNotOn,
+)
+from identity_service.service_layer.ports import AdminTokens, ResetUnavailable
+from identity_service.service_layer.support import MAX_PAGE, Support
+
+PREFIX = "/admin"
+log = logging.getLogger("identity.admin")
+
+
+async def get_support(request: Request) -> Support:
+    support: Support = request.app.state.identity.support  # set by the lifespan (bootstrap)
+    return support
+
+
+async def require_admin_caller(
+    request: Request, authorization: Annotated[str | None, Header()] = None
+) -> Caller:
+    """Who is calling, from the verified token alone."""
+    tokens: AdminTokens | None = request.app.state.identity.admin_tokens
+    token = bearer(authorization)
+    try:
+        if token is None or tokens is None:
+            raise AdminTokenRejected("no bearer token")
+        return await tokens.caller(token)
+    except AdminTokenRejected as exc:
+        log.warning("admin API token refused", extra={"fields": {"reason": exc.reason}})
+        raise ApiError(
+            401,
+            "invalid_token",
+            f"a valid bearer token of the identity provider is required ({exc.reason})",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        ) from exc
+    except AdminAuthUnavailable as exc:
+        raise ApiError(
+            503,
+            "auth_unavailable",
+            "the identity provider's keys cannot be fetched; try again shortly",
+            headers={"Retry-After": str(exc.retry_after_seconds)},
+        ) from exc
+
+
+SupportCases = Annotated[Support, Depends(get_support)]
+AdminCaller = Annotated[Caller, Depends(require_admin_caller)]
+
+
+@contextmanager
+def answers() -> Iterator[None]:
+    """The use cases' refusals as the admin API's errors."""
+    try:
+        yield
+    except NotPermitted as exc:
+        raise ApiError(403, "forbidden", f"your roles do not allow {exc}") from exc
+    except ReasonRequired as exc:
+        raise ApiError(422, "reason_required", "say why (the audit log keeps it)") from exc
+    except AccountNotFound as exc:
+        raise ApiError(404, "account_not_found", "no such account") from exc
+    except TwoFactorNotOn as exc:
+        raise ApiError(409, "two_factor_not_enabled", "the account has no two-factor") from exc
+    except ResetUnavailable as exc:
+        raise ApiError(
+            503,
+            "reset_unavailable",
+            "the reset service did not answer; nothing was changed",
+            headers={"Retry-After": "5"},
+        ) from exc
+
+
+# Every route: no token or a bad one (401), the provider's keys unreachable (503).
+_AUTH = (401, 503)
+_BODY = (400, 413, 422)
+
+router = APIRouter(prefix=f"{PREFIX}/v1", tags=["admin"])
+
+
+@router.post(
+    "/accounts/lookup",
+    responses=error_responses(*_AUTH, *_BODY, 403),
+    summary="The account of an email address",
+)
+async def lookup(body: AccountLookup, caller: AdminCaller, support: SupportCases) -> AccountFound:
+    with answers():
+        account_id = await support.find_account(caller, str(body.email), body.reason)
+    return AccountFound(account_id=account_id)
+
+
+@router.get(
+    "/accounts/{account_id}/security",
+    responses=error_responses(*_AUTH, 403, 404, 422),
+    summary="An account's security state",
+)
+async def security_state(
+    account_id: UUID,
+    caller: AdminCaller,
+    support: SupportCases,
+    reason: Annotated[str | None, Query(max_length=500)] = None,
+) -> SecurityStateOut:
+    """No secret, hash or token: on/off, counts, times, ids."""
+    with answers():
+        return SecurityStateOut.of(await support.security_state(caller, account_id, reason))
+
+
+@router.post(
+    "/accounts/{account_id}/two-factor/remove",
+    responses=error_responses(*_AUTH, *_BODY, 403, 404, 409),
+    summary="Remove two-factor authentication (lost device) and sign out everywhere",
+)
+async def remove_two_factor(
+    account_id: UUID, body: ChangeReason, caller: AdminCaller, support: SupportCases
+) -> Done:
+    with answers():
+        record = await support.remove_two_factor(caller, account_id, body.reason)
+    return Done(audit_id=record.id)
+
+
+@router.post(
+    "/accounts/{account_id}/sign-out-everywhere",
+    responses=error_responses(*_AUTH, *_BODY, 403, 404),
+    summary="End every session of the account",
+)
+async def sign_out_everywhere(
+    account_id: UUID, body: ChangeReason, caller: AdminCaller, support: SupportCases
+) -> Done:
+    with answers():
+        record = await support.sign_out_everywhere(caller, account_id, body.reason)
+    return Done(audit_id=record.id)
+
+
+@router.post(
+    "/accounts/{account_id}/password-resets/cancel",
+    responses=error_responses(*_AUTH, *_BODY, 403, 404),
+    summary="Cancel the account's open password-reset requests",
+)
+async def cancel_reset_requests(
+    account_id: UUID, body: ChangeReason, caller: AdminCaller, support: SupportCases
+) -> ResetRequestsCancelled:
+    with answers():
+        cancelled, record = await support.cancel_reset_requests(caller, account_id, body.reason)
+    return ResetRequestsCancelled(audit_id=record.id, cancelled=cancelled)
+
+
+@router.get(
+    "/audit",
+    responses=error_responses(*_AUTH, 403, 422),
+    summary="The audit log, newest first (admins only)",
+)
+async def audit_log(
+    caller: AdminCaller,
+    support: SupportCases,
+    account_id: UUID | None = None,
+    before: Annotated[int | None, Query(ge=1)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+) -> AuditPageOut:
+    with answers():
+        page = await support.audit_log(caller, account_id, before, limit)
+    return AuditPageOut(
+        records=[AuditRecordOut.of(r) for r in page.records], next_before=page.next_before
+    )
+
+
+def document(app: FastAPI) -> dict[str, Any]:
+    """The admin API's own OpenAPI document (the public one leaves these routes out)."""
+    schema = get_openapi(
+        title="identity admin API",
+        version=app.version,
+        description=__doc__,
+        routes=router.routes,
+    )
+    schema.setdefault("components", {})["securitySchemes"] = {
+        "adminJwt": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    }
+    schema["security"] = [{"adminJwt": []}]
+    return schema
+
+
+def install(app: FastAPI) -> None:
+    """The admin routes, out of the public document, and their own document on their port."""
+    app.include_router(router, include_in_schema=False)
+    cached: dict[str, Any] = {}
+
+    @app.get(f"{PREFIX}/openapi.json", include_in_schema=False)
+    async def admin_openapi() -> dict[str, Any]:
+        if not cached:
+            cached.update(document(app))
+        return cached
