@@ -108,6 +108,12 @@ ATTACKS += [
     ("reset", "identity_public_url", "http://identity.example.com"),
     ("notifier", "smtp_security", "none"),
 ]
+# Branding (servicekit.web.branding): the logo and support link are https in production too.
+for service in SETTINGS:
+    ATTACKS += [
+        (service, "logo_url", "http://cdn.example.com/logo.png"),
+        (service, "support_url", "http://help.example.com/"),
+    ]
 
 
 @pytest.mark.parametrize("service", SETTINGS)

@@ -10,6 +10,7 @@ from pydantic_settings import SettingsConfigDict
 from servicekit.messaging.kafka_settings import KafkaSettings
 from servicekit.messaging.outbox.settings import OutboxSettings
 from servicekit.runtime.production import ProductionChecks
+from servicekit.web.branding import BrandingSettings
 from servicekit.web.client_ip import parse_networks
 
 # Development defaults make `make run` work out of the box; production refuses them.
@@ -19,8 +20,9 @@ DEV_RECOVERY_KEY = "ZGV2LW9ubHktcmVjb3ZlcnktY29kZS1rZXktY2hhbmc"
 DEV_NOTICE_SEAL_KEYS = "dev:ZGV2LW9ubHktbm90aWNlLXNlYWwta2V5LWNoYW5nZSE"
 
 
-# KAFKA_* and OUTBOX_* variables: servicekit.messaging (shared with reset)
-class Settings(KafkaSettings, OutboxSettings):
+# KAFKA_* and OUTBOX_* variables: servicekit.messaging; PRODUCT_NAME, LOGO_URL... and
+# TEMPLATE_OVERRIDE_DIR: servicekit.web.branding (all shared with reset)
+class Settings(KafkaSettings, OutboxSettings, BrandingSettings):
     model_config = SettingsConfigDict(extra="ignore")
 
     environment: Literal["development", "production"] = "development"
