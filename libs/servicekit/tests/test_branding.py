@@ -135,7 +135,7 @@ def test_a_product_name_is_short_printable_text(name: str) -> None:
     "name", ["Acme\r\nBcc: victim@example.com", "Acme\nX-Injected: 1", "Acme\x85", "A" * 65]
 )
 def test_a_mail_from_name_cannot_carry_a_line_break(name: str) -> None:
-    with pytest.raises(ValidationError, match="MAIL_FROM_NAME|at most"):
+    with pytest.raises(ValidationError, match=r"MAIL_FROM_NAME|at most"):
         BrandingSettings(mail_from_name=name)
 
 
