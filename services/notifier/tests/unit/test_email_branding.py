@@ -157,7 +157,7 @@ def test_overrides_replace_the_emails_templates_one_by_one(tmp_path: Path) -> No
             tmp_path,
             {
                 "reset_password.txt": "{{ brand.product_name }}: choose a password at {{ link }}\n",
-                "_brand_header.html": "<tr><td>OUR HEADER {{ brand.product_name }}</td></tr>",
+                "_email_header.html": "<tr><td>OUR HEADER {{ brand.product_name }}</td></tr>",
             },
         )
     )
