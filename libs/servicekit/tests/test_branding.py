@@ -211,3 +211,14 @@ def test_the_primary_colour_is_served_as_a_stylesheet(tmp_path: Path) -> None:
     assert re.fullmatch(r":root \{\n  --accent: #0b7a4b;\n\}\n", css.text)
     page = client.get("/hello").text
     assert page.index('href="/static/pages.css"') < page.index('href="/brand.css"')
+
+
+def test_an_empty_optional_variable_is_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("LOGO_URL", "SUPPORT_URL", "MAIL_FROM_NAME", "TEMPLATE_OVERRIDE_DIR"):
+        monkeypatch.setenv(name, "")
+    assert BrandingSettings().branding == Branding()
+
+
+def test_a_missing_override_directory_is_refused_at_start(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="TEMPLATE_OVERRIDE_DIR"):
+        BrandingSettings(template_override_dir=tmp_path / "not-mounted")

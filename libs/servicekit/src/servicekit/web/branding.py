@@ -91,6 +91,14 @@ class BrandingSettings(BaseSettings):
     mail_from_name: str | None = Field(default=None, min_length=1, max_length=64)
     template_override_dir: Path | None = None
 
+    @field_validator(
+        "logo_url", "support_url", "mail_from_name", "template_override_dir", mode="before"
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # `LOGO_URL=` (as compose or a template writes an unset variable) means no logo.
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("primary_colour")
     @classmethod
     def _colour(cls, value: str) -> str:
