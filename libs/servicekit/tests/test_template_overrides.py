@@ -68,6 +68,7 @@ def test_without_an_override_directory_the_shipped_templates_render(tmp_path: Pa
         # Out of the sandbox: no Python internals, no mutation.
         ("{{ name.__class__.__mro__ }}{{ link }}", "render_error"),
         ("{{ ''.__class__.__subclasses__() }}{{ link }}", "render_error"),
+        ("{{ '{0.__class__.__init__.__globals__}'.format(name) }}{{ link }}", "render_error"),
         # Out of the directory.
         ('{% include "../secret.html" %}{{ link }}', "render_error"),
         ('{% include "/etc/hostname" %}{{ link }}', "render_error"),
