@@ -144,9 +144,11 @@ async def assert_branded_page(page: Page, branded: Branded) -> None:
         "href", SUPPORT
     )
     assert (await page.title()).endswith(f"– {PRODUCT}")  # noqa: RUF001
-    button = page.locator(".button").first
-    if await button.count():
-        colour = await button.evaluate("b => getComputedStyle(b).backgroundColor")
+    accent = "getComputedStyle(document.documentElement).getPropertyValue('--accent').trim()"
+    assert await page.evaluate(accent) == COLOUR
+    buttons = page.locator(".button:not(.button-secondary)")
+    for index in range(await buttons.count()):
+        colour = await buttons.nth(index).evaluate("b => getComputedStyle(b).backgroundColor")
         assert colour == COLOUR_RGB
 
 
