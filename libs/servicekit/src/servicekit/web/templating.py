@@ -81,8 +81,10 @@ def _environment(cls: type[Environment], loader: BaseLoader) -> Environment:
         loader=loader,
         autoescape=select_autoescape(["html"]),
         keep_trailing_newline=True,
-        # Templates never change while the service runs: no stat per lookup.
+        # Templates never change while the service runs: no stat per lookup, and a plain dict
+        # as the cache (the few templates stay; no LRU bookkeeping on every include).
         auto_reload=False,
+        cache_size=-1,
     )
 
 
@@ -110,13 +112,14 @@ class TemplateSet:
         self._overridden: Environment | None = None
         # name -> the template the override chain gives, or why it cannot (compiled once).
         self._chain: dict[str, Template | BaseException] = {}
+        self._compiled: dict[str, Template] = {}  # the shipped ones, looked up once
         if override_dir is not None:
             chain = ChoiceLoader([_OverrideLoader(override_dir, followlinks=True), shipped])
             self._overridden = _environment(ImmutableSandboxedEnvironment, chain)
             self._overridden.globals.update(globals or {})
             self._warn_about_unknown(override_dir)
         for name in preload:
-            self._shipped.get_template(name)
+            self._shipped_template(name)
             self._from_chain(name)
 
     def _warn_about_unknown(self, override_dir: Path) -> None:
@@ -154,7 +157,12 @@ class TemplateSet:
                 if all(text in rendered for text in requires):
                     return rendered
                 self._fell_back(name, "missing_required", None)
-        return self._shipped.get_template(name).render(context)
+        return self._shipped_template(name).render(context)
+
+    def _shipped_template(self, name: str) -> Template:
+        if name not in self._compiled:
+            self._compiled[name] = self._shipped.get_template(name)
+        return self._compiled[name]
 
     @staticmethod
     def _fell_back(name: str, reason: str, exc: BaseException | None) -> None:
