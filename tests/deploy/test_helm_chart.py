@@ -92,6 +92,9 @@ def test_every_setting_is_a_value_with_the_services_default(
         "KAFKA_SSL_CERTFILE", "KAFKA_SSL_KEYFILE",
         # `make run` only: production refuses any value.
         "ADMIN_DEV_TOKEN",
+        # Branding (values `branding`, test_k8s_branding): a logo, a support link, a From name,
+        # and template overrides (TEMPLATE_OVERRIDE_DIR on the Deployment where they are mounted).
+        "LOGO_URL", "SUPPORT_URL", "MAIL_FROM_NAME", "TEMPLATE_OVERRIDE_DIR",
     }  # fmt: skip
     missing = {f.upper() for f in fields} - set(config) - SECRET_VARIABLES - optional_unset
     assert not missing, f"settings the chart cannot set: {missing}"

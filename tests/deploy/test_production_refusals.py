@@ -113,6 +113,12 @@ ATTACKS += [
     ("identity", "admin_dev_token", secrets.token_urlsafe(32)),
     ("identity", "admin_jwks_url", "http://idp.example.com/realms/staff/certs"),
 ]
+# Branding (servicekit.web.branding): the logo and support link are https in production too.
+for service in SETTINGS:
+    ATTACKS += [
+        (service, "logo_url", "http://cdn.example.com/logo.png"),
+        (service, "support_url", "http://help.example.com/"),
+    ]
 
 
 @pytest.mark.parametrize("service", SETTINGS)

@@ -108,7 +108,7 @@ def test_pages_link_the_shared_stylesheet_and_carry_no_inline_script_or_style(
 def test_an_error_is_announced_and_the_field_in_error_is_focused(app: FastAPI) -> None:
     page = TestClient(app).get("/form-with-error")
     assert page.status_code == 400
-    assert "<title>Error: Form</title>" in page.text
+    assert "<title>Error: Form \N{EN DASH} pwreset</title>" in page.text  # the product name last
     assert 'role="alert" id="form-error"' in page.text
     field = re.search(r"<input id=\"name\"[^>]*>", page.text)
     assert field, page.text

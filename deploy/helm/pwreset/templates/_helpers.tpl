@@ -198,3 +198,32 @@ securityContext:
       app.kubernetes.io/name: {{ . }}
       app.kubernetes.io/component: api
 {{- end }}
+
+{{- /* Which template overrides a service renders: the pages (identity, reset) or the emails. */}}
+{{- define "pwreset.overrideSet" -}}
+{{- if eq . "notifier" }}emails{{ else }}pages{{ end }}
+{{- end }}
+
+{{- /* The branding variables (servicekit.web.branding), the same in every service's ConfigMap;
+       the optional ones only when set. TEMPLATE_OVERRIDE_DIR is set on the Deployments only,
+       where the overrides are mounted. */}}
+{{- define "pwreset.brandingConfig" -}}
+{{- with .Values.branding }}
+PRODUCT_NAME: {{ .productName | quote }}
+PRIMARY_COLOUR: {{ .primaryColour | quote }}
+LEGAL_FOOTER: {{ .legalFooter | quote }}
+{{- with .logoUrl }}
+LOGO_URL: {{ . | quote }}
+{{- end }}
+{{- with .supportUrl }}
+SUPPORT_URL: {{ . | quote }}
+{{- end }}
+{{- with .mailFromName }}
+MAIL_FROM_NAME: {{ . | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "pwreset.overrideDir" -}}
+/etc/pwreset/templates
+{{- end }}

@@ -24,6 +24,7 @@ from notifier_service.adapters.deliveries_ledger import DATABASE_AWAY, Deliverie
 from notifier_service.adapters.smtp_sender import SmtpSender
 from notifier_service.core.config import Settings
 from notifier_service.domain.composition import EmailComposer
+from notifier_service.domain.emails import email_templates
 from notifier_service.entrypoints.kafka_consumer import DeliverAll, EventRecords
 from notifier_service.service_layer.deliver_email import EmailDelivery
 
@@ -133,6 +134,8 @@ async def build(settings: Settings) -> Notifier:
             link_keys=settings.link_keys,
             notice_keys=settings.notice_keys,
             mail_from=settings.mail_from,
+            mail_from_name=settings.branding.mail_from_name,
+            templates=email_templates(settings.branding),
         ),
         sends_at_once=settings.smtp_connections,
     )

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from reset_service.api.main import create_app
-from reset_service.core.config import DEV_INTERNAL_TOKEN, DEV_SUPPORT_URL, Settings
+from reset_service.core.config import DEV_INTERNAL_TOKEN, Settings
 from reset_service.service_layer.password_resets import PasswordResets
 
 from .fakes import FakeDatabase, FakeIdentity, emailed_token
@@ -138,12 +138,23 @@ async def test_identity_lists_and_cancels_an_accounts_open_requests_for_support(
         assert refused.status_code == 401
 
 
+@pytest.mark.parametrize("support_url", [None, "https://help.example.org/lost-device?from=reset"])
 async def test_lost_device_on_the_set_new_password_page_leads_to_support(
-    client: httpx.AsyncClient, identity: FakeIdentity, db: FakeDatabase
+    support_url: str | None, resets: PasswordResets, identity: FakeIdentity, db: FakeDatabase
 ) -> None:
-    account = identity.add("ada@example.com", totp=True)
-    await client.post("/v1/password-resets", json={"email": "ada@example.com"})
-    await client.get(f"/reset-password?token={emailed_token(db, account)}")
-    page = await client.get("/reset-password")
-    assert f'href="{DEV_SUPPORT_URL}"' in page.text
+    app = create_app(Settings(support_url=support_url))
+    app.state.resets = resets
+    transport = httpx.ASGITransport(app=app, client=("198.51.100.7", 50000))
+    async with httpx.AsyncClient(
+        transport=transport, base_url=ORIGIN, headers={"Origin": ORIGIN}
+    ) as client:
+        account = identity.add("ada@example.com", totp=True)
+        await client.post("/v1/password-resets", json={"email": "ada@example.com"})
+        await client.get(f"/reset-password?token={emailed_token(db, account)}")
+        page = await client.get("/reset-password")
+    assert "Ask our support team to remove two-factor authentication" in page.text
     assert "never ask for your password or a code" in page.text
+    if support_url is None:  # no page to send them to: the sentence, without a dead link
+        assert "help.example.org" not in page.text
+    else:  # SUPPORT_URL set (the deployments set it): the sentence links to the team's page
+        assert 'href="https://help.example.org/lost-device?from=reset"' in page.text

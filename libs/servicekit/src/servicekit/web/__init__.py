@@ -4,7 +4,9 @@ Public API:
 - errors and limits: ``ApiError``, ``install_error_handlers`` (``http_errors``)
 - behind a proxy: ``request_client_ip`` (``client_ip``), ``public_origin`` (``public_origin``)
 - headers and cookies: ``SecurityHeaders`` (``security_headers``), ``cookies``, ``csrf``
-- server-rendered pages: ``page_templates``, ``mount_static``, ``render_page`` (``pages``)
+- server-rendered pages: ``page_templates``, ``mount_static``, ``render_page``,
+  ``install_branding`` (``pages``); the branding settings (``branding``); templates with
+  ``TEMPLATE_OVERRIDE_DIR`` overrides for pages and emails (``templating``)
 - ports of their own: ``InternalPortGate`` and ``require_bearer`` (``internal_*``)
 - probes: ``health_router`` (``health``)
 """

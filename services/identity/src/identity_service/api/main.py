@@ -10,7 +10,7 @@ from servicekit.runtime.workers import run_workers
 from servicekit.web.health import health_router
 from servicekit.web.http_errors import BodySizeLimit, install_error_handlers
 from servicekit.web.internal_port import InternalPortGate
-from servicekit.web.pages import mount_static
+from servicekit.web.pages import install_branding, mount_static
 from servicekit.web.security_headers import SecurityHeaders
 
 from identity_service import bootstrap
@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         SecurityHeaders,
         public_base_url=settings.public_origin,
         trusted_proxies=settings.trusted_proxy_networks,
+        image_origin=settings.branding.logo_origin,
     )
     install_telemetry(app, "identity")  # outermost: times and counts everything, 413s included
     app.include_router(public.router)
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(undo_pages.router)
     if settings.admin_port is not None:
         admin.install(app)
+    install_branding(app, settings.branding)
     mount_static(app)  # the shared stylesheet; identity has no files of its own
 
     async def database() -> None:

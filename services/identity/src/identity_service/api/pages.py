@@ -102,7 +102,7 @@ def _login_page(
         focus_field="email" if not email or error_field == "email" else "password",
         notice=notice,
         forgot_password_url=f"{str(settings.reset_public_url).rstrip('/')}/forgot-password",
-        support_url=str(settings.support_url),
+        support_url=settings.branding.support_url,
     )
 
 

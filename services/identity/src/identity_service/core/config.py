@@ -10,6 +10,7 @@ from pydantic_settings import SettingsConfigDict
 from servicekit.messaging.kafka_settings import KafkaSettings
 from servicekit.messaging.outbox.settings import OutboxSettings
 from servicekit.runtime.production import ProductionChecks
+from servicekit.web.branding import BrandingSettings
 from servicekit.web.client_ip import parse_networks
 
 # Development defaults make `make run` work out of the box; production refuses them.
@@ -17,15 +18,15 @@ DEV_INTERNAL_TOKEN = "dev-only-internal-token-change-me"  # noqa: S105 - refused
 DEV_TOTP_KEY = "ZGV2LW9ubHktdG90cC1rZXktY2hhbmdlLW1lLTMyYnk"
 DEV_RECOVERY_KEY = "ZGV2LW9ubHktcmVjb3ZlcnktY29kZS1rZXktY2hhbmc"
 DEV_NOTICE_SEAL_KEYS = "dev:ZGV2LW9ubHktbm90aWNlLXNlYWwta2V5LWNoYW5nZSE"
-DEV_SUPPORT_URL = "https://support.example.com/lost-device"
 # JWS algorithms the admin API may accept: signatures with a public key only.
 ASYMMETRIC_JWT_ALGORITHMS = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 )
 
 
-# KAFKA_* and OUTBOX_* variables: servicekit.messaging (shared with reset)
-class Settings(KafkaSettings, OutboxSettings):
+# KAFKA_* and OUTBOX_* variables: servicekit.messaging; PRODUCT_NAME, LOGO_URL... and
+# TEMPLATE_OVERRIDE_DIR: servicekit.web.branding (all shared with reset)
+class Settings(KafkaSettings, OutboxSettings, BrandingSettings):
     model_config = SettingsConfigDict(extra="ignore")
 
     environment: Literal["development", "production"] = "development"
@@ -118,9 +119,6 @@ class Settings(KafkaSettings, OutboxSettings):
     # `make run` only: this static bearer token is accepted as subject `dev-admin` with role
     # admin. Refused in production.
     admin_dev_token: SecretStr | None = None
-    # Where "Lost your device?" on the login page sends people: the support page that says
-    # how to prove who they are.
-    support_url: AnyHttpUrl = AnyHttpUrl(DEV_SUPPORT_URL)
 
     @cached_property
     def trusted_proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
@@ -193,7 +191,6 @@ class Settings(KafkaSettings, OutboxSettings):
             check.keyring("NOTICE_SEAL_KEYS", self.notice_seal_keys, DEV_NOTICE_SEAL_KEYS)
             check.https("PUBLIC_BASE_URL", self.public_base_url)
             check.https("RESET_PUBLIC_URL", self.reset_public_url)
-            check.https("SUPPORT_URL", self.support_url)
             check.dev_only("ADMIN_DEV_TOKEN", self.admin_dev_token)
             if self.admin_jwks_url is not None:
                 check.https("ADMIN_JWKS_URL", self.admin_jwks_url)

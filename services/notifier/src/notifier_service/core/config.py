@@ -8,12 +8,15 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 from servicekit.messaging.kafka_settings import KafkaSettings
 from servicekit.runtime.production import ProductionChecks
+from servicekit.web.branding import BrandingSettings
 
 DEV_LINK_SEAL_KEYS = "dev:ZGV2LW9ubHktbGluay1zZWFsLWtleS1jaGFuZ2UtbWU"
 DEV_NOTICE_SEAL_KEYS = "dev:ZGV2LW9ubHktbm90aWNlLXNlYWwta2V5LWNoYW5nZSE"
 
 
-class Settings(KafkaSettings):  # KAFKA_* variables: servicekit.messaging.kafka_settings
+# KAFKA_* variables: servicekit.messaging.kafka_settings; PRODUCT_NAME, LOGO_URL, PRIMARY_COLOUR,
+# SUPPORT_URL, LEGAL_FOOTER, MAIL_FROM_NAME, TEMPLATE_OVERRIDE_DIR: servicekit.web.branding
+class Settings(KafkaSettings, BrandingSettings):
     model_config = SettingsConfigDict(extra="ignore")
 
     environment: Literal["development", "production"] = "development"

@@ -17,8 +17,10 @@ from pwreset_contracts import (
 )
 from pwreset_contracts.cloudevents_kafka import ReceivedEvent
 from pwreset_contracts.sealed import SealError, open_sealed
+from servicekit.web.templating import TemplateSet
 
 from notifier_service.domain.emails import (
+    SHIPPED,
     build_message,
     render_already_registered_email,
     render_password_changed_email,
@@ -48,6 +50,9 @@ class EmailComposer:
     link_keys: dict[str, bytes]  # open the reset link (shared with reset only)
     notice_keys: dict[str, bytes]  # open identity's links (shared with identity only)
     mail_from: str
+    # The emails' templates with the deployment's branding and overrides (email_templates).
+    templates: TemplateSet = SHIPPED
+    mail_from_name: str | None = None  # MAIL_FROM_NAME, replacing MAIL_FROM's display name
 
     def compose(self, event: ReceivedEvent, now: datetime) -> OutgoingEmail | None:
         """The email an event asks for, or None when it is no longer worth sending."""
@@ -62,11 +67,15 @@ class EmailComposer:
                 minutes_valid=max(
                     1, round((data.expires_at - data.requested_at).total_seconds() / 60)
                 ),
+                templates=self.templates,
             )
         elif isinstance(data, PasswordChangedV1):
             undo = _open(data.sealed_undo_link, self.notice_keys, data.undo_link_binding())
             rendered = render_password_changed_email(
-                changed_at=data.changed_at, client_ip=data.client_ip, undo_link=undo
+                changed_at=data.changed_at,
+                client_ip=data.client_ip,
+                undo_link=undo,
+                templates=self.templates,
             )
         elif isinstance(data, SecondFactorChangedV1):
             undo = _open(data.sealed_undo_link, self.notice_keys, data.undo_link_binding())
@@ -76,10 +85,11 @@ class EmailComposer:
                 changed_at=data.changed_at,
                 client_ip=data.client_ip,
                 undo_link=undo,
+                templates=self.templates,
             )
         elif isinstance(data, RegistrationRequestedV1):
             if data.kind == "already_registered":
-                rendered = render_already_registered_email()
+                rendered = render_already_registered_email(templates=self.templates)
             elif data.sealed_link is None:
                 raise UndeliverableEvent("verify_address without a sealed link")
             elif data.expires_at <= now:
@@ -87,12 +97,19 @@ class EmailComposer:
             else:
                 link = _open(data.sealed_link, self.notice_keys, data.link_binding())
                 hours = max(1, round((data.expires_at - data.requested_at).total_seconds() / 3600))
-                rendered = render_verify_email(link=link, hours_valid=hours)
+                rendered = render_verify_email(
+                    link=link, hours_valid=hours, templates=self.templates
+                )
         else:
             raise UndeliverableEvent(f"no email for event type {event.type}")
         try:
             return build_message(
-                rendered, to=data.email, sender=self.mail_from, event_id=event.id, sent_at=now
+                rendered,
+                to=data.email,
+                sender=self.mail_from,
+                sender_name=self.mail_from_name,
+                event_id=event.id,
+                sent_at=now,
             )
         except UnsendableAddress as exc:
             raise UndeliverableEvent(f"recipient: {exc}") from exc

@@ -78,10 +78,13 @@ class _Sender:
 
 
 @lru_cache(maxsize=16)
-def _sender(sender: str) -> _Sender:
-    """The From header, the envelope sender and the Message-ID domain of a MAIL_FROM setting
-    (the same few values for every email: parsed once)."""
+def _sender(sender: str, display_name: str | None = None) -> _Sender:
+    """The From header, the envelope sender and the Message-ID domain of a MAIL_FROM setting,
+    shown under `display_name` (MAIL_FROM_NAME) when one is given (the same few values for
+    every email: parsed once)."""
     name, address = parseaddr(_header_value(sender))
+    if display_name is not None:
+        name = _header_value(display_name)
     address = sendable_address(address)
     # Quoted, and RFC 2047-encoded when not ASCII, by the email package (once per setting).
     header = _fold("From", str(Address(display_name=name, addr_spec=address)))
@@ -133,6 +136,7 @@ def multipart_alternative(
     *,
     subject: str,
     sender: str,
+    sender_name: str | None = None,
     to: str,
     sent_at: datetime,
     message_id_local: str,
@@ -141,8 +145,9 @@ def multipart_alternative(
     html: str,
 ) -> OutgoingEmail:
     """The message with a text and an HTML alternative. `sender` is a MAIL_FROM setting
-    ("Name <address>"); `to` a recipient address (see `sendable_address`)."""
-    source = _sender(sender)
+    ("Name <address>"), `sender_name` a display name replacing its own (MAIL_FROM_NAME); `to` a
+    recipient address (see `sendable_address`)."""
+    source = _sender(sender, sender_name)
     recipient = sendable_address(to)
     local = message_id_local or secrets.token_hex(16)
     message_id = f"<{_header_value(local)}@{source.domain}>"

@@ -12,7 +12,7 @@ from servicekit.runtime.workers import run_workers
 from servicekit.web.health import health_router
 from servicekit.web.http_errors import BodySizeLimit, install_error_handlers
 from servicekit.web.internal_port import InternalPortGate
-from servicekit.web.pages import mount_static
+from servicekit.web.pages import install_branding, mount_static
 from servicekit.web.security_headers import SecurityHeaders
 
 from reset_service.api import internal, pages, resets
@@ -48,11 +48,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         SecurityHeaders,
         public_base_url=settings.public_origin,
         trusted_proxies=settings.trusted_proxy_networks,
+        image_origin=settings.branding.logo_origin,
     )
     install_telemetry(app, "reset")  # outermost: times and counts everything, 413s included
     app.include_router(resets.router)
     app.include_router(internal.router)
     app.include_router(pages.router)
+    install_branding(app, settings.branding)
     mount_static(app, Path(__file__).parent.parent / "static")
 
     async def database() -> None:

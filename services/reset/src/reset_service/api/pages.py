@@ -82,7 +82,7 @@ def _set_new_password_page(request: Request, status: int = 200, **context: objec
         "set_new_password.html",
         status,
         form_redirects_to=_identity_origin(request),
-        support_url=str(_settings(request).support_url),
+        support_url=_settings(request).branding.support_url,
         **context,
     )
 

@@ -10,18 +10,19 @@ from pydantic_settings import SettingsConfigDict
 from servicekit.messaging.kafka_settings import KafkaSettings
 from servicekit.messaging.outbox.settings import OutboxSettings
 from servicekit.runtime.production import ProductionChecks
+from servicekit.web.branding import BrandingSettings
 from servicekit.web.client_ip import parse_networks
 
 # Development defaults make `make run` work out of the box; production refuses them.
 DEV_INTERNAL_TOKEN = "dev-only-internal-token-change-me"  # noqa: S105 - refused in production
 DEV_TOKEN_HASH_KEYS = "dev:ZGV2LW9ubHktdG9rZW4taGFzaC1rZXktY2hhbmdlISE"  # noqa: S105
-DEV_SUPPORT_URL = "https://support.example.com/lost-device"
 DEV_LINK_SEAL_KEYS = "dev:ZGV2LW9ubHktbGluay1zZWFsLWtleS1jaGFuZ2UtbWU"
 MAX_TTL_SECONDS = 24 * 3600
 
 
-# KAFKA_* and OUTBOX_* variables: servicekit.messaging (shared with identity)
-class Settings(KafkaSettings, OutboxSettings):
+# KAFKA_* and OUTBOX_* variables: servicekit.messaging; PRODUCT_NAME, LOGO_URL... and
+# TEMPLATE_OVERRIDE_DIR: servicekit.web.branding (all shared with identity)
+class Settings(KafkaSettings, OutboxSettings, BrandingSettings):
     model_config = SettingsConfigDict(extra="ignore")
 
     environment: Literal["development", "production"] = "development"
@@ -36,9 +37,6 @@ class Settings(KafkaSettings, OutboxSettings):
     public_base_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8002")
     # Where a person logs in once the password is changed (identity's public origin).
     identity_public_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8001")
-    # Where "Lost your device?" on the Set new password page sends a person with neither the
-    # authenticator nor a recovery code: the support page that says how to prove who they are.
-    support_url: AnyHttpUrl = AnyHttpUrl(DEV_SUPPORT_URL)
     reset_ttl_seconds: int = Field(default=1800, ge=60, le=MAX_TTL_SECONDS)
     max_code_attempts: int = Field(default=5, ge=1, le=20)
     # HMAC-SHA256 keys for stored token and code hashes; first is current.
@@ -96,7 +94,6 @@ class Settings(KafkaSettings, OutboxSettings):
             check.keyring("LINK_SEAL_KEYS", self.link_seal_keys, DEV_LINK_SEAL_KEYS)
             check.https("PUBLIC_BASE_URL", self.public_base_url)
             check.https("IDENTITY_PUBLIC_URL", self.identity_public_url)
-            check.https("SUPPORT_URL", self.support_url)
             check.require(
                 self.internal_port is not None,
                 "set INTERNAL_PORT: production serves the internal API on its own port",
