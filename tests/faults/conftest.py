@@ -281,6 +281,18 @@ class FaultKit:
         RESULTS.append(line)
         print(line)
 
+    def report_table(
+        self, title: str, header: tuple[str, ...], rows: list[tuple[object, ...]]
+    ) -> None:
+        """A table in the run's summary (right-aligned columns), after the count lines."""
+        widths = [max(len(str(c)) for c in column) for column in zip(header, *rows, strict=False)]
+        lines = [title] + [
+            "  ".join(str(c).rjust(w) for c, w in zip(row, widths, strict=True))
+            for row in (header, *rows)
+        ]
+        RESULTS.extend(lines)
+        print("\n".join(lines))
+
 
 def percentile(values: list[float], share: float) -> float:
     """The nearest-rank percentile (`share` 0.99 = p99) of `values`; nan when empty."""

@@ -132,16 +132,6 @@ def group_events(kit: FaultKit, since: int) -> dict[str, int]:
     return {name: kit.log_lines("notifier", since, text) for name, text in GROUP_EVENTS.items()}
 
 
-def print_table(title: str, header: tuple[str, ...], rows: list[tuple[object, ...]]) -> str:
-    widths = [max(len(str(c)) for c in column) for column in zip(header, *rows, strict=False)]
-    lines = [title]
-    for row in (header, *rows):
-        lines.append("  ".join(str(c).rjust(w) for c, w in zip(row, widths, strict=True)))
-    text = "\n".join(lines)
-    print(text)
-    return text
-
-
 async def test_the_reset_topics_leader_killed_under_load_loses_and_repeats_nothing(
     cluster_kit: FaultKit,
 ) -> None:
@@ -260,12 +250,12 @@ async def test_a_rolling_restart_of_the_brokers_loses_and_repeats_nothing(
     numbers = kit.outcome(tally, counts)
     p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
 
-    print_table(
+    kit.report_table(
         "rolling restart of the brokers (SIGTERM, start, wait for every ISR):",
         ("broker", "exit", "stop_s", "start_s", "in_sync_s"),
         steps,
     )
-    print_table(
+    kit.report_table(
         "request -> email seconds:",
         ("requests", "p50", "p99", "max"),
         [
