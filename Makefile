@@ -11,7 +11,7 @@ help:
 	@echo "make run    - install what is missing, start infrastructure + services, demo account"
 	@echo "make test   - install what is missing, lint, run every test (unit, integration, e2e)"
 	@echo "make test-faults - only the fault tests (Kafka/SMTP/PostgreSQL outages, kills; ~2-3 min)"
-	@echo "make test-cluster - the cluster fault tests (3 Kafka brokers killed and rolled; ~10 min; not in make test)"
+	@echo "make test-cluster - the cluster fault tests (3 Kafka brokers killed and rolled; 6-10 min; not in make test)"
 	@echo "make test-browser - the pages in Debian's Chromium; screenshots in artifacts/screenshots/"
 	@echo "make bench  - the performance targets beside their references (~7 min; not in make test)"
 	@echo "make bench-keycloak - the same reset and login work on Keycloak, same run (~10 min)"
