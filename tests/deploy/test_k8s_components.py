@@ -57,6 +57,7 @@ def test_kafka_topics_replace_the_job_with_the_same_topics(
         spec = topic["spec"]
         assert spec["topicName"] == name and spec["partitions"] == 3
         assert spec["replicas"] >= 3 and spec["config"]["min.insync.replicas"] == 2
+        assert spec["config"]["unclean.leader.election.enable"] is False
         for setting, value in script_topics()[name].items():
             assert spec["config"][setting] == value, f"{name} {setting}"
     assert "create-topics" not in by_kind(rendered_with_crds, "Job")

@@ -76,6 +76,7 @@ def test_creates_every_topic_idempotently_then_describes_them(tmp_path: Path) ->
         "retention.ms=1800000",
         "segment.ms=600000",
         "min.insync.replicas=1",
+        "unclean.leader.election.enable=false",
     ]
     assert retention[PasswordChangedV1.topic][0] == "retention.ms=604800000"
     assert retention[SecondFactorChangedV1.topic][0] == "retention.ms=604800000"

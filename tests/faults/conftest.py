@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import shutil
 import time
@@ -19,6 +20,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -56,40 +58,53 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             terminalreporter.write_line(line)
 
 
-@pytest.fixture(scope="session")
-def fault_infra(request: pytest.FixtureRequest) -> Iterator[Infrastructure]:
+def local_infrastructure(
+    request: pytest.FixtureRequest, name: str, **options: Any
+) -> Iterator[Infrastructure]:
+    """Infrastructure of the fault tests' own, as local processes, in run dir `name`-<pid>
+    (kept for its logs when a test failed). `options` go to start_infrastructure."""
     # Not pytest's tmp_path: another pytest session starting meanwhile may prune it.
-    run_dir = default_run_dir() / f"faults-{os.getpid()}"
+    run_dir = default_run_dir() / f"{name}-{os.getpid()}"
     with pytest.MonkeyPatch.context() as patch:
-        for name in PROVIDER_VARIABLES:
-            patch.delenv(name, raising=False)
+        for variable in PROVIDER_VARIABLES:
+            patch.delenv(variable, raising=False)
         patch.setenv("PWRESET_INFRA_PROVIDER", "local")
-        with start_infrastructure(run_dir) as infra:
+        with start_infrastructure(run_dir, **options) as infra:
             yield infra
     if request.session.testsfailed:
         # The services' and brokers' logs are what explains a failed fault test.
-        print(f"\nfaults: run dir kept for its logs: {run_dir}")
+        print(f"\n{name}: run dir kept for its logs: {run_dir}")
     else:
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def platform(fault_infra: Infrastructure):
-    fault_infra.create_topics(list(TOPICS))
+def running_platform(infra: Infrastructure) -> Iterator[Platform]:
+    """The three services on `infra`, its topics created, migrated and ready; stopped after."""
+    infra.create_topics(list(TOPICS))
     endpoints = Endpoints(
-        database_url={name: fault_infra.dsn_for(name) for name in SERVICES},
-        kafka_bootstrap=fault_infra.kafka_bootstrap,
-        smtp_host=fault_infra.smtp_host,
-        smtp_port=fault_infra.smtp_port,
-        kafka_env={name: fault_infra.kafka_env(name) for name in SERVICES},
+        database_url={name: infra.dsn_for(name) for name in SERVICES},
+        kafka_bootstrap=infra.kafka_bootstrap,
+        smtp_host=infra.smtp_host,
+        smtp_port=infra.smtp_port,
+        kafka_env={name: infra.kafka_env(name) for name in SERVICES},
     )
-    running = Platform(endpoints, fault_infra.run_dir / "platform", extra_env=SERVICE_ENV)
+    running = Platform(endpoints, infra.run_dir / "platform", extra_env=SERVICE_ENV)
     running.migrate()
     try:
         running.start()
         yield running
     finally:
         running.stop()
+
+
+@pytest.fixture(scope="session")
+def fault_infra(request: pytest.FixtureRequest) -> Iterator[Infrastructure]:
+    yield from local_infrastructure(request, "faults")
+
+
+@pytest.fixture(scope="session")
+def platform(fault_infra: Infrastructure) -> Iterator[Platform]:
+    yield from running_platform(fault_infra)
 
 
 class MailTally:
@@ -119,6 +134,15 @@ class MailTally:
         """When the last email to any of `addresses` arrived (nan when none did)."""
         return max((t for to, t, _ in self.arrivals if to in addresses), default=float("nan"))
 
+    def first_arrivals(self, addresses: set[str]) -> dict[str, float]:
+        """When the first email to each of `addresses` arrived (those that got one)."""
+        self.refresh()
+        first: dict[str, float] = {}
+        for to, arrived, _ in self.arrivals:
+            if to in addresses:
+                first[to] = min(arrived, first.get(to, arrived))
+        return first
+
 
 @dataclass
 class Tally:
@@ -126,6 +150,7 @@ class Tally:
     accepted: set[str] = field(default_factory=set)
     refused: set[str] = field(default_factory=set)
     statuses: Counter[str] = field(default_factory=Counter)  # answers to the refused ones
+    sent_at: dict[str, float] = field(default_factory=dict)  # email -> when its request left
 
 
 class FaultKit:
@@ -135,7 +160,8 @@ class FaultKit:
         self.infra = infra
         self.platform = platform
         self.http = http
-        assert infra.smtp is not None and infra.kafka is not None and infra.postgres is not None
+        assert infra.smtp is not None and infra.postgres is not None
+        assert infra.kafka is not None or infra.kafka_cluster is not None
         self.mail = MailTally(infra.smtp.maildir)
         self.account_ids: dict[str, str] = {}
 
@@ -151,6 +177,7 @@ class FaultKit:
 
     async def request_reset(self, email: str, tally: Tally, via: str = "reset") -> None:
         tally.requested += 1
+        tally.sent_at[email] = time.time()  # wall clock, as the capture's file names
         try:
             response = await self.http.post(
                 f"{self.platform.url(via)}/v1/password-resets", json={"email": email}
@@ -164,12 +191,20 @@ class FaultKit:
         (tally.accepted if accepted else tally.refused).add(email)
 
     async def stream(
-        self, emails: list[str], per_second: float, tally: Tally, via: tuple[str, ...] = ("reset",)
+        self,
+        emails: list[str],
+        per_second: float,
+        tally: Tally,
+        via: tuple[str, ...] = ("reset",),
+        until: asyncio.Event | None = None,
     ) -> None:
         """Requests at a steady rate, each on its own task (a slow answer does not slow the
-        rate); returns when every request has been answered."""
+        rate); returns when every request has been answered. With `until`: no new request
+        once it is set (the load lasts as long as the fault; `emails` bounds the count)."""
         tasks = []
         for n, email in enumerate(emails):
+            if until is not None and until.is_set():
+                break
             tasks.append(asyncio.create_task(self.request_reset(email, tally, via[n % len(via)])))
             await asyncio.sleep(1 / per_second)
         await asyncio.gather(*tasks)
@@ -217,6 +252,22 @@ class FaultKit:
         finally:
             await conn.close()
 
+    async def outbox_backlog(self) -> int:
+        """Rows reset's outbox has not published yet (read from its database, not the metric,
+        which is sampled every 5 s)."""
+        conn = await asyncpg.connect(self.platform.endpoints.database_url["reset"])
+        try:
+            unpublished = "SELECT count(*) FROM outbox WHERE published_at IS NULL"
+            return int(await conn.fetchval(unpublished))
+        finally:
+            await conn.close()
+
+    def latencies(self, tally: Tally, emails: set[str] | None = None) -> list[float]:
+        """Request -> first email seconds of the accepted requests (of `emails`) mailed so far."""
+        wanted = tally.accepted if emails is None else tally.accepted & emails
+        first = self.mail.first_arrivals(wanted)
+        return sorted(first[e] - tally.sent_at[e] for e in wanted if e in first)
+
     @staticmethod
     def tally() -> Tally:
         return Tally()
@@ -229,6 +280,27 @@ class FaultKit:
         line = f"{test}: " + ", ".join(f"{k}={v}" for k, v in numbers.items())
         RESULTS.append(line)
         print(line)
+
+    def report_table(
+        self, title: str, header: tuple[str, ...], rows: list[tuple[object, ...]]
+    ) -> None:
+        """A table in the run's summary (right-aligned columns), after the count lines."""
+        widths = [max(len(str(c)) for c in column) for column in zip(header, *rows, strict=False)]
+        lines = [title] + [
+            "  ".join(str(c).rjust(w) for c, w in zip(row, widths, strict=True))
+            for row in (header, *rows)
+        ]
+        RESULTS.extend(lines)
+        print("\n".join(lines))
+
+
+def percentile(values: list[float], share: float) -> float:
+    """The nearest-rank percentile (`share` 0.99 = p99) of `values`; nan when empty."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(1, math.ceil(share * len(ordered)))
+    return ordered[rank - 1]
 
 
 def outcome(tally: Tally, counts: Counter[str]) -> dict[str, int]:
@@ -247,6 +319,27 @@ def outcome(tally: Tally, counts: Counter[str]) -> dict[str, int]:
 async def kit(fault_infra: Infrastructure, platform: Platform) -> AsyncIterator[FaultKit]:
     async with httpx.AsyncClient(timeout=20) as http:
         yield FaultKit(fault_infra, platform, http)
+
+
+# -- the `cluster` tests (make test-cluster): the same services on three Kafka brokers --------
+@pytest.fixture(scope="session")
+def cluster_infra(request: pytest.FixtureRequest) -> Iterator[Infrastructure]:
+    """PostgreSQL, SMTP capture and a three-broker Kafka cluster (devinfra.kafka_cluster:
+    replication factor 3, min.insync.replicas 2), never shared with the one-broker tests."""
+    yield from local_infrastructure(request, "kafka-cluster", kafka_brokers=3)
+
+
+@pytest.fixture(scope="session")
+def cluster_platform(cluster_infra: Infrastructure) -> Iterator[Platform]:
+    yield from running_platform(cluster_infra)
+
+
+@pytest.fixture
+async def cluster_kit(
+    cluster_infra: Infrastructure, cluster_platform: Platform
+) -> AsyncIterator[FaultKit]:
+    async with httpx.AsyncClient(timeout=20) as http:
+        yield FaultKit(cluster_infra, cluster_platform, http)
 
 
 def pytest_configure(config: pytest.Config) -> None:

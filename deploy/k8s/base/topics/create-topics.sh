@@ -16,6 +16,11 @@
 # Kafka deletes whole segments, and only closed ones: a record lives up to retention + segment.ms
 # (+ the broker's 5-minute retention check). segment.ms is set small where retention is short,
 # so a reset record is gone within about 45 minutes rather than the default week.
+#
+# Replication: production gives TOPIC_REPLICATION_FACTOR=3 and TOPIC_MIN_INSYNC_REPLICAS=2 (a
+# write with acks=all lands on two brokers before it is acknowledged), and no topic ever elects
+# an out-of-sync replica (it would drop acknowledged records): docs/delivery.md, "Kafka cluster
+# faults", where tests/faults/test_kafka_cluster.py kills and rolls brokers under those settings.
 set -euo pipefail
 
 : "${KAFKA_BOOTSTRAP_SERVERS:?set KAFKA_BOOTSTRAP_SERVERS}"
@@ -81,7 +86,8 @@ create() {
         --partitions "$partitions" --replication-factor "$replication" \
         --config "retention.ms=${retention_ms}" \
         --config "segment.ms=${segment_ms}" \
-        --config "min.insync.replicas=${min_insync}"
+        --config "min.insync.replicas=${min_insync}" \
+        --config "unclean.leader.election.enable=false"
 }
 
 create password-reset.requested.v1 "$reset_retention_ms" "$reset_segment_ms"

@@ -19,12 +19,13 @@ async def create_topics_async(
     partitions: int = 3,
     retention_ms: int | None = None,
     options: Options = None,
+    replication_factor: int = 1,
 ) -> None:
-    """Create the topics that do not exist yet (replication factor 1: single broker).
+    """Create the topics that do not exist yet (replication factor 1: a single broker).
     `options`: TLS/SASL keyword arguments of a user allowed to (the local broker's admin)."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-    from devinfra.topics import TOPIC_CONFIGS
+    from devinfra.topics import replicated_configs
 
     admin = AIOKafkaAdminClient(
         bootstrap_servers=bootstrap, request_timeout_ms=15000, **dict(options or {})
@@ -37,11 +38,14 @@ async def create_topics_async(
             # The platform's own topics get their documented settings; others the broker's.
             if retention_ms is not None:
                 return {"retention.ms": str(retention_ms)}
-            return dict(TOPIC_CONFIGS.get(name, {}))
+            return replicated_configs(name, replication_factor)
 
         missing = [
             NewTopic(
-                name, num_partitions=partitions, replication_factor=1, topic_configs=configs(name)
+                name,
+                num_partitions=partitions,
+                replication_factor=replication_factor,
+                topic_configs=configs(name),
             )
             for name in dict.fromkeys(names)
             if name not in existing
@@ -67,10 +71,14 @@ def create_topics(
     retention_ms: int | None = None,
     options: Options = None,
     timeout: float = 60.0,
+    replication_factor: int = 1,
 ) -> None:
     names = list(names)
     run_blocking(
-        lambda: create_topics_async(bootstrap, names, partitions, retention_ms, options), timeout
+        lambda: create_topics_async(
+            bootstrap, names, partitions, retention_ms, options, replication_factor
+        ),
+        timeout,
     )
 
 

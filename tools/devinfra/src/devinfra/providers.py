@@ -21,6 +21,7 @@ from typing import Any
 from devinfra import kafka_admin, kafka_security, postgres_admin
 from devinfra.docker_probe import detect_docker
 from devinfra.errors import InfraError
+from devinfra.kafka_cluster import LocalKafkaCluster
 from devinfra.kafka_local import LocalKafka
 from devinfra.kafka_security import ADMIN, KafkaSecurity
 from devinfra.mailbox import Mailbox, MaildirMailbox, MailpitMailbox
@@ -57,6 +58,8 @@ class Infrastructure:
     # Fault-injection handles: set only for components run as local processes.
     postgres: LocalPostgres | None = None
     kafka: LocalKafka | None = None
+    # Instead of `kafka`: the replicated local cluster (start_infrastructure(kafka_brokers=3)).
+    kafka_cluster: LocalKafkaCluster | None = None
     smtp: LocalSmtp | None = None
     # TLS and SCRAM users of the local broker; None for a broker from the environment or a
     # container (reached in PLAINTEXT, as they are given).
@@ -80,7 +83,14 @@ class Infrastructure:
         self, names: Iterable[str], partitions: int = 3, retention_ms: int | None = None
     ) -> None:
         kafka_admin.create_topics(
-            self.kafka_bootstrap, names, partitions, retention_ms, self.kafka_security_options()
+            self.kafka_bootstrap,
+            names,
+            partitions,
+            retention_ms,
+            self.kafka_security_options(),
+            replication_factor=(
+                self.kafka_cluster.replication_factor if self.kafka_cluster is not None else 1
+            ),
         )
 
     def kafka_security_options(self, user: str = ADMIN) -> dict[str, Any]:
@@ -164,12 +174,14 @@ def start_infrastructure(
     ports: dict[str, int] | None = None,
     echo_mail: bool = False,
     maildir: Path | None = None,
+    kafka_brokers: int = 1,
 ) -> Iterator[Infrastructure]:
     """Start what the environment does not provide; stop it all on exit.
 
     `ports` (local provider only) may name "postgres", "kafka", "kafka_controller",
     "smtp"; missing ones are free loopback ports. `echo_mail` makes the local SMTP
-    capture print one line per message (the `make run` demo).
+    capture print one line per message (the `make run` demo). `kafka_brokers` > 1: a
+    replicated local cluster of that many brokers (devinfra.kafka_cluster) on free ports.
     """
     run_dir = Path(run_dir).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -223,6 +235,10 @@ def start_infrastructure(
 
         # -- Kafka -----------------------------------------------------------------------
         security: KafkaSecurity | None = None
+        if kafka_brokers > 1 and plan["kafka"] != "local":
+            raise InfraError(
+                f"{kafka_brokers} brokers: only as local processes, not {plan['kafka']}"
+            )
         if plan["kafka"] == "env":
             bootstrap = os.environ[ENV_KAFKA_BOOTSTRAP]
             if os.environ.get(ENV_KAFKA_SECURITY_DIR):
@@ -234,6 +250,12 @@ def start_infrastructure(
             stack.callback(kafka_container.stop)
             kafka_container.start()
             bootstrap = kafka_container.bootstrap
+        elif kafka_brokers > 1:
+            cluster = LocalKafkaCluster(run_dir, kafka_brokers)
+            stack.callback(cluster.stop)
+            cluster.start()
+            handles["kafka_cluster"] = cluster
+            bootstrap = cluster.bootstrap
         else:
             kafka = LocalKafka(
                 run_dir,
@@ -255,8 +277,11 @@ def start_infrastructure(
             run_dir=run_dir,
             postgres=handles.get("postgres"),
             kafka=handles.get("kafka"),
+            kafka_cluster=handles.get("kafka_cluster"),
             smtp=handles.get("smtp"),
-            kafka_security=handles["kafka"].security if "kafka" in handles else security,
+            kafka_security=next(
+                (handles[k].security for k in ("kafka", "kafka_cluster") if k in handles), security
+            ),
         )
         _say(infra.describe())
         yield infra

@@ -6,6 +6,10 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
+# Every write waits for all in-sync replicas (the topics' min.insync.replicas is 2), and the
+# broker drops a retried batch it already has, so retries neither lose nor repeat a record.
+DURABILITY: dict[str, Any] = {"acks": "all", "enable_idempotence": True}
+
 
 def idempotent_producer(bootstrap_servers: str, **client_options: Any) -> AIOKafkaProducer:
     """A producer whose retries never duplicate or reorder records within a partition.
@@ -13,12 +17,16 @@ def idempotent_producer(bootstrap_servers: str, **client_options: Any) -> AIOKaf
     `request_timeout_ms` bounds how long a send waits for an unreachable broker before its future
     fails (aiokafka expires queued batches after it), so callers learn of an outage in seconds.
     """
+    overridden = DURABILITY.keys() & client_options.keys()
+    if overridden:
+        # A record acknowledged by the leader alone is lost when that broker dies before a
+        # follower copied it (docs/delivery.md, "Kafka cluster faults"): never configurable.
+        raise ValueError(f"the producer's {sorted(overridden)} are fixed: acks=all, idempotence")
     options: dict[str, Any] = {
-        "acks": "all",
-        "enable_idempotence": True,
         "linger_ms": 0,
         "request_timeout_ms": 10_000,
         **client_options,
+        **DURABILITY,
     }
     return AIOKafkaProducer(bootstrap_servers=bootstrap_servers, **options)
 
