@@ -4,8 +4,10 @@ body (what each answers is checked against the running service by tests/e2e, sch
 
 from typing import Any
 
+import email_validator
 import httpx
 import pytest
+from pwreset_contracts.emails import SPECIAL_USE_DOMAINS
 from reset_service.api.main import create_app
 from reset_service.core.config import Settings
 from servicekit.testing import undocumented_errors
@@ -59,3 +61,7 @@ async def test_the_use_cases_refusals_are_documented() -> None:
     assert request["429"]["headers"]["Retry-After"]["required"] is True
     # totp_throttled carries no Retry-After; rate_limited does.
     assert confirm["429"]["headers"]["Retry-After"]["required"] is False
+
+
+def test_the_documented_email_pattern_names_what_email_validator_refuses() -> None:
+    assert tuple(email_validator.SPECIAL_USE_DOMAIN_NAMES) == SPECIAL_USE_DOMAINS
