@@ -83,3 +83,24 @@ async def test_the_use_cases_refusals_are_documented() -> None:
     assert {"200", "400", "401", "403", "429", "503"} <= statuses("/v1/totp/activate")
     assert {"200", "400", "401", "403", "429", "503"} <= statuses("/v1/totp/disable")
     assert {"200", "410"} <= statuses("/v1/this-wasnt-me")
+
+
+@pytest.mark.parametrize(
+    ("port", "path"), [(PUBLIC, "/openapi.json"), (INTERNAL, "/internal/openapi.json")]
+)
+async def test_every_operation_with_a_body_refuses_another_media_type_with_415(
+    port: int, path: str
+) -> None:
+    paths = (await document(port, path))["paths"]
+    with_body = [p for p, ops in paths.items() if "requestBody" in ops["post"]]
+    assert with_body
+    transport = httpx.ASGITransport(app=create_app(Settings(internal_port=INTERNAL)))
+    async with httpx.AsyncClient(transport=transport, base_url=f"http://127.0.0.1:{port}") as c:
+        for operation in with_body:
+            answer = await c.post(
+                operation.replace("{account_id}", "6f1b0f5e-3c55-4a8e-9d7e-2f1d3a9c0b11"),
+                content=b'{"email": "ada@example.com"}',
+                headers={"content-type": "text/plain"},
+            )
+            assert answer.status_code == 415, (operation, answer.text)
+            assert answer.json()["error"] == "unsupported_media_type"
