@@ -168,3 +168,37 @@ async def test_a_missing_internal_token_is_the_platforms_401() -> None:
 def test_fastapis_own_document_of_every_route_must_be_off() -> None:
     with pytest.raises(RuntimeError, match="openapi_url=None"):
         serve_api_documents(FastAPI(), ApiDocument(title="t", description="d"))
+
+
+async def test_a_third_document_takes_its_prefix_out_of_the_public_one() -> None:
+    """How an admin API on a port of its own is described: one more ApiDocument."""
+    app = FastAPI(openapi_url=None)
+    admin = APIRouter(prefix="/admin/v1")
+
+    @app.post("/v1/things", responses=error_responses(409))
+    async def add(body: Thing) -> Thing:
+        return body
+
+    @admin.get("/things/{name}", responses=error_responses(404))
+    async def look(name: str) -> Thing:
+        return Thing(name=name)
+
+    app.include_router(admin)
+    serve_api_documents(
+        app,
+        ApiDocument(title="things", description="public"),
+        ApiDocument(title="things (admin)", description="admin", prefix="/admin/"),
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
+        public = (await client.get("/openapi.json")).json()
+        admin_document = (await client.get("/admin/openapi.json")).json()
+    assert list(public["paths"]) == ["/v1/things"]
+    assert list(admin_document["paths"]) == ["/admin/v1/things/{name}"]
+    assert undocumented_errors(public) == undocumented_errors(admin_document) == []
+    # A GET is never refused as cross-origin, and it takes no body.
+    assert sorted(admin_document["paths"]["/admin/v1/things/{name}"]["get"]["responses"]) == [
+        "200",
+        "404",
+        "422",
+    ]
