@@ -73,6 +73,14 @@ def session_bearer(platform: Platform) -> str:
     return f"Bearer {answer.json()['session_token']}"
 
 
+@pytest.fixture
+def account_id(platform: Platform) -> str:
+    """An account of its own for the routes of one account (schemathesis.toml): its password
+    may be changed by the run."""
+    email = f"schemathesis-target-{time.time_ns()}@example.com"
+    return platform.seed_accounts([(email, SESSION_PASSWORD)])[email]
+
+
 def _operations(url: str) -> int:
     with urllib.request.urlopen(url, timeout=10) as answer:  # noqa: S310 - loopback URL
         document = json.load(answer)
@@ -82,7 +90,11 @@ def _operations(url: str) -> int:
 @pytest.mark.timeout(DEADLINE_SECONDS + 60)
 @pytest.mark.parametrize("target", TARGETS, ids=[t.name for t in TARGETS])
 def test_schemathesis_finds_nothing(
-    target: Target, platform: Platform, request: pytest.FixtureRequest, tmp_path: Path
+    target: Target,
+    platform: Platform,
+    account_id: str,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
 ) -> None:
     url = f"{platform.url(target.port)}{target.document}"
     operations = _operations(url)
@@ -121,6 +133,7 @@ def test_schemathesis_finds_nothing(
             stdout=out,
             stderr=subprocess.STDOUT,
             cwd=tmp_path,
+            env={**os.environ, "SCHEMATHESIS_ACCOUNT_ID": account_id},
             timeout=DEADLINE_SECONDS,
             check=False,
         )
