@@ -9,14 +9,13 @@ import json
 import os
 import re
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-from devinfra.idp import AUDIENCE, ISSUER, Provider, SigningKey, serving
+from devinfra.idp import Provider, SigningKey
 from devinfra.platform import Platform
-from devinfra.processes import free_port
 from devinfra.topic_reader import read_topics
 from pwreset_contracts import AdminActionAuditedV1, cloudevents_kafka
 
@@ -30,32 +29,6 @@ SUPPORT_SUBJECT = "grace.support@corp.example"
 ADMIN_SUBJECT = "ada.admin@corp.example"
 REASON = "SUP-4711: lost phone and recovery codes; identity checked by video call"
 REMOVED = "Two-factor authentication was removed by support"
-
-
-@pytest.fixture(scope="module")
-def idp() -> Iterator[Provider]:
-    with serving(Provider([SigningKey.rsa()])) as provider:
-        yield provider
-
-
-@pytest.fixture(scope="module")
-def admin_url(platform: Platform, idp: Provider) -> Iterator[str]:
-    """One more identity process (same database and Kafka) that also serves the admin API."""
-    port = free_port()
-    platform.start_instance(
-        "identity",
-        "identity-admin",
-        env={
-            "ADMIN_PORT": str(port),
-            "ADMIN_JWKS_URL": idp.url,
-            "ADMIN_JWT_ISSUER": ISSUER,
-            "ADMIN_JWT_AUDIENCE": AUDIENCE,
-        },
-    )
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        platform.stop_service("identity-admin")
 
 
 @pytest.fixture

@@ -61,3 +61,21 @@ def supported_email(address: str) -> str:
     """For a pydantic ``AfterValidator``: the address unchanged if it has a key, else 422."""
     normalise_email(address)
     return address
+
+
+# What the HTTP APIs accept as an email, beyond ``supported_email``: pydantic's ``EmailStr``
+# (email-validator) refuses addresses over 254 characters and domains reserved for special use
+# (RFC 6761: ``test``, ``localhost``, ... where no mailbox can be). The API documents state both
+# in the field's JSON Schema, so a generated client or test knows them; the check itself stays
+# email-validator's. ECMA-262 has no inline case flag, so each letter is spelled in both cases.
+API_MAX_LENGTH = 254
+SPECIAL_USE_DOMAINS = ("arpa", "invalid", "local", "localhost", "onion", "test")
+
+
+def _both_cases(word: str) -> str:
+    return "".join(f"[{c.lower()}{c.upper()}]" for c in word)
+
+
+API_EMAIL_PATTERN = (
+    r"^(?![\s\S]*[@.](?:" + "|".join(_both_cases(d) for d in SPECIAL_USE_DOMAINS) + r")$)"
+)

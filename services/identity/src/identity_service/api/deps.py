@@ -3,9 +3,9 @@
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import Depends, Header, Request
-from servicekit.web.http_errors import ApiError
-from servicekit.web.internal_auth import bearer, require_bearer
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from servicekit.web.internal_auth import INTERNAL_TOKEN, require_bearer, unauthorized
 
 from identity_service.core.config import Settings
 from identity_service.service_layer.accounts import AccountService
@@ -29,26 +29,30 @@ async def get_registrations(request: Request) -> Registrations:
     return registrations
 
 
+# Declared in the public document as its security scheme (``sessionToken``); auto_error=False: a
+# missing or malformed header gets the platform's 401 body, not FastAPI's.
+SESSION_TOKEN = HTTPBearer(
+    scheme_name="sessionToken",
+    description="session_token from POST /v1/login",
+    auto_error=False,
+)
+
+
 async def require_internal_caller(
     settings: Annotated[Settings, Depends(get_settings)],
-    authorization: Annotated[str | None, Header()] = None,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(INTERNAL_TOKEN)],
 ) -> None:
-    require_bearer(authorization, settings.internal_api_token.get_secret_value())
+    require_bearer(credentials, settings.internal_api_token.get_secret_value())
 
 
 async def require_session(
     accounts: Annotated[AccountService, Depends(get_accounts)],
-    authorization: Annotated[str | None, Header()] = None,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(SESSION_TOKEN)],
 ) -> UUID:
-    token = bearer(authorization)
+    token = credentials.credentials if credentials else None
     account_id = await accounts.account_of_session(token) if token else None
     if account_id is None:
-        raise ApiError(
-            401,
-            "unauthorized",
-            "a valid session token is required",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        raise unauthorized("a valid session token is required")
     return account_id
 
 

@@ -5,6 +5,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, status
 from servicekit.web.http_errors import ApiError
+from servicekit.web.openapi import error_responses
 
 from identity_service.api.deps import Accounts, require_internal_caller
 from identity_service.api.errors import password_rejected
@@ -37,7 +38,10 @@ async def lookup(body: Lookup, accounts: Accounts) -> LookupResult:
     )
 
 
-@router.post("/accounts/{account_id}/totp/verify")
+@router.post(
+    "/accounts/{account_id}/totp/verify",
+    responses=error_responses(404, describe={404: "account_not_found"}),
+)
 async def verify_totp(account_id: UUID, body: TotpVerify, accounts: Accounts) -> TotpVerifyResult:
     try:
         return TotpVerifyResult(valid=await accounts.verify_totp(account_id, body.code))
@@ -45,7 +49,21 @@ async def verify_totp(account_id: UUID, body: TotpVerify, accounts: Accounts) ->
         raise _not_found() from exc
 
 
-@router.post("/accounts/{account_id}/password", status_code=status.HTTP_204_NO_CONTENT)
+@router.post(
+    "/accounts/{account_id}/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(
+        403,
+        404,
+        422,
+        describe={
+            403: "totp_invalid, totp_throttled or account_locked: the second factor is "
+            "missing or wrong",
+            404: "account_not_found",
+            422: "password_rejected (with reason)",
+        },
+    ),
+)
 async def set_password(account_id: UUID, body: SetPassword, accounts: Accounts) -> None:
     try:
         await accounts.set_password(

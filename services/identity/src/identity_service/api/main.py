@@ -4,18 +4,34 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from servicekit.runtime.metrics import MetricsPortGate, install_telemetry
 from servicekit.runtime.workers import run_workers
 from servicekit.web.health import health_router
 from servicekit.web.http_errors import BodySizeLimit, install_error_handlers
 from servicekit.web.internal_port import InternalPortGate
+from servicekit.web.media_type import require_declared_media_type
+from servicekit.web.openapi import ApiDocument, serve_api_documents
 from servicekit.web.pages import install_branding, mount_static
 from servicekit.web.security_headers import SecurityHeaders
 
 from identity_service import bootstrap
 from identity_service.api import admin, errors, internal, pages, public, undo_pages
 from identity_service.core.config import Settings, get_settings
+
+PUBLIC_DOCUMENT = ApiDocument(
+    title="identity",
+    description="Accounts: registration by emailed link, login (a session token), two-factor "
+    'authentication, and the "This wasn\'t me" link of security emails.',
+)
+# On INTERNAL_PORT only (servicekit.web.internal_port), like the API it describes.
+INTERNAL_DOCUMENT = ApiDocument(
+    title="identity (internal)",
+    description="For the reset service only, with INTERNAL_API_TOKEN: look an address up, check "
+    "an authenticator code, set a new password.",
+    prefix="/internal/",
+)
+DOCUMENTS = (PUBLIC_DOCUMENT, INTERNAL_DOCUMENT, admin.ADMIN_DOCUMENT)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -31,7 +47,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 yield
 
     app = FastAPI(
-        title="identity", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None
+        title="identity",
+        version="0.1.0",
+        lifespan=lifespan,
+        # Served per port below (DOCUMENTS): one document of every route would publish the
+        # internal API on the public port.
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+        dependencies=[Depends(require_declared_media_type)],
     )
     app.state.settings = settings
     install_error_handlers(app)
@@ -58,9 +82,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(undo_pages.router)
     if settings.admin_port is not None:
-        admin.install(app)
+        app.include_router(admin.router)
     install_branding(app, settings.branding)
     mount_static(app)  # the shared stylesheet; identity has no files of its own
+    serve_api_documents(app, *DOCUMENTS)
 
     async def database() -> None:
         await app.state.identity.database_check()

@@ -3,6 +3,7 @@
 from fastapi import APIRouter, status
 from servicekit.web.client_ip import ClientIp
 from servicekit.web.http_errors import ApiError
+from servicekit.web.openapi import error_responses
 
 from identity_service.api.deps import Accounts, RegistrationRequests, SessionAccount
 from identity_service.api.errors import password_rejected
@@ -41,7 +42,24 @@ _LOGIN_MESSAGES = {
 }
 
 
-@router.post("/accounts", status_code=status.HTTP_202_ACCEPTED)
+BUSY = "busy: the password-hashing queue is full"
+THROTTLED = "login_throttled: too many failed attempts for this account or from this client"
+
+
+@router.post(
+    "/accounts",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=error_responses(
+        422,
+        429,
+        503,
+        describe={
+            422: "password_rejected (with reason)",
+            429: "login_throttled: too many registrations from this client",
+            503: BUSY,
+        },
+    ),
+)
 async def request_registration(
     body: CreateAccount, registrations: RegistrationRequests, ip: ClientIp
 ) -> RegistrationAccepted:
@@ -54,7 +72,11 @@ async def request_registration(
     return RegistrationAccepted()
 
 
-@router.post("/accounts/verify", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/accounts/verify",
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(410, describe={410: "link_invalid; or the address has an account"}),
+)
 async def complete_registration(
     body: VerifyRegistration, registrations: RegistrationRequests
 ) -> AccountCreated:
@@ -65,7 +87,20 @@ async def complete_registration(
     return AccountCreated(id=created.account_id, email=created.email)
 
 
-@router.post("/login")
+@router.post(
+    "/login",
+    responses=error_responses(
+        401,
+        429,
+        503,
+        describe={
+            401: "invalid_credentials, totp_required, totp_invalid, totp_throttled or "
+            "account_locked",
+            429: THROTTLED,
+            503: BUSY,
+        },
+    ),
+)
 async def login(body: Login, accounts: Accounts, ip: ClientIp) -> SessionIssued:
     try:
         token = await accounts.login(
@@ -76,7 +111,10 @@ async def login(body: Login, accounts: Accounts, ip: ClientIp) -> SessionIssued:
     return SessionIssued(session_token=token)
 
 
-@router.post("/totp/setup")
+@router.post(
+    "/totp/setup",
+    responses=error_responses(409, describe={409: "totp_already_enabled"}),
+)
 async def start_totp(account_id: SessionAccount, accounts: Accounts) -> TotpSetupOut:
     try:
         setup = await accounts.start_totp(account_id)
@@ -90,7 +128,21 @@ def _password_wrong() -> ApiError:
     return ApiError(403, "password_wrong", "the password is wrong")
 
 
-@router.post("/totp/activate")
+@router.post(
+    "/totp/activate",
+    responses=error_responses(
+        400,
+        403,
+        429,
+        503,
+        describe={
+            400: "totp_invalid: no setup pending, or the code is wrong",
+            403: "password_wrong",
+            429: THROTTLED,
+            503: BUSY,
+        },
+    ),
+)
 async def activate_totp(
     body: TotpActivate, account_id: SessionAccount, accounts: Accounts, ip: ClientIp
 ) -> TotpActivated:
@@ -103,7 +155,22 @@ async def activate_totp(
     return TotpActivated(recovery_codes=codes)
 
 
-@router.post("/totp/disable")
+@router.post(
+    "/totp/disable",
+    responses=error_responses(
+        400,
+        403,
+        429,
+        503,
+        describe={
+            400: "totp_invalid: two-factor is off, or the code is missing or wrong",
+            403: "password_wrong",
+            429: f"{THROTTLED} (with Retry-After); or totp_throttled, account_locked",
+            503: BUSY,
+        },
+        retry_after=(503,),
+    ),
+)
 async def disable_totp(
     body: TotpDisable, account_id: SessionAccount, accounts: Accounts, ip: ClientIp
 ) -> TotpDisabled:
@@ -119,7 +186,10 @@ async def disable_totp(
     return TotpDisabled()
 
 
-@router.post("/this-wasnt-me")
+@router.post(
+    "/this-wasnt-me",
+    responses=error_responses(410, describe={410: "link_invalid"}),
+)
 async def this_wasnt_me(body: UndoPasswordChange, accounts: Accounts) -> UndoDone:
     """From a security-change email: sign out everywhere, start a fresh reset."""
     done = await accounts.this_wasnt_me(body.token)

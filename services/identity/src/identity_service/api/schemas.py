@@ -3,7 +3,7 @@
 from typing import Annotated
 from uuid import UUID
 
-from pwreset_contracts.emails import supported_email
+from pwreset_contracts.emails import API_EMAIL_PATTERN, API_MAX_LENGTH, supported_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 TotpCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")]
@@ -16,8 +16,12 @@ def _stripped(value: str) -> str:
 
 # EmailStr checks the syntax; supported_email refuses what the platform's one normalisation
 # refuses (non-ASCII local parts, invalid IDNA domains) with a 422, as docs/security.md says.
+# The pattern only documents what EmailStr refuses (pwreset_contracts.emails).
 Email = Annotated[
-    EmailStr, Field(max_length=320), AfterValidator(_stripped), AfterValidator(supported_email)
+    EmailStr,
+    Field(max_length=API_MAX_LENGTH, json_schema_extra={"pattern": API_EMAIL_PATTERN}),
+    AfterValidator(_stripped),
+    AfterValidator(supported_email),
 ]
 # Length limits here only stop abuse; the policy (with its reasons) is checked by the service.
 Password = Annotated[str, Field(min_length=1, max_length=1024)]

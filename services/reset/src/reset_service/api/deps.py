@@ -1,8 +1,9 @@
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials
 from servicekit.web.client_ip import ClientIp
-from servicekit.web.internal_auth import require_bearer
+from servicekit.web.internal_auth import INTERNAL_TOKEN, require_bearer
 
 from reset_service.service_layer.password_resets import PasswordResets
 
@@ -15,10 +16,11 @@ async def get_resets(request: Request) -> PasswordResets:
 
 
 async def require_internal_caller(
-    request: Request, authorization: Annotated[str | None, Header()] = None
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(INTERNAL_TOKEN)],
 ) -> None:
     """identity's credential on the internal API (the same INTERNAL_API_TOKEN both ways)."""
-    require_bearer(authorization, request.app.state.settings.internal_api_token.get_secret_value())
+    require_bearer(credentials, request.app.state.settings.internal_api_token.get_secret_value())
 
 
 Resets = Annotated[PasswordResets, Depends(get_resets)]

@@ -9,7 +9,7 @@ per-account limit still holds (an over-limit request waits, coalesced, as any ot
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, status
-from servicekit.web.openapi_errors import error_responses
+from servicekit.web.openapi import error_responses
 
 from reset_service.api.deps import Resets, require_internal_caller
 from reset_service.api.errors import unavailable
@@ -25,7 +25,11 @@ from reset_service.service_layer.errors import IdentityUnavailable
 router = APIRouter(prefix="/internal/v1", dependencies=[Depends(require_internal_caller)])
 
 
-@router.post("/password-resets", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/password-resets",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=error_responses(503, describe={503: "service_unavailable: identity did not answer"}),
+)
 async def start_reset(body: ResetRequest, resets: Resets) -> ResetRequestAccepted:
     try:
         issued = await resets.request.from_identity(str(body.email))

@@ -5,19 +5,35 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from servicekit.runtime.metrics import MetricsPortGate, install_telemetry
 from servicekit.runtime.otel import fastapi_telemetry
 from servicekit.runtime.workers import run_workers
 from servicekit.web.health import health_router
 from servicekit.web.http_errors import BodySizeLimit, install_error_handlers
 from servicekit.web.internal_port import InternalPortGate
+from servicekit.web.media_type import require_declared_media_type
+from servicekit.web.openapi import ApiDocument, serve_api_documents
 from servicekit.web.pages import install_branding, mount_static
 from servicekit.web.security_headers import SecurityHeaders
 
 from reset_service.api import internal, pages, resets
 from reset_service.bootstrap import reset_service
 from reset_service.core.config import Settings, get_settings
+
+PUBLIC_DOCUMENT = ApiDocument(
+    title="reset",
+    description="Password resets: ask for one (a code comes back, a link is emailed), then "
+    "confirm it with the link's token, the code and a new password.",
+)
+# On INTERNAL_PORT only (servicekit.web.internal_port), like the API it describes.
+INTERNAL_DOCUMENT = ApiDocument(
+    title="reset (internal)",
+    description="For identity only, with INTERNAL_API_TOKEN: start a reset for an account "
+    '("This wasn\'t me").',
+    prefix="/internal/",
+)
+DOCUMENTS = (PUBLIC_DOCUMENT, INTERNAL_DOCUMENT)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -34,8 +50,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="reset",
         version="0.1.0",
         lifespan=lifespan,
+        # Served per port below (DOCUMENTS): one document of every route would publish the
+        # internal API on the public port.
+        openapi_url=None,
         docs_url=None,
         redoc_url=None,
+        dependencies=[Depends(require_declared_media_type)],
         telemetry=fastapi_telemetry(),
     )
     app.state.settings = settings
@@ -56,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages.router)
     install_branding(app, settings.branding)
     mount_static(app, Path(__file__).parent.parent / "static")
+    serve_api_documents(app, *DOCUMENTS)
 
     async def database() -> None:
         await app.state.service.check_database()

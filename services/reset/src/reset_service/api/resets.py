@@ -1,6 +1,7 @@
 """JSON API of password resets."""
 
 from fastapi import APIRouter, status
+from servicekit.web.openapi import error_responses
 
 from reset_service.api.deps import ClientIp, Resets
 from reset_service.api.errors import confirm_error, password_error, rate_limited, unavailable
@@ -20,7 +21,18 @@ from reset_service.service_layer.errors import (
 router = APIRouter(prefix="/v1/password-resets")
 
 
-@router.post("", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=error_responses(
+        429,
+        503,
+        describe={
+            429: "rate_limited: too many requests from this client (never per account)",
+            503: "service_unavailable: identity did not answer",
+        },
+    ),
+)
 async def request_reset(body: ResetRequest, resets: Resets, ip: ClientIp) -> ResetRequestAccepted:
     try:
         issued = await resets.request(str(body.email), ip)
@@ -34,7 +46,25 @@ async def request_reset(body: ResetRequest, resets: Resets, ip: ClientIp) -> Res
     )
 
 
-@router.post("/confirm")
+@router.post(
+    "/confirm",
+    responses=error_responses(
+        400,
+        410,
+        422,
+        429,
+        503,
+        describe={
+            400: "code_required, totp_required or wrong_code (with attempts_left)",
+            410: "link_invalid (unknown, used, expired or superseded) or too_many_attempts",
+            422: "password_rejected (with reason), or invalid_request",
+            429: "rate_limited (too many links that match nothing from this client; with "
+            "Retry-After) or totp_throttled (too many wrong authenticator codes)",
+            503: "service_unavailable: identity did not answer",
+        },
+        retry_after=(503,),
+    ),
+)
 async def confirm_reset(body: ConfirmReset, resets: Resets, ip: ClientIp) -> ResetConfirmed:
     try:
         await resets.confirm(

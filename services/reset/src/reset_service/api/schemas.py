@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 from uuid import UUID
 
-from pwreset_contracts.emails import supported_email
+from pwreset_contracts.emails import API_EMAIL_PATTERN, API_MAX_LENGTH, supported_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 from pydantic.networks import validate_email
 
@@ -36,8 +36,13 @@ class Strict(BaseModel):
 
 class ResetRequest(Strict):
     # An address the platform's normalisation refuses (a non-ASCII local part) can never be an
-    # account's: 422, the same for everyone, so it says nothing about accounts.
-    email: Annotated[RememberedEmailStr, Field(max_length=320), AfterValidator(supported_email)]
+    # account's: 422, the same for everyone, so it says nothing about accounts. The pattern only
+    # documents what EmailStr refuses (pwreset_contracts.emails).
+    email: Annotated[
+        RememberedEmailStr,
+        Field(max_length=API_MAX_LENGTH, json_schema_extra={"pattern": API_EMAIL_PATTERN}),
+        AfterValidator(supported_email),
+    ]
 
 
 class ResetRequestAccepted(BaseModel):
