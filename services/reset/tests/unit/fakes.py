@@ -294,6 +294,7 @@ class FakeIdentity:
     totp_throttled: bool = False
     rejects_password: str | None = None  # the reason identity's policy gives, if it refuses
     unavailable: bool = False
+    languages_set: list[str | None] = field(default_factory=list)  # as passed, per call
 
     def add(self, email: str, *, totp: bool = False) -> KnownAccount:
         account = KnownAccount(uuid.uuid4(), totp, email)
@@ -312,7 +313,9 @@ class FakeIdentity:
         password: str,
         second_factor: SecondFactor | None,
         client_ip: str | None,
+        language: str | None = None,
     ) -> None:
+        self.languages_set.append(language)
         if self.unavailable:
             raise IdentityUnavailable("down")
         if second_factor is not None:

@@ -55,8 +55,13 @@ class IdentityClient:
         password: str,
         second_factor: SecondFactor | None,
         client_ip: str | None,
+        language: str | None = None,
     ) -> None:
         body: dict[str, object] = {"new_password": password, "client_ip": client_ip}
+        if language is not None:
+            # identity refuses fields it does not know: deploy identity before reset
+            # (docs/operations.md, "Translating").
+            body["locale"] = language
         if second_factor and second_factor.totp_code:
             body["totp_code"] = second_factor.totp_code
         if second_factor and second_factor.recovery_code:
@@ -66,7 +71,12 @@ class IdentityClient:
             return
         error = answer.json() if answer.content_type.startswith("application/json") else {}
         if answer.status == 422 and error.get("error") == "password_rejected":
-            raise PasswordRejected(error.get("reason", "rejected"), error.get("message", ""))
+            limit = error.get("limit")
+            raise PasswordRejected(
+                error.get("reason", "rejected"),
+                error.get("message", ""),
+                limit if isinstance(limit, int) else None,
+            )
         if answer.status in (403, 422):
             raise TotpInvalid(throttled=error.get("error") in ("totp_throttled", "account_locked"))
         raise IdentityUnavailable(f"identity answered {answer.status}")

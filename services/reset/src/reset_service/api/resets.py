@@ -1,6 +1,9 @@
 """JSON API of password resets."""
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Header, status
+from servicekit.i18n import negotiate, parse_accept_language
 
 from reset_service.api.deps import ClientIp, Resets
 from reset_service.api.errors import confirm_error, password_error, rate_limited, unavailable
@@ -21,9 +24,16 @@ router = APIRouter(prefix="/v1/password-resets")
 
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED)
-async def request_reset(body: ResetRequest, resets: Resets, ip: ClientIp) -> ResetRequestAccepted:
+async def request_reset(
+    body: ResetRequest,
+    resets: Resets,
+    ip: ClientIp,
+    accept_language: Annotated[str | None, Header(max_length=1024)] = None,
+) -> ResetRequestAccepted:
+    # The email's language: the body's `locale`, else the client's Accept-Language.
+    language = negotiate([body.locale, *parse_accept_language(accept_language)])
     try:
-        issued = await resets.request(str(body.email), ip)
+        issued = await resets.request(str(body.email), ip, language=language)
     except RateLimited as exc:
         raise rate_limited(exc) from exc
     except IdentityUnavailable as exc:

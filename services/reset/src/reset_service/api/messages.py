@@ -1,0 +1,31 @@
+"""Messages the reset pages build in code, for the page's language.
+
+``N_`` marks a message for extraction (``pybabel extract`` looks for it) and returns it as it is;
+the page translates it with the request's catalog when it shows it.
+"""
+
+from gettext import NullTranslations
+
+from reset_service.service_layer.errors import PasswordRejected
+
+
+def N_(message: str) -> str:  # noqa: N802 - the name gettext's tools look for
+    return message
+
+
+# identity's policy reasons (its 422 ``reason``), as the person reads them.
+PASSWORD_REASONS = {
+    "too_short": N_("This password can't be used: use at least %(limit)s characters."),
+    "too_long": N_("This password can't be used: use at most %(limit)s characters."),
+    "control_characters": N_("This password can't be used: control characters are not allowed."),
+    "matches_email": N_("This password can't be used: it must not be your email address."),
+    "common_password": N_("This password can't be used: it is too common. Choose another."),
+}
+PASSWORD_REJECTED = N_("This password can't be used. Choose another.")
+
+
+def password_problem(t: NullTranslations, exc: PasswordRejected) -> str:
+    template = PASSWORD_REASONS.get(exc.reason)
+    if template is None or ("%(limit)s" in template and exc.limit is None):
+        return t.gettext(PASSWORD_REJECTED)
+    return t.gettext(template) % {"limit": exc.limit}
