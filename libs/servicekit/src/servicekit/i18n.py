@@ -81,9 +81,7 @@ def parse_accept_language(header: str | None) -> list[str]:
     return [tag for _, _, tag in sorted(weighted)]
 
 
-def negotiate(
-    wanted: Iterable[str | None], supported: Sequence[str] = SUPPORTED_LANGUAGES
-) -> str:
+def negotiate(wanted: Iterable[str | None], supported: Sequence[str] = SUPPORTED_LANGUAGES) -> str:
     """The first supported language among ``wanted`` (in order of preference), else the
     default. ``wanted`` may hold None and junk: both are passed over."""
     for tag in wanted:

@@ -27,9 +27,7 @@ COOKIE = "lang"  # __Host-lang on an https origin
 COOKIE_SECONDS = 365 * 24 * 3600
 
 
-def chosen_language(
-    request: Request, supported: Sequence[str] = SUPPORTED_LANGUAGES
-) -> str | None:
+def chosen_language(request: Request, supported: Sequence[str] = SUPPORTED_LANGUAGES) -> str | None:
     """The language picked on the page just now (``?lang=``), if it is one we ship."""
     return supported_language(request.query_params.get(LANG_PARAM), supported)
 

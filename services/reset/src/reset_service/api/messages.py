@@ -9,7 +9,7 @@ from gettext import NullTranslations
 from reset_service.service_layer.errors import PasswordRejected
 
 
-def N_(message: str) -> str:  # noqa: N802 - the name gettext's tools look for
+def N_(message: str) -> str:
     return message
 
 

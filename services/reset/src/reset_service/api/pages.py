@@ -12,11 +12,10 @@ goes with the reset (the email's language) and with the new password (stored on 
 for the emails identity sends later).
 """
 
+from gettext import NullTranslations
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
-
-from gettext import NullTranslations
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
