@@ -18,12 +18,14 @@ import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
+from typing import Annotated
 
 from babel import Locale
 from babel.dates import format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
+from pydantic import StringConstraints
 
 DEFAULT_LANGUAGE = "en"
 # Every service ships these, complete (a test compares each catalog with the templates).
@@ -34,6 +36,17 @@ SUPPORTED_LANGUAGES: tuple[str, ...] = ("en", "de", "es")
 LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$")
 MAX_TAG_LENGTH = 35
 MESSAGES_DOMAIN = "messages"
+# The same rule for a request body's or an event's language field (pydantic).
+LanguageTag = Annotated[
+    str, StringConstraints(max_length=MAX_TAG_LENGTH, pattern=LANGUAGE_TAG.pattern)
+]
+
+
+def N_(message: str) -> str:
+    """Marks a message for extraction (``pybabel extract`` looks for ``N_``) and returns it as
+    it is: code that builds a message before it knows the reader's language translates it
+    later, with the reader's catalog."""
+    return message
 
 
 def is_language_tag(value: str) -> bool:

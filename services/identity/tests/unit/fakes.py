@@ -188,11 +188,16 @@ class FakeAccounts:
         )
         return True
 
-    async def change_password(self, account_id: UUID, password_hash: str) -> None:
+    async def change_password(
+        self, account_id: UUID, password_hash: str, locale: str | None = None
+    ) -> None:
         a = self._t.accounts[account_id]
         self._put(
             dataclasses.replace(
-                a, password_hash=password_hash, credentials_epoch=a.credentials_epoch + 1
+                a,
+                password_hash=password_hash,
+                credentials_epoch=a.credentials_epoch + 1,
+                locale=locale or a.locale,
             )
         )
 
@@ -491,9 +496,11 @@ class FakeResets:
 
     def __init__(self) -> None:
         self.emails: list[str] = []
+        self.locales: list[str | None] = []
         self.unavailable = False
 
-    async def start_reset(self, email: str) -> str:
+    async def start_reset(self, email: str, locale: str | None = None) -> str:
+        self.locales.append(locale)
         if self.unavailable:
             raise ResetUnavailable("connect timeout")
         self.emails.append(email)

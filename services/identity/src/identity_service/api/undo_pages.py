@@ -13,6 +13,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
+from servicekit.i18n import N_
 from servicekit.web import csrf
 from servicekit.web.pages import page_templates, render_page
 
@@ -23,7 +24,7 @@ router = APIRouter(include_in_schema=False)
 templates = page_templates(Path(__file__).parent.parent / "templates")
 
 PATH = "/this-wasnt-me"
-FORM_EXPIRED = "This page had expired, so nothing was done. Please select the button again."
+FORM_EXPIRED = N_("This page had expired, so nothing was done. Please select the button again.")
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,128}$")  # as the JSON API's UndoPasswordChange
 
 
@@ -71,7 +72,7 @@ async def this_wasnt_me(
             403,
             token=token,
             kind=kind,
-            error=FORM_EXPIRED,
+            error=templates.gettext(request).gettext(FORM_EXPIRED),
         )
     done = await accounts.this_wasnt_me(token)
     if done is None:

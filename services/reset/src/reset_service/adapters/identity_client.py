@@ -59,17 +59,21 @@ class IdentityClient:
     ) -> None:
         body: dict[str, object] = {"new_password": password, "client_ip": client_ip}
         if language is not None:
-            # identity refuses fields it does not know: deploy identity before reset
-            # (docs/operations.md, "Translating").
             body["locale"] = language
         if second_factor and second_factor.totp_code:
             body["totp_code"] = second_factor.totp_code
         if second_factor and second_factor.recovery_code:
             body["recovery_code"] = second_factor.recovery_code
-        answer = await self._post(f"/internal/v1/accounts/{account_id}/password", body)
+        path = f"/internal/v1/accounts/{account_id}/password"
+        answer = await self._post(path, body)
+        error = answer.json() if answer.content_type.startswith("application/json") else {}
+        if answer.status == 422 and _names_field(error, "locale"):
+            # An identity from before languages (rolling upgrade): the same change, without it.
+            body.pop("locale")
+            answer = await self._post(path, body)
+            error = answer.json() if answer.content_type.startswith("application/json") else {}
         if answer.status == 204:
             return
-        error = answer.json() if answer.content_type.startswith("application/json") else {}
         if answer.status == 422 and error.get("error") == "password_rejected":
             limit = error.get("limit")
             raise PasswordRejected(
@@ -80,3 +84,11 @@ class IdentityClient:
         if answer.status in (403, 422):
             raise TotpInvalid(throttled=error.get("error") in ("totp_throttled", "account_locked"))
         raise IdentityUnavailable(f"identity answered {answer.status}")
+
+
+def _names_field(error: dict[str, object], field: str) -> bool:
+    """Whether a 422 names ``field`` among its problems (servicekit's invalid_request body)."""
+    details = error.get("details")
+    if error.get("error") != "invalid_request" or not isinstance(details, list):
+        return False
+    return any(isinstance(d, dict) and d.get("field") == field for d in details)

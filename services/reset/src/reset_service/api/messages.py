@@ -1,17 +1,14 @@
 """Messages the reset pages build in code, for the page's language.
 
-``N_`` marks a message for extraction (``pybabel extract`` looks for it) and returns it as it is;
-the page translates it with the request's catalog when it shows it.
+``N_`` (servicekit.i18n) marks a message for extraction; the page translates it with the
+request's catalog when it shows it.
 """
 
 from gettext import NullTranslations
 
+from servicekit.i18n import N_
+
 from reset_service.service_layer.errors import PasswordRejected
-
-
-def N_(message: str) -> str:
-    return message
-
 
 # identity's policy reasons (its 422 ``reason``), as the person reads them.
 PASSWORD_REASONS = {

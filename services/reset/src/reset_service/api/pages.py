@@ -20,11 +20,12 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
+from servicekit.i18n import N_
 from servicekit.web import cookies, csrf
 from servicekit.web.pages import page_templates, render_page
 
 from reset_service.api.deps import ClientIp, Resets
-from reset_service.api.messages import N_, password_problem
+from reset_service.api.messages import password_problem
 from reset_service.api.schemas import ResetRequest
 from reset_service.core.config import Settings
 from reset_service.domain.secrets_issued import LINK_PATH

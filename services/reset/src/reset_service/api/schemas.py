@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 from pwreset_contracts.emails import supported_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 from pydantic.networks import validate_email
+from servicekit.i18n import LanguageTag
 
 
 @functools.lru_cache(maxsize=4096)
@@ -32,18 +33,13 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-# A BCP 47 tag (servicekit.i18n.LANGUAGE_TAG); one we ship no catalog for means English.
-LanguageTag = Annotated[
-    str, StringConstraints(max_length=35, pattern=r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$")
-]
-
-
 class ResetRequest(Strict):
     # An address the platform's normalisation refuses (a non-ASCII local part) can never be an
     # account's: 422, the same for everyone, so it says nothing about accounts.
     email: Annotated[RememberedEmailStr, Field(max_length=320), AfterValidator(supported_email)]
     # The language of the email; absent: the request's Accept-Language (the public API), or
-    # English. identity sends the account's on "This wasn't me".
+    # English (also for a tag we ship no catalog for). identity sends its page's language on
+    # "This wasn't me".
     locale: LanguageTag | None = None
 
 
