@@ -50,7 +50,8 @@ def N_(message: str) -> str:
 
 
 def is_language_tag(value: str) -> bool:
-    return len(value) <= MAX_TAG_LENGTH and LANGUAGE_TAG.match(value) is not None
+    # fullmatch: "$" alone would let a trailing newline through.
+    return len(value) <= MAX_TAG_LENGTH and LANGUAGE_TAG.fullmatch(value) is not None
 
 
 def supported_language(

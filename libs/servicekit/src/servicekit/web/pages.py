@@ -63,6 +63,8 @@ def page_templates(service_templates: Path, locales: Path | None = None) -> Page
             autoescape=True,
             extensions=["jinja2.ext.i18n"],
         )
+        # Whitespace inside {% trans %} is folded, as the extraction folds it (babel.cfg).
+        environment.policies["ext.i18n.trimmed"] = True
         environment.install_gettext_translations(  # type: ignore[attr-defined]
             translations[language], newstyle=True
         )

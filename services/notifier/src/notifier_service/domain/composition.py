@@ -20,6 +20,7 @@ from pwreset_contracts.sealed import SealError, open_sealed
 
 from notifier_service.domain.emails import (
     build_message,
+    email_language,
     render_already_registered_email,
     render_password_changed_email,
     render_reset_email,
@@ -52,6 +53,8 @@ class EmailComposer:
     def compose(self, event: ReceivedEvent, now: datetime) -> OutgoingEmail | None:
         """The email an event asks for, or None when it is no longer worth sending."""
         data = event.data
+        # The language the person used when they asked (reset), or the account's (identity).
+        language = email_language(getattr(data, "locale", None))
         if isinstance(data, ResetRequestedV1):
             if data.expires_at <= now:
                 return None
@@ -62,11 +65,15 @@ class EmailComposer:
                 minutes_valid=max(
                     1, round((data.expires_at - data.requested_at).total_seconds() / 60)
                 ),
+                language=language,
             )
         elif isinstance(data, PasswordChangedV1):
             undo = _open(data.sealed_undo_link, self.notice_keys, data.undo_link_binding())
             rendered = render_password_changed_email(
-                changed_at=data.changed_at, client_ip=data.client_ip, undo_link=undo
+                changed_at=data.changed_at,
+                client_ip=data.client_ip,
+                undo_link=undo,
+                language=language,
             )
         elif isinstance(data, SecondFactorChangedV1):
             undo = _open(data.sealed_undo_link, self.notice_keys, data.undo_link_binding())
@@ -76,10 +83,11 @@ class EmailComposer:
                 changed_at=data.changed_at,
                 client_ip=data.client_ip,
                 undo_link=undo,
+                language=language,
             )
         elif isinstance(data, RegistrationRequestedV1):
             if data.kind == "already_registered":
-                rendered = render_already_registered_email()
+                rendered = render_already_registered_email(language)
             elif data.sealed_link is None:
                 raise UndeliverableEvent("verify_address without a sealed link")
             elif data.expires_at <= now:
@@ -87,7 +95,7 @@ class EmailComposer:
             else:
                 link = _open(data.sealed_link, self.notice_keys, data.link_binding())
                 hours = max(1, round((data.expires_at - data.requested_at).total_seconds() / 3600))
-                rendered = render_verify_email(link=link, hours_valid=hours)
+                rendered = render_verify_email(link=link, hours_valid=hours, language=language)
         else:
             raise UndeliverableEvent(f"no email for event type {event.type}")
         try:
