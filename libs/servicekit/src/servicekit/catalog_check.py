@@ -22,7 +22,7 @@ from babel.messages.pofile import read_po
 
 from servicekit.i18n import DEFAULT_LANGUAGE, SUPPORTED_LANGUAGES, catalog_path
 
-MessageId = str | tuple[str, ...]
+MessageId = str | tuple[str, ...] | list[str]
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,9 @@ class Problem:
 def extract(project: Path) -> Catalog:
     """The messages of ``project`` (a directory with a ``babel.cfg``), as a template catalog."""
     with (project / "babel.cfg").open(encoding="utf-8") as cfg:
-        method_map, options_map = parse_mapping_cfg(cfg, str(project / "babel.cfg"))
+        method_map, options_map = parse_mapping_cfg(  # type: ignore[no-untyped-call]
+            cfg, str(project / "babel.cfg")
+        )
     template = Catalog()
     for _file, lineno, message, comments, context in extract_from_dir(
         str(project), method_map, options_map
