@@ -4,7 +4,7 @@ so each email is in the language the person last used."""
 
 import pyotp
 from identity_service.domain.second_factor import SecondFactor
-from pwreset_contracts import PasswordChangedV1, SecondFactorChangedV1
+from pwreset_contracts import PasswordChangedV1, RegistrationRequestedV1, SecondFactorChangedV1
 
 from .fakes import NEW_PASSWORD, PASSWORD, World, link_token
 
@@ -53,3 +53,22 @@ async def test_later_emails_about_the_account_are_in_its_language() -> None:
     done = await world.accounts.this_wasnt_me(token)
     assert done is not None
     assert world.resets.locales == ["es"]
+
+
+async def test_a_registration_is_verified_in_the_language_it_was_asked_in() -> None:
+    world = World()
+    await world.registrations.request("neu@example.com", PASSWORD, IP, "de")
+    [event] = world.events()
+    assert isinstance(event, RegistrationRequestedV1)
+    assert (event.kind, event.locale) == ("verify_address", "de")
+
+
+async def test_the_already_registered_notice_is_in_the_owners_language() -> None:
+    world = World()
+    account_id, email = await world.new_account()
+    await world.accounts.set_password(account_id, NEW_PASSWORD, SecondFactor(), IP, "es")
+    # Someone asks in German for the owner's address: the owner reads Spanish.
+    await world.registrations.request(email, PASSWORD, IP, "de")
+    event = world.events()[-1]
+    assert isinstance(event, RegistrationRequestedV1)
+    assert (event.kind, event.locale) == ("already_registered", "es")

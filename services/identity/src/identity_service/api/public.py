@@ -1,6 +1,9 @@
 """Routes a person's browser or app calls."""
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Header, status
+from servicekit.i18n import negotiate, parse_accept_language
 from servicekit.web.client_ip import ClientIp
 from servicekit.web.http_errors import ApiError
 
@@ -43,12 +46,17 @@ _LOGIN_MESSAGES = {
 
 @router.post("/accounts", status_code=status.HTTP_202_ACCEPTED)
 async def request_registration(
-    body: CreateAccount, registrations: RegistrationRequests, ip: ClientIp
+    body: CreateAccount,
+    registrations: RegistrationRequests,
+    ip: ClientIp,
+    accept_language: Annotated[str | None, Header(max_length=1024)] = None,
 ) -> RegistrationAccepted:
     """The same answer for every address: whether it has an account is told only to its
-    mailbox. The account is created when the emailed link is followed."""
+    mailbox. The account is created when the emailed link is followed. The verification email
+    is written in the request's language (``Accept-Language``)."""
+    language = negotiate(parse_accept_language(accept_language))
     try:
-        await registrations.request(body.email, body.password, ip)
+        await registrations.request(body.email, body.password, ip, language)
     except PasswordRejected as exc:
         raise password_rejected(exc) from exc
     return RegistrationAccepted()
