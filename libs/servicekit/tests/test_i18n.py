@@ -18,6 +18,7 @@ from servicekit.i18n import (
     parse_accept_language,
     supported_language,
 )
+from servicekit.web.i18n import carry_choice
 from servicekit.web.pages import page_templates, render_page
 from servicekit.web.security_headers import SecurityHeaders
 
@@ -184,3 +185,37 @@ def test_the_language_menu_links_to_the_same_page_in_each_language(client: TestC
     assert '<span aria-current="true" lang="de">Deutsch</span>' in page
     assert 'href="/hello?x=1&amp;lang=es" hreflang="es" lang="es">Español</a>' in page
     assert 'href="/hello?x=1&amp;lang=en" hreflang="en" lang="en">English</a>' in page
+
+
+def _request(query: str = "", cookie: str | None = None) -> Request:
+    headers = [(b"cookie", f"lang={cookie}".encode())] if cookie is not None else []
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "scheme": "http",
+        "server": ("reset.example", 80),
+        "path": "/forgot-password",
+        "query_string": query.encode(),
+        "headers": headers,
+    }
+    return Request(scope)
+
+
+@pytest.mark.parametrize(
+    ("query", "cookie", "expected"),
+    [
+        ("", None, "https://id.example/login"),  # nothing picked: the browser's language rules
+        ("lang=es", None, "https://id.example/login?lang=es"),
+        ("", "de", "https://id.example/login?lang=de"),
+        ("lang=es", "de", "https://id.example/login?lang=es"),  # just now wins over earlier
+        ("", "de%0D%0AX:1", "https://id.example/login"),  # a forged cookie goes nowhere
+        ("lang=xx", None, "https://id.example/login"),
+    ],
+)
+def test_a_picked_language_goes_along_to_the_other_service(
+    query: str, cookie: str | None, expected: str
+) -> None:
+    assert carry_choice("https://id.example/login", _request(query, cookie)) == expected
+    assert carry_choice("https://id.example/login?reset=done", _request("lang=de")) == (
+        "https://id.example/login?reset=done&lang=de"
+    )

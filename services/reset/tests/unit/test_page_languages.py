@@ -70,6 +70,8 @@ async def test_a_language_picked_on_the_page_wins_over_the_browsers(
     identity.add("ada@example.com")
     picked = await client.get("/forgot-password?lang=de", headers={"Accept-Language": "es"})
     assert "<h1>Passwort zurücksetzen</h1>" in picked.text
+    # The choice goes along to identity's pages (its cookie is this host's alone).
+    assert 'href="http://127.0.0.1:8001/login?lang=de">Zurück zur Anmeldung</a>' in picked.text
     # The form posts without ?lang=: the cookie carries the choice.
     sent = await client.post(
         "/forgot-password",
@@ -142,6 +144,7 @@ async def test_the_new_passwords_language_reaches_identity(
     data["new_password"] = data["confirm_password"] = "a long enough new password"
     done = await client.post("/reset-password", data=data)
     assert done.status_code == 303
+    assert done.headers["location"].endswith("/login?reset=done&lang=es")
     assert identity.languages_set == ["es", "es"]
 
 

@@ -58,6 +58,24 @@ def remember_choice(
         cookies.set_cookie(response, request, COOKIE, chosen, max_age=COOKIE_SECONDS)
 
 
+def explicit_choice(request: Request, supported: Sequence[str] = SUPPORTED_LANGUAGES) -> str | None:
+    """The language the person picked (just now, or earlier: the cookie), if any."""
+    return chosen_language(request, supported) or supported_language(
+        cookies.read_cookie(request, COOKIE), supported
+    )
+
+
+def carry_choice(url: str, request: Request, supported: Sequence[str] = SUPPORTED_LANGUAGES) -> str:
+    """``url`` (a page of another service) with the language the person picked, if they did.
+    Cookies are per host: without this, reset and identity on hosts of their own would each
+    fall back to the browser's language after the person chose another."""
+    choice = explicit_choice(request, supported)
+    if choice is None:
+        return url
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}{LANG_PARAM}={choice}"
+
+
 @dataclass(frozen=True)
 class LanguageLink:
     """One entry of the language menu: the same page in ``code``."""

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from servicekit.i18n import N_
 from servicekit.web import cookies, csrf
 from servicekit.web.client_ip import ClientIp
+from servicekit.web.i18n import carry_choice
 from servicekit.web.pages import page_templates, render_page
 
 from identity_service.api.deps import Accounts, RegistrationRequests
@@ -122,7 +123,10 @@ def _login_page(
         # The first field to fill in: on the second step that is the password again.
         focus_field="email" if not email or error_field == "email" else "password",
         notice=notice,
-        forgot_password_url=f"{str(settings.reset_public_url).rstrip('/')}/forgot-password",
+        # The language the person picked goes along: the cookie stays on this service's host.
+        forgot_password_url=carry_choice(
+            f"{str(settings.reset_public_url).rstrip('/')}/forgot-password", request
+        ),
     )
 
 

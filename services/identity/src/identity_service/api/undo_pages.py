@@ -15,6 +15,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 from servicekit.i18n import N_
 from servicekit.web import csrf
+from servicekit.web.i18n import carry_choice
 from servicekit.web.pages import page_templates, render_page
 
 from identity_service.api.deps import Accounts
@@ -30,7 +31,7 @@ _TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,128}$")  # as the JSON API's UndoPasswor
 
 def _forgot_password_url(request: Request) -> str:
     settings: Settings = request.app.state.settings
-    return f"{str(settings.reset_public_url).rstrip('/')}/forgot-password"
+    return carry_choice(f"{str(settings.reset_public_url).rstrip('/')}/forgot-password", request)
 
 
 def _invalid(request: Request) -> HTMLResponse:

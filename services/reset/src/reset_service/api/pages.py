@@ -22,6 +22,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from servicekit.i18n import N_
 from servicekit.web import cookies, csrf
+from servicekit.web.i18n import carry_choice
 from servicekit.web.pages import page_templates, render_page
 
 from reset_service.api.deps import ClientIp, Resets
@@ -82,8 +83,10 @@ def _identity_origin(request: Request) -> str:
     return f"{url.scheme}://{url.netloc}"
 
 
-def _login_url(request: Request) -> str:
-    return f"{str(_settings(request).identity_public_url).rstrip('/')}/login"
+def _login_url(request: Request, query: str = "") -> str:
+    # The language the person picked goes along: the cookie stays on this service's host.
+    url = f"{str(_settings(request).identity_public_url).rstrip('/')}/login{query}"
+    return carry_choice(url, request)
 
 
 def _set_new_password_page(request: Request, status: int = 200, **context: object) -> HTMLResponse:
@@ -284,6 +287,6 @@ async def submit(
     except IdentityUnavailable:
         return again(503, t.gettext(UNAVAILABLE), None)
     # No automatic login (docs/security.md): the person logs in with the new password.
-    response = RedirectResponse(f"{_login_url(request)}?reset=done", status_code=303)
+    response = RedirectResponse(_login_url(request, "?reset=done"), status_code=303)
     cookies.delete_cookie(response, request, COOKIE, PATH)
     return response
