@@ -133,6 +133,7 @@ async def build(settings: Settings) -> Notifier:
             link_keys=settings.link_keys,
             notice_keys=settings.notice_keys,
             mail_from=settings.mail_from,
+            time_zone=settings.time_zone,
         ),
         sends_at_once=settings.smtp_connections,
     )

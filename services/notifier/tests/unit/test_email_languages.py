@@ -3,8 +3,10 @@ dates written that language's way and their time zone; English for a language we
 
 import re
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+from notifier_service.core.config import Settings
 from notifier_service.domain.composition import EmailComposer
 from notifier_service.domain.emails import (
     render_already_registered_email,
@@ -13,6 +15,7 @@ from notifier_service.domain.emails import (
     render_second_factor_email,
     render_verify_email,
 )
+from pydantic import ValidationError
 
 from .fakes import KEY, NOW, event_of, parsed, reset_record
 
@@ -126,3 +129,25 @@ def test_an_event_from_before_languages_is_written_in_english() -> None:
     )
     email = composer.compose(event_of(record), NOW)
     assert email is not None and parsed(email)["Subject"] == "Reset your password"
+
+
+def test_a_team_shows_its_own_time_zone() -> None:
+    berlin = EmailComposer(
+        link_keys={"k1": KEY},
+        notice_keys={},
+        mail_from="no-reply@example.com",
+        time_zone=ZoneInfo("Europe/Berlin"),
+    )
+    email = berlin.compose(event_of(reset_record(locale="de")), NOW)
+    assert email is not None
+    text = parsed(email).get_body(("plain",)).get_content()
+    # NOW is 12:00 UTC in November: 13:30 in Berlin, winter time, 30 minutes later.
+    assert "bis 28. November 2026, 13:30:00 MEZ." in text
+
+
+def test_a_time_zone_that_does_not_exist_stops_the_start() -> None:
+    assert Settings(email_time_zone="Europe/Berlin").time_zone == ZoneInfo("Europe/Berlin")
+    with pytest.raises(ValidationError, match="EMAIL_TIME_ZONE"):
+        Settings(email_time_zone="Mars/Olympus_Mons")
+    with pytest.raises(ValidationError, match="EMAIL_TIME_ZONE"):
+        Settings(email_time_zone="../../etc/passwd")

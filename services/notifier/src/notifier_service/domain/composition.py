@@ -6,7 +6,7 @@ record's own id, account id and recipient, so a record whose fields were changed
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 
 from pwreset_contracts import (
     PasswordChangedV1,
@@ -49,6 +49,7 @@ class EmailComposer:
     link_keys: dict[str, bytes]  # open the reset link (shared with reset only)
     notice_keys: dict[str, bytes]  # open identity's links (shared with identity only)
     mail_from: str
+    time_zone: tzinfo = UTC  # of the dates and times in the emails (EMAIL_TIME_ZONE)
 
     def compose(self, event: ReceivedEvent, now: datetime) -> OutgoingEmail | None:
         """The email an event asks for, or None when it is no longer worth sending."""
@@ -66,6 +67,7 @@ class EmailComposer:
                     1, round((data.expires_at - data.requested_at).total_seconds() / 60)
                 ),
                 language=language,
+                zone=self.time_zone,
             )
         elif isinstance(data, PasswordChangedV1):
             undo = _open(data.sealed_undo_link, self.notice_keys, data.undo_link_binding())
@@ -74,6 +76,7 @@ class EmailComposer:
                 client_ip=data.client_ip,
                 undo_link=undo,
                 language=language,
+                zone=self.time_zone,
             )
         elif isinstance(data, SecondFactorChangedV1):
             undo = _open(data.sealed_undo_link, self.notice_keys, data.undo_link_binding())
@@ -84,6 +87,7 @@ class EmailComposer:
                 client_ip=data.client_ip,
                 undo_link=undo,
                 language=language,
+                zone=self.time_zone,
             )
         elif isinstance(data, RegistrationRequestedV1):
             if data.kind == "already_registered":

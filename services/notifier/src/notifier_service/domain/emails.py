@@ -7,7 +7,7 @@ on for HTML. Dates and times are written the language's way, with their time zon
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from gettext import NullTranslations
 from pathlib import Path
 
@@ -98,14 +98,19 @@ def _both(language: str, name: str, subject: str, **context: object) -> Rendered
 
 
 def render_reset_email(
-    *, link: str, expires_at: datetime, minutes_valid: int, language: str = DEFAULT_LANGUAGE
+    *,
+    link: str,
+    expires_at: datetime,
+    minutes_valid: int,
+    language: str = DEFAULT_LANGUAGE,
+    zone: tzinfo = UTC,
 ) -> Rendered:
     return _both(
         language,
         "reset_password",
         RESET_SUBJECT,
         link=link,
-        expires_at=format_moment(expires_at, language),
+        expires_at=format_moment(expires_at, language, zone),
         minutes_valid=minutes_valid,
     )
 
@@ -120,12 +125,13 @@ def render_password_changed_email(
     client_ip: str | None,
     undo_link: str,
     language: str = DEFAULT_LANGUAGE,
+    zone: tzinfo = UTC,
 ) -> Rendered:
     return _both(
         language,
         "password_changed",
         CHANGED_SUBJECT,
-        when=format_moment(changed_at, language),
+        when=format_moment(changed_at, language, zone),
         client_ip=_ip(language, client_ip),
         undo_link=undo_link,
     )
@@ -147,6 +153,7 @@ def render_second_factor_email(
     client_ip: str | None,
     undo_link: str,
     language: str = DEFAULT_LANGUAGE,
+    zone: tzinfo = UTC,
 ) -> Rendered:
     return _render(
         language,
@@ -154,7 +161,7 @@ def render_second_factor_email(
         SECOND_FACTOR_ON_SUBJECT if enabled else SECOND_FACTOR_OFF_SUBJECT,
         enabled=enabled,
         by_support=by_support,
-        when=format_moment(changed_at, language),
+        when=format_moment(changed_at, language, zone),
         client_ip=_ip(language, client_ip),
         button_label=_languages[language].translations.gettext(UNDO_LABEL),
         button_link=undo_link,
