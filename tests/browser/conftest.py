@@ -10,7 +10,8 @@ import re
 import shutil
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 from devinfra.platform import Platform
+from devinfra.processes import free_port
 from devinfra.registration import register_by_email
 from playwright.async_api import BrowserContext, ConsoleMessage, Page, Playwright, async_playwright
 
@@ -221,3 +223,63 @@ class Mail:
 @pytest.fixture
 def mail(infra) -> Mail:
     return Mail(infra)
+
+
+# -- the system as a deploying team configures it -----------------------------------------------
+# Settings every service of the configured platform reads, and those of one service. The
+# language walk runs on it; the team-facing settings that shape pages and emails (branding, a
+# template override directory) go here, so the walk shows them too.
+CONFIGURED_SETTINGS: dict[str, dict[str, str]] = {
+    "all": {},
+    "identity": {},
+    "reset": {},
+    "notifier": {},
+}
+CONFIGURED = ("identity", "reset", "notifier")
+
+
+@dataclass(frozen=True)
+class ConfiguredPlatform:
+    """identity, reset and the notifier started with CONFIGURED_SETTINGS, on the session
+    platform's databases and Kafka. The notifier takes the session notifier's place (same
+    consumer group and delivery ledger) while it runs, so every email of the test comes from
+    the configured one."""
+
+    platform: Platform
+    settings: dict[str, dict[str, str]]
+
+    def url(self, name: str) -> str:
+        return self.platform.url(f"{name}-configured")
+
+
+@pytest.fixture
+def configured_platform(platform: Platform) -> Iterator[ConfiguredPlatform]:
+    instances = {name: f"{name}-configured" for name in CONFIGURED}
+    for name in ("identity", "reset"):  # each is told the other's addresses before both run
+        platform.ports.setdefault(instances[name], free_port())
+        platform.ports.setdefault(f"{instances[name]}-internal", free_port())
+    wiring = {
+        "identity": {
+            "PUBLIC_BASE_URL": platform.url(instances["identity"]),
+            "RESET_PUBLIC_URL": platform.url(instances["reset"]),
+            "RESET_URL": platform.url(f"{instances['reset']}-internal"),
+        },
+        "reset": {
+            "PUBLIC_BASE_URL": platform.url(instances["reset"]),
+            "IDENTITY_PUBLIC_URL": platform.url(instances["identity"]),
+            "IDENTITY_URL": platform.url(f"{instances['identity']}-internal"),
+        },
+        "notifier": {},
+    }
+    settings = {
+        name: {**CONFIGURED_SETTINGS["all"], **CONFIGURED_SETTINGS[name]} for name in CONFIGURED
+    }
+    platform.stop_service("notifier")
+    try:
+        for name in CONFIGURED:
+            platform.start_instance(name, instances[name], env={**wiring[name], **settings[name]})
+        yield ConfiguredPlatform(platform, settings)
+    finally:
+        for name in CONFIGURED:
+            platform.stop_service(instances[name])
+        platform.start_service("notifier")

@@ -71,7 +71,7 @@ class ResetsStarted:
     def __init__(self) -> None:
         self.emails: list[str] = []
 
-    async def start_reset(self, email: str) -> str:
+    async def start_reset(self, email: str, locale: str | None = None) -> str:
         self.emails.append(email)
         return self.CODE
 

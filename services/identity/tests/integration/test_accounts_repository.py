@@ -107,3 +107,29 @@ async def test_leaving_without_commit_writes_nothing(pool: asyncpg.Pool) -> None
     async with IdentityUnitOfWork(pool) as uow:
         await uow.accounts.add(account_id, "gone@example.com", "gone@example.com", "$fake")
     assert await pool.fetchval("SELECT count(*) FROM accounts WHERE id = $1", account_id) == 0
+
+
+async def test_the_accounts_language_is_english_until_a_password_change_sets_it(
+    pool: asyncpg.Pool,
+) -> None:
+    account_id = await _account(pool)
+    async with IdentityUnitOfWork(pool) as uow:
+        account = await uow.accounts.by_id(account_id)
+        assert account is not None and account.locale == "en"
+        await uow.accounts.change_password(account_id, "$argon2id$new", "de")
+        await uow.commit()
+    async with IdentityUnitOfWork(pool) as uow:
+        await uow.accounts.change_password(account_id, "$argon2id$newer")  # None: kept
+        await uow.commit()
+        account = await uow.accounts.by_id(account_id)
+    assert account is not None and account.locale == "de"
+
+
+@pytest.mark.parametrize("tag", ["de_DE", "de-DE\n", "x" * 36, "<b>", "'; DROP TABLE accounts;--"])
+async def test_the_database_refuses_a_language_that_is_no_tag(pool: asyncpg.Pool, tag: str) -> None:
+    """The API refuses these first; the column's CHECK holds even for a caller that did not."""
+    account_id = await _account(pool)
+    with pytest.raises(asyncpg.CheckViolationError):
+        async with IdentityUnitOfWork(pool) as uow:
+            await uow.accounts.change_password(account_id, "$argon2id$new", tag)
+            await uow.commit()

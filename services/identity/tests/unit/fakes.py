@@ -199,11 +199,16 @@ class FakeAccounts:
         )
         return True
 
-    async def change_password(self, account_id: UUID, password_hash: str) -> None:
+    async def change_password(
+        self, account_id: UUID, password_hash: str, locale: str | None = None
+    ) -> None:
         a = self._t.accounts[account_id]
         self._put(
             dataclasses.replace(
-                a, password_hash=password_hash, credentials_epoch=a.credentials_epoch + 1
+                a,
+                password_hash=password_hash,
+                credentials_epoch=a.credentials_epoch + 1,
+                locale=locale or a.locale,
             )
         )
 
@@ -556,6 +561,7 @@ class FakeResets:
 
     def __init__(self) -> None:
         self.emails: list[str] = []
+        self.locales: list[str | None] = []
         self.unavailable = False
         self.open: dict[UUID, list[OpenResetRequest]] = {}
 
@@ -569,7 +575,8 @@ class FakeResets:
             raise ResetUnavailable("connect timeout")
         return len(self.open.pop(account_id, []))
 
-    async def start_reset(self, email: str) -> str:
+    async def start_reset(self, email: str, locale: str | None = None) -> str:
+        self.locales.append(locale)
         if self.unavailable:
             raise ResetUnavailable("connect timeout")
         self.emails.append(email)

@@ -136,6 +136,7 @@ async def build(settings: Settings) -> Notifier:
             mail_from=settings.mail_from,
             mail_from_name=settings.branding.mail_from_name,
             templates=email_templates(settings.branding),
+            time_zone=settings.time_zone,
         ),
         sends_at_once=settings.smtp_connections,
     )

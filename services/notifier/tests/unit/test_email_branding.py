@@ -195,7 +195,9 @@ def test_an_email_is_never_sent_without_its_link(
     html = unescape(message.get_body(("html",)).get_content())
     assert "/reset-password?token=" in text
     assert html.count("/reset-password?token=") >= 3  # the shipped template's button and link
-    assert fallbacks(name, reason) == before + 1
+    # Counted: once per language for an override refused or broken when loaded (each language
+    # has its templates), once for the render that fell back otherwise.
+    assert fallbacks(name, reason) > before
 
 
 def test_the_link_check_sees_the_html_escaped_link(tmp_path: Path) -> None:

@@ -54,6 +54,7 @@ class FakeIdentity:
         password: str,
         second_factor: SecondFactor | None,
         client_ip: str | None,
+        language: str | None = None,
     ) -> None:
         await asyncio.sleep(self.delay)
         if second_factor is not None and second_factor.totp_code != self.valid_totp:

@@ -310,6 +310,8 @@ class FakeIdentity:
     totp_throttled: bool = False
     rejects_password: str | None = None  # the reason identity's policy gives, if it refuses
     unavailable: bool = False
+    languages_set: list[str | None] = field(default_factory=list)  # as passed, per call
+    rejected_limit: int | None = 15  # the length bound a too_short or too_long refusal names
 
     def add(self, email: str, *, totp: bool = False) -> KnownAccount:
         account = KnownAccount(uuid.uuid4(), totp, email)
@@ -328,7 +330,9 @@ class FakeIdentity:
         password: str,
         second_factor: SecondFactor | None,
         client_ip: str | None,
+        language: str | None = None,
     ) -> None:
+        self.languages_set.append(language)
         if self.unavailable:
             raise IdentityUnavailable("down")
         if second_factor is not None:
@@ -337,7 +341,7 @@ class FakeIdentity:
             if second_factor.totp_code != self.valid_totp:
                 raise TotpInvalid
         if self.rejects_password is not None:
-            raise PasswordRejected(self.rejects_password, "too common")
+            raise PasswordRejected(self.rejects_password, "refused", self.rejected_limit)
         self.changes.append(PasswordChange(account_id, password, second_factor, client_ip))
 
 

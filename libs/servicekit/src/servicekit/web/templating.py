@@ -21,6 +21,7 @@ The log line names the template and the kind of failure, never the values render
 carries a token).
 """
 
+import gettext
 import logging
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -76,8 +77,12 @@ def refuse_unescaping(environment: Environment, source: str, name: str) -> None:
             raise OverrideRefused(f"{name}: an override may not use the {node.name!r} filter")
 
 
-def _environment(cls: type[Environment], loader: BaseLoader) -> Environment:
-    return cls(
+def _environment(
+    cls: type[Environment],
+    loader: BaseLoader,
+    translations: gettext.NullTranslations | None = None,
+) -> Environment:
+    environment = cls(
         loader=loader,
         autoescape=select_autoescape(["html"]),
         keep_trailing_newline=True,
@@ -85,7 +90,16 @@ def _environment(cls: type[Environment], loader: BaseLoader) -> Environment:
         # as the cache (the few templates stay; no LRU bookkeeping on every include).
         auto_reload=False,
         cache_size=-1,
+        extensions=["jinja2.ext.i18n"] if translations is not None else (),
     )
+    if translations is not None:
+        # Whitespace inside {% trans %} is folded, as the extraction folds it (babel.cfg); with
+        # new-style gettext a translated text is escaped like any other value.
+        environment.policies["ext.i18n.trimmed"] = True
+        environment.install_gettext_translations(  # type: ignore[attr-defined]
+            translations, newstyle=True
+        )
+    return environment
 
 
 def _reason(exc: BaseException) -> str:
@@ -106,8 +120,11 @@ class TemplateSet:
         *,
         globals: Mapping[str, object] | None = None,
         preload: Iterable[str] = (),
+        translations: gettext.NullTranslations | None = None,
     ) -> None:
-        self._shipped = _environment(Environment, shipped)
+        """``translations``: a language's catalog, installed for ``{% trans %}`` and ``_()``
+        (``jinja2.ext.i18n``) in the shipped templates and the overrides alike."""
+        self._shipped = _environment(Environment, shipped, translations)
         self._shipped.globals.update(globals or {})
         self._overridden: Environment | None = None
         # name -> the template the override chain gives, or why it cannot (compiled once).
@@ -115,7 +132,7 @@ class TemplateSet:
         self._compiled: dict[str, Template] = {}  # the shipped ones, looked up once
         if override_dir is not None:
             chain = ChoiceLoader([_OverrideLoader(override_dir, followlinks=True), shipped])
-            self._overridden = _environment(ImmutableSandboxedEnvironment, chain)
+            self._overridden = _environment(ImmutableSandboxedEnvironment, chain, translations)
             self._overridden.globals.update(globals or {})
             self._warn_about_unknown(override_dir)
         for name in preload:

@@ -18,7 +18,7 @@ from identity_service.domain.second_factor import (
 
 _SELECT = """SELECT id, email, password_hash, totp_secret_enc, totp_enabled, totp_last_step,
                     totp_failures, totp_failures_since, totp_consecutive_failures,
-                    credentials_epoch FROM accounts"""
+                    credentials_epoch, locale FROM accounts"""
 _INSERT = """INSERT INTO accounts (id, email, email_normalised, password_hash)
              VALUES ($1, $2, $3, $4)"""
 
@@ -130,13 +130,17 @@ class AccountsRepository:
         )
         return disabled == "UPDATE 1"
 
-    async def change_password(self, account_id: UUID, password_hash: str) -> None:
+    async def change_password(
+        self, account_id: UUID, password_hash: str, locale: str | None = None
+    ) -> None:
         await self._conn.execute(
             """UPDATE accounts SET password_hash = $2, password_changed_at = now(),
-                                   credentials_epoch = credentials_epoch + 1
+                                   credentials_epoch = credentials_epoch + 1,
+                                   locale = COALESCE($3, locale)
                WHERE id = $1""",
             account_id,
             password_hash,
+            locale,
         )
 
     async def bump_credentials_epoch(self, account_id: UUID) -> None:

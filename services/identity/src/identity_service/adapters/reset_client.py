@@ -21,16 +21,15 @@ class ResetClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def start_reset(self, email: str) -> str:
-        """The verification code of the new reset request."""
-        try:
-            response = await self._http.post(
-                "/internal/v1/password-resets",
-                json={"email": email},
-                headers=tracing.outgoing_headers(),
-            )
-        except httpx.HTTPError as exc:
-            raise ResetUnavailable(type(exc).__name__) from exc
+    async def start_reset(self, email: str, locale: str | None = None) -> str:
+        """The verification code of the new reset request (its email in ``locale``)."""
+        body: dict[str, str] = {"email": email}
+        if locale is not None:
+            body["locale"] = locale
+        response = await self._post(body)
+        if response.status_code == 422 and refuses_field(response, "locale"):
+            # A reset from before languages (rolling upgrade): the same reset, in English.
+            response = await self._post({"email": email})
         if response.status_code != 202:
             raise ResetUnavailable(f"reset answered {response.status_code}")
         return str(response.json()["verification_code"])
@@ -68,3 +67,20 @@ class ResetClient:
         if response.status_code != 200:
             raise ResetUnavailable(f"reset answered {response.status_code}")
         return response
+
+    async def _post(self, body: dict[str, str]) -> httpx.Response:
+        try:
+            return await self._http.post(
+                "/internal/v1/password-resets", json=body, headers=tracing.outgoing_headers()
+            )
+        except httpx.HTTPError as exc:
+            raise ResetUnavailable(type(exc).__name__) from exc
+
+
+def refuses_field(response: httpx.Response, field: str) -> bool:
+    """Whether a 422 names ``field`` among the problems (servicekit's invalid_request body)."""
+    try:
+        details = response.json().get("details") or []
+    except ValueError:
+        return False
+    return any(isinstance(d, dict) and d.get("field") == field for d in details)

@@ -9,7 +9,9 @@ from identity_service.service_layer.errors import HashingBusy, LoginThrottled, P
 
 
 def password_rejected(exc: PasswordRejected) -> ApiError:
-    return ApiError(422, "password_rejected", str(exc), reason=exc.reason)
+    if exc.limit is None:
+        return ApiError(422, "password_rejected", str(exc), reason=exc.reason)
+    return ApiError(422, "password_rejected", str(exc), reason=exc.reason, limit=exc.limit)
 
 
 def throttled_response(exc: LoginThrottled) -> JSONResponse:

@@ -4,6 +4,7 @@ off the public ingress by the NetworkPolicy (docs/architecture.md)."""
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, status
+from servicekit.i18n import negotiate
 from servicekit.web.http_errors import ApiError
 from servicekit.web.openapi import error_responses
 
@@ -71,6 +72,8 @@ async def set_password(account_id: UUID, body: SetPassword, accounts: Accounts) 
             body.new_password,
             SecondFactor(body.totp_code, body.recovery_code),
             body.client_ip,
+            # A tag we ship no catalog for is kept as English: what the emails are written in.
+            negotiate([body.locale]) if body.locale else None,
         )
     except AccountNotFound as exc:
         raise _not_found() from exc

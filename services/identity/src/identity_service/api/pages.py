@@ -6,14 +6,17 @@ login on the server, no signed cookie holding a half-finished login), so there i
 or replay in between; the cost is typing the password twice. The email is kept in the form.
 """
 
+from gettext import NullTranslations
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
+from servicekit.i18n import N_
 from servicekit.web import cookies, csrf
 from servicekit.web.client_ip import ClientIp
+from servicekit.web.i18n import carry_choice
 from servicekit.web.pages import page_templates, render_page
 
 from identity_service.api.deps import Accounts, RegistrationRequests
@@ -34,48 +37,67 @@ LOGIN_PATH = "/login"
 LOGGED_IN_PATH = "/logged-in"
 SESSION_COOKIE = "session"  # __Host-session on an https origin
 
-RESET_DONE = "Your password was changed. Log in with your new password."
-VERIFIED = "Your email address is confirmed and your account is ready. Log in."
+# Marked with N_ for extraction, translated into the page's language where they are shown.
+RESET_DONE = N_("Your password was changed. Log in with your new password.")
+VERIFIED = N_("Your email address is confirmed and your account is ready. Log in.")
 VERIFY_PATH = "/verify-email"
-FORM_EXPIRED_CONFIRM = "This form had expired. Select the button again."
-LINK_INVALID = (
+FORM_EXPIRED_CONFIRM = N_("This form had expired. Select the button again.")
+LINK_INVALID = N_(
     "This link is invalid, used or expired. If you still want an account, register again."
 )
-FORM_EXPIRED = "This form had expired. Please log in again."
-BUSY = "We are very busy right now. Please try again in a moment."
+FORM_EXPIRED = N_("This form had expired. Please log in again.")
+BUSY = N_("We are very busy right now. Please try again in a moment.")
 # (message, field to correct, whether the second factor is asked for)
 _FAILURES = {
-    "invalid_credentials": ("The email or password is wrong.", "password", False),
+    "invalid_credentials": (N_("The email or password is wrong."), "password", False),
     "totp_invalid": (
-        "That authenticator code is not right. Enter your password again with a new code.",
+        N_("That authenticator code is not right. Enter your password again with a new code."),
         "totp_code",
         True,
     ),
     "totp_throttled": (
-        "Too many wrong codes. Wait a few minutes, then try again.",
+        N_("Too many wrong codes. Wait a few minutes, then try again."),
         "totp_code",
         True,
     ),
     "account_locked": (
-        "Too many wrong codes in a row. Log in with one of your recovery codes, "
-        "or contact support.",
+        N_(
+            "Too many wrong codes in a row. Log in with one of your recovery codes, "
+            "or contact support."
+        ),
         "recovery_code",
         True,
     ),
 }
 _INPUT_PROBLEMS = {
-    "email": "Enter your email address, like name@example.com.",
-    "password": "Enter your password.",
-    "totp_code": "Enter the 6-digit code from your authenticator app.",
-    "recovery_code": "Enter a recovery code exactly as you saved it.",
+    "email": N_("Enter your email address, like name@example.com."),
+    "password": N_("Enter your password."),
+    "totp_code": N_("Enter the 6-digit code from your authenticator app."),
+    "recovery_code": N_("Enter a recovery code exactly as you saved it."),
 }
+CHECK_INPUT = N_("Check what you entered.")
 
 
-def _wait_text(seconds: int) -> str:
+def _t(request: Request) -> NullTranslations:
+    return templates.gettext(request)
+
+
+def _too_many_failures(t: NullTranslations, seconds: int) -> str:
+    # Whole sentences: the unit and its plural belong to the translation.
     if seconds < 60:
-        return f"{seconds} second{'s' if seconds != 1 else ''}"
+        message = t.ngettext(
+            "Too many failed attempts. Wait %(count)d second, then try again.",
+            "Too many failed attempts. Wait %(count)d seconds, then try again.",
+            seconds,
+        )
+        return message % {"count": seconds}
     minutes = -(-seconds // 60)
-    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    message = t.ngettext(
+        "Too many failed attempts. Wait %(count)d minute, then try again.",
+        "Too many failed attempts. Wait %(count)d minutes, then try again.",
+        minutes,
+    )
+    return message % {"count": minutes}
 
 
 def _login_page(
@@ -101,7 +123,10 @@ def _login_page(
         # The first field to fill in: on the second step that is the password again.
         focus_field="email" if not email or error_field == "email" else "password",
         notice=notice,
-        forgot_password_url=f"{str(settings.reset_public_url).rstrip('/')}/forgot-password",
+        # The language the person picked goes along: the cookie stays on this service's host.
+        forgot_password_url=carry_choice(
+            f"{str(settings.reset_public_url).rstrip('/')}/forgot-password", request
+        ),
         support_url=settings.branding.support_url,
     )
 
@@ -111,13 +136,13 @@ async def login_form(
     request: Request, reset: str | None = None, verified: str | None = None
 ) -> HTMLResponse:
     notice = RESET_DONE if reset == "done" else VERIFIED if verified == "1" else None
-    return _login_page(request, notice=notice)
+    return _login_page(request, notice=_t(request).gettext(notice) if notice else None)
 
 
 def _verify_page(
     request: Request, status: int = 200, *, token: str | None = None, error: str | None = None
 ) -> HTMLResponse:
-    error = error or (None if token else LINK_INVALID)
+    error = error or (None if token else _t(request).gettext(LINK_INVALID))
     return render_page(templates, request, "verify_email.html", status, token=token, error=error)
 
 
@@ -139,7 +164,9 @@ async def verify_email(
 ) -> Response:
     if not await csrf.verify(request):
         # Shown again with a fresh form: pressing the button once more is all it takes.
-        return _verify_page(request, 403, token=token, error=FORM_EXPIRED_CONFIRM)
+        return _verify_page(
+            request, 403, token=token, error=_t(request).gettext(FORM_EXPIRED_CONFIRM)
+        )
     try:
         await registrations.complete(VerifyRegistration(token=token or "").token)
     except (ValidationError, RegistrationLinkInvalid):
@@ -158,8 +185,9 @@ async def login(
     recovery_code: Annotated[str | None, Form(max_length=32)] = None,
 ) -> Response:
     second_step = totp_code is not None or recovery_code is not None
+    t = _t(request)
     if not await csrf.verify(request):
-        return _login_page(request, 403, email=email, error=FORM_EXPIRED)
+        return _login_page(request, 403, email=email, error=t.gettext(FORM_EXPIRED))
     try:
         # The JSON API's schema, so both normalise the email the same way.
         form = Login(
@@ -175,7 +203,7 @@ async def login(
             400,
             email=email,
             second_step=second_step,
-            error=_INPUT_PROBLEMS.get(field, "Check what you entered."),
+            error=t.gettext(_INPUT_PROBLEMS.get(field, CHECK_INPUT)),
             error_field=field,
         )
     try:
@@ -183,19 +211,20 @@ async def login(
             str(form.email), form.password, SecondFactor(form.totp_code, form.recovery_code), ip
         )
     except LoginThrottled as exc:
-        wait = _wait_text(exc.retry_after_seconds)
         page = _login_page(
             request,
             429,
             email=str(form.email),
             second_step=second_step,
-            error=f"Too many failed attempts. Wait {wait}, then try again.",
+            error=_too_many_failures(t, exc.retry_after_seconds),
             error_field="password",
         )
         page.headers["Retry-After"] = str(exc.retry_after_seconds)
         return page
     except HashingBusy as exc:
-        page = _login_page(request, 503, email=str(form.email), error=BUSY, error_field="password")
+        page = _login_page(
+            request, 503, email=str(form.email), error=t.gettext(BUSY), error_field="password"
+        )
         page.headers["Retry-After"] = str(exc.retry_after_seconds)
         return page
     except AuthFailed as exc:
@@ -207,7 +236,7 @@ async def login(
             401,
             email=str(form.email),
             second_step=second,
-            error=message,
+            error=t.gettext(message),
             error_field=field,
         )
     response = RedirectResponse(LOGGED_IN_PATH, status_code=303)

@@ -1,6 +1,9 @@
 """Routes a person's browser or app calls."""
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Header, status
+from servicekit.i18n import negotiate, parse_accept_language
 from servicekit.web.client_ip import ClientIp
 from servicekit.web.http_errors import ApiError
 from servicekit.web.openapi import error_responses
@@ -61,12 +64,17 @@ THROTTLED = "login_throttled: too many failed attempts for this account or from 
     ),
 )
 async def request_registration(
-    body: CreateAccount, registrations: RegistrationRequests, ip: ClientIp
+    body: CreateAccount,
+    registrations: RegistrationRequests,
+    ip: ClientIp,
+    accept_language: Annotated[str | None, Header()] = None,  # read in part: never a 422
 ) -> RegistrationAccepted:
     """The same answer for every address: whether it has an account is told only to its
-    mailbox. The account is created when the emailed link is followed."""
+    mailbox. The account is created when the emailed link is followed. The verification email
+    is written in the request's language (``Accept-Language``)."""
+    language = negotiate(parse_accept_language(accept_language))
     try:
-        await registrations.request(body.email, body.password, ip)
+        await registrations.request(body.email, body.password, ip, language)
     except PasswordRejected as exc:
         raise password_rejected(exc) from exc
     return RegistrationAccepted()

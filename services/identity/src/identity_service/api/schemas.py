@@ -5,6 +5,7 @@ from uuid import UUID
 
 from pwreset_contracts.emails import API_EMAIL_PATTERN, API_MAX_LENGTH, supported_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from servicekit.i18n import LanguageTag
 
 TotpCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")]
 RecoveryCode = Annotated[str, StringConstraints(min_length=10, max_length=16)]
@@ -118,6 +119,9 @@ class SetPassword(Strict):
     totp_code: TotpCode | None = None
     recovery_code: RecoveryCode | None = None
     client_ip: Annotated[str, Field(max_length=45)] | None = None
+    # The language the person set the password in (BCP 47); kept on the account for the
+    # emails about it. Absent (a reset from before): the account's stays as it is.
+    locale: LanguageTag | None = None
 
 
 class UndoPasswordChange(Strict):

@@ -13,7 +13,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
+from servicekit.i18n import N_
 from servicekit.web import csrf
+from servicekit.web.i18n import carry_choice
 from servicekit.web.pages import page_templates, render_page
 
 from identity_service.api.deps import Accounts
@@ -23,13 +25,13 @@ router = APIRouter(include_in_schema=False)
 templates = page_templates(Path(__file__).parent.parent / "templates")
 
 PATH = "/this-wasnt-me"
-FORM_EXPIRED = "This page had expired, so nothing was done. Please select the button again."
+FORM_EXPIRED = N_("This page had expired, so nothing was done. Please select the button again.")
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,128}$")  # as the JSON API's UndoPasswordChange
 
 
 def _forgot_password_url(request: Request) -> str:
     settings: Settings = request.app.state.settings
-    return f"{str(settings.reset_public_url).rstrip('/')}/forgot-password"
+    return carry_choice(f"{str(settings.reset_public_url).rstrip('/')}/forgot-password", request)
 
 
 def _invalid(request: Request) -> HTMLResponse:
@@ -71,7 +73,7 @@ async def this_wasnt_me(
             403,
             token=token,
             kind=kind,
-            error=FORM_EXPIRED,
+            error=templates.gettext(request).gettext(FORM_EXPIRED),
         )
     done = await accounts.this_wasnt_me(token)
     if done is None:

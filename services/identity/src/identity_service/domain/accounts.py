@@ -29,6 +29,9 @@ class Account:
     # Bumped by every change of credentials or sign-out-everywhere: a session is only written
     # for the epoch its login read, so a login in flight across a reset ends in no session.
     credentials_epoch: int
+    # The language the person last used our pages in when it mattered (setting a new
+    # password): the emails about the account are written in it. BCP 47, one we ship.
+    locale: str = "en"
 
     @property
     def totp_setup_pending(self) -> bool:

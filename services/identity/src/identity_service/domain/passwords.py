@@ -51,9 +51,11 @@ class PasswordPolicy:
 
 
 class PasswordRejected(ValueError):
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: str, message: str, limit: int | None = None) -> None:
         super().__init__(message)
         self.reason = reason
+        # The bound a too_short or too_long password missed: pages say it in their language.
+        self.limit = limit
 
 
 def normalise(password: str) -> str:
@@ -66,9 +68,11 @@ def check_password(password: str, *, email: str, totp_enabled: bool, policy: Pas
     minimum = policy.min_length_with_totp if totp_enabled else policy.min_length
     length = len(candidate)
     if length < minimum:
-        raise PasswordRejected("too_short", f"use at least {minimum} characters")
+        raise PasswordRejected("too_short", f"use at least {minimum} characters", minimum)
     if length > policy.max_length:
-        raise PasswordRejected("too_long", f"use at most {policy.max_length} characters")
+        raise PasswordRejected(
+            "too_long", f"use at most {policy.max_length} characters", policy.max_length
+        )
     if any(unicodedata.category(c) == "Cc" for c in candidate):
         raise PasswordRejected("control_characters", "control characters are not allowed")
     folded = candidate.casefold()

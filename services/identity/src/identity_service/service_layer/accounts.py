@@ -111,10 +111,15 @@ class AccountService:
         return await self.reset_requests.verify_totp(account_id, code)
 
     async def set_password(
-        self, account_id: UUID, password: str, factor: SecondFactor, client_ip: str | None
+        self,
+        account_id: UUID,
+        password: str,
+        factor: SecondFactor,
+        client_ip: str | None,
+        locale: str | None = None,
     ) -> None:
         """AccountNotFound, PasswordRejected, TotpRejected."""
-        await self.reset_requests.set_password(account_id, password, factor, client_ip)
+        await self.reset_requests.set_password(account_id, password, factor, client_ip, locale)
 
     # Operators and housekeeping.
 

@@ -104,6 +104,7 @@ class Notices:
                 change_id=change_id,
                 account_id=account.id,
                 email=account.email,
+                locale=account.locale,
                 changed_at=now,
                 method="reset",
                 client_ip=client_ip,
@@ -126,6 +127,7 @@ class Notices:
                 change_id=change_id,
                 account_id=account.id,
                 email=account.email,
+                locale=account.locale,
                 changed_at=now,
                 change=change,
                 actor=actor,
@@ -143,6 +145,7 @@ class Notices:
         email: str,
         verification_token: str | None,
         expires_at: datetime,
+        locale: str = "en",
     ) -> tuple[uuid.UUID, cloudevents_kafka.KafkaRecord]:
         """The event for a registration request: a link that completes it, sealed under the
         request and the address; or, with no token, the notice that the address has an account."""
@@ -156,6 +159,7 @@ class Notices:
             RegistrationRequestedV1(
                 registration_id=registration_id,
                 email=email,
+                locale=locale,
                 requested_at=self._now(),
                 expires_at=expires_at,
                 kind="verify_address" if sealed else "already_registered",

@@ -54,8 +54,9 @@ class ResetUnavailable(Exception):
 class ResetStarter(Protocol):
     """The reset service's internal API: a fresh reset for "This wasn't me"."""
 
-    async def start_reset(self, email: str) -> str:
-        """The verification code of the new reset request, or ResetUnavailable."""
+    async def start_reset(self, email: str, locale: str | None = None) -> str:
+        """The verification code of the new reset request (its email in ``locale``), or
+        ResetUnavailable."""
         ...
 
 

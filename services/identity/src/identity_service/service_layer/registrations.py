@@ -57,9 +57,11 @@ class Registrations:
         self._policy = policy
         self._now = now
 
-    async def request(self, email: str, password: str, client_ip: str) -> None:
+    async def request(self, email: str, password: str, client_ip: str, locale: str = "en") -> None:
         """PasswordRejected (a weak password, whoever the address belongs to), LoginThrottled
-        (this client asked too often), HashingBusy; otherwise the same for every address."""
+        (this client asked too often), HashingBusy; otherwise the same for every address.
+        ``locale``: the language the request was made in; the verification email is written in
+        it (an address that has an account gets its notice in the account's language)."""
         password = check_password(
             password, email=email, totp_enabled=False, policy=self._password_policy
         )
@@ -77,7 +79,14 @@ class Registrations:
         expires_at = now + self._policy.ttl
         token = None if existing else secrets.token_urlsafe(32)
         recipient = existing.email if existing else email
-        event_id, event = self._notices.registration(registration_id, recipient, token, expires_at)
+        event_id, event = self._notices.registration(
+            registration_id,
+            recipient,
+            token,
+            expires_at,
+            # Whoever asked, the notice goes to the owner of the address: in their language.
+            existing.locale if existing else locale,
+        )
         async with self._uow() as uow:
             await uow.registrations.add(
                 PendingRegistration(

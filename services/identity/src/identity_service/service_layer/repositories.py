@@ -66,9 +66,11 @@ class AccountRepository(Protocol):
         """Two-factor off, secret and counts gone, the epoch moves on. False if it was off."""
         ...
 
-    async def change_password(self, account_id: UUID, password_hash: str) -> None:
+    async def change_password(
+        self, account_id: UUID, password_hash: str, locale: str | None = None
+    ) -> None:
         """The new hash; the epoch moves on, so no login that checked the old one ends in a
-        session."""
+        session. ``locale``: the account's language from now on (None: unchanged)."""
         ...
 
     async def bump_credentials_epoch(self, account_id: UUID) -> None:

@@ -2,6 +2,7 @@
 whether an authenticator code is right, and the new password once its link and code checked
 out. The second factor is checked here, never skipped: an email reset does not bypass it."""
 
+import dataclasses
 from uuid import UUID
 
 from identity_service import security_events
@@ -50,12 +51,19 @@ class ResetRequests:
         return True
 
     async def set_password(
-        self, account_id: UUID, password: str, factor: SecondFactor, client_ip: str | None
+        self,
+        account_id: UUID,
+        password: str,
+        factor: SecondFactor,
+        client_ip: str | None,
+        locale: str | None = None,
     ) -> None:
         """The new password, with the second factor when it is on: PasswordRejected,
         TotpRejected or AccountNotFound, else one transaction that stores the hash, moves the
         credentials epoch on (no login that checked the old password ends in a session),
-        revokes every session, and writes the "This wasn't me" token and PasswordChanged."""
+        revokes every session, and writes the "This wasn't me" token and PasswordChanged.
+        ``locale``: the language the new password was set in; kept on the account, and the
+        PasswordChanged email is written in it (None: the account's, unchanged)."""
         account = await self._credentials.require(account_id)
         password = check_password(
             password, email=account.email, totp_enabled=account.totp_enabled, policy=self._policy
@@ -66,9 +74,11 @@ class ResetRequests:
             await self._second_factor.check(account, factor, client_ip)
         # The lane of its own: no flood of logins makes a reset's confirm wait.
         password_hash = await self._hashing.hash_for_change(password)
+        if locale is not None:
+            account = dataclasses.replace(account, locale=locale)
         notice = self._notices.password_changed(account, client_ip)
         async with self._uow() as uow:
-            await uow.accounts.change_password(account_id, password_hash)
+            await uow.accounts.change_password(account_id, password_hash, locale)
             await uow.sessions.revoke_all(account_id)
             await announce(uow, account_id, notice)
             await uow.commit()

@@ -71,7 +71,8 @@ class Undo:
         if account is None:
             return None
         try:
-            code: str | None = await self._resets.start_reset(account.email)
+            # The fresh reset's email in the account's language.
+            code: str | None = await self._resets.start_reset(account.email, account.locale)
         except ResetUnavailable:
             code = None
         return UndoDone(account, kind, code)

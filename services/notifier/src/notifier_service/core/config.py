@@ -2,6 +2,7 @@
 
 from functools import cached_property, lru_cache
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pwreset_contracts.sealed import KeyRing
 from pydantic import Field, SecretStr, model_validator
@@ -34,6 +35,9 @@ class Settings(KafkaSettings, BrandingSettings):
     # How many emails go out at once, each on an SMTP connection of its own (reused).
     smtp_connections: int = Field(default=4, ge=1, le=32)
     mail_from: str = "Password reset <no-reply@pwreset.local>"
+    # The time zone of the dates and times in emails (an IANA name: Europe/Berlin); shown
+    # with them, in the email's language.
+    email_time_zone: str = "UTC"
     # Longest wait between two tries of an email the SMTP server (or a dependency) refused for
     # now; consumption stays paused meanwhile.
     delivery_retry_max_seconds: float = Field(default=5.0, gt=0, le=300)
@@ -52,6 +56,10 @@ class Settings(KafkaSettings, BrandingSettings):
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
 
     @cached_property
+    def time_zone(self) -> ZoneInfo:
+        return ZoneInfo(self.email_time_zone)
+
+    @cached_property
     def link_keys(self) -> dict[str, bytes]:
         return KeyRing.parse(self.link_seal_keys.get_secret_value()).keys
 
@@ -62,6 +70,10 @@ class Settings(KafkaSettings, BrandingSettings):
     @model_validator(mode="after")
     def _check(self) -> "Settings":
         self.link_keys  # noqa: B018 - parse now, so bad keys fail at start
+        try:
+            self.time_zone  # noqa: B018 - a zone that does not exist fails at start
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"EMAIL_TIME_ZONE: no time zone {self.email_time_zone!r}") from exc
         self.notice_keys  # noqa: B018
         if self.environment == "production":
             check = ProductionChecks()

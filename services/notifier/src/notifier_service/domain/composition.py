@@ -6,7 +6,7 @@ record's own id, account id and recipient, so a record whose fields were changed
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 
 from pwreset_contracts import (
     PasswordChangedV1,
@@ -17,11 +17,12 @@ from pwreset_contracts import (
 )
 from pwreset_contracts.cloudevents_kafka import ReceivedEvent
 from pwreset_contracts.sealed import SealError, open_sealed
-from servicekit.web.templating import TemplateSet
 
 from notifier_service.domain.emails import (
     SHIPPED,
+    EmailTemplates,
     build_message,
+    email_language,
     render_already_registered_email,
     render_password_changed_email,
     render_reset_email,
@@ -51,12 +52,15 @@ class EmailComposer:
     notice_keys: dict[str, bytes]  # open identity's links (shared with identity only)
     mail_from: str
     # The emails' templates with the deployment's branding and overrides (email_templates).
-    templates: TemplateSet = SHIPPED
+    templates: EmailTemplates = SHIPPED
     mail_from_name: str | None = None  # MAIL_FROM_NAME, replacing MAIL_FROM's display name
+    time_zone: tzinfo = UTC  # of the dates and times in the emails (EMAIL_TIME_ZONE)
 
     def compose(self, event: ReceivedEvent, now: datetime) -> OutgoingEmail | None:
         """The email an event asks for, or None when it is no longer worth sending."""
         data = event.data
+        # The language the person used when they asked (reset), or the account's (identity).
+        language = email_language(getattr(data, "locale", None))
         if isinstance(data, ResetRequestedV1):
             if data.expires_at <= now:
                 return None
@@ -67,6 +71,8 @@ class EmailComposer:
                 minutes_valid=max(
                     1, round((data.expires_at - data.requested_at).total_seconds() / 60)
                 ),
+                language=language,
+                zone=self.time_zone,
                 templates=self.templates,
             )
         elif isinstance(data, PasswordChangedV1):
@@ -75,6 +81,8 @@ class EmailComposer:
                 changed_at=data.changed_at,
                 client_ip=data.client_ip,
                 undo_link=undo,
+                language=language,
+                zone=self.time_zone,
                 templates=self.templates,
             )
         elif isinstance(data, SecondFactorChangedV1):
@@ -85,11 +93,13 @@ class EmailComposer:
                 changed_at=data.changed_at,
                 client_ip=data.client_ip,
                 undo_link=undo,
+                language=language,
+                zone=self.time_zone,
                 templates=self.templates,
             )
         elif isinstance(data, RegistrationRequestedV1):
             if data.kind == "already_registered":
-                rendered = render_already_registered_email(templates=self.templates)
+                rendered = render_already_registered_email(language, templates=self.templates)
             elif data.sealed_link is None:
                 raise UndeliverableEvent("verify_address without a sealed link")
             elif data.expires_at <= now:
@@ -98,7 +108,7 @@ class EmailComposer:
                 link = _open(data.sealed_link, self.notice_keys, data.link_binding())
                 hours = max(1, round((data.expires_at - data.requested_at).total_seconds() / 3600))
                 rendered = render_verify_email(
-                    link=link, hours_valid=hours, templates=self.templates
+                    link=link, hours_valid=hours, language=language, templates=self.templates
                 )
         else:
             raise UndeliverableEvent(f"no email for event type {event.type}")

@@ -4,6 +4,7 @@ identity port of the use cases (``service_layer/identity.py``), whose errors it 
 On servicekit's ``InternalClient``: every reset request makes one call here, and httpx cost
 more CPU than the rest of the request together (docs/benchmarks.md)."""
 
+from typing import Any
 from uuid import UUID
 
 from servicekit.runtime import tracing
@@ -55,18 +56,47 @@ class IdentityClient:
         password: str,
         second_factor: SecondFactor | None,
         client_ip: str | None,
+        language: str | None = None,
     ) -> None:
         body: dict[str, object] = {"new_password": password, "client_ip": client_ip}
+        if language is not None:
+            body["locale"] = language
         if second_factor and second_factor.totp_code:
             body["totp_code"] = second_factor.totp_code
         if second_factor and second_factor.recovery_code:
             body["recovery_code"] = second_factor.recovery_code
-        answer = await self._post(f"/internal/v1/accounts/{account_id}/password", body)
+        path = f"/internal/v1/accounts/{account_id}/password"
+        answer = await self._post(path, body)
+        if answer.status == 422 and _names_field(_error_of(answer), "locale"):
+            # An identity from before languages (rolling upgrade): the same change, without it.
+            body.pop("locale")
+            answer = await self._post(path, body)
         if answer.status == 204:
             return
-        error = answer.json() if answer.content_type.startswith("application/json") else {}
+        error = _error_of(answer)
         if answer.status == 422 and error.get("error") == "password_rejected":
-            raise PasswordRejected(error.get("reason", "rejected"), error.get("message", ""))
+            limit = error.get("limit")
+            raise PasswordRejected(
+                error.get("reason", "rejected"),
+                error.get("message", ""),
+                limit if isinstance(limit, int) else None,
+            )
         if answer.status in (403, 422):
             raise TotpInvalid(throttled=error.get("error") in ("totp_throttled", "account_locked"))
         raise IdentityUnavailable(f"identity answered {answer.status}")
+
+
+def _error_of(answer: Answer) -> dict[str, Any]:
+    """An error answer's JSON body; empty when it has none (a 204 has no body at all)."""
+    if not answer.body or not answer.content_type.startswith("application/json"):
+        return {}
+    body = answer.json()
+    return body if isinstance(body, dict) else {}
+
+
+def _names_field(error: dict[str, Any], field: str) -> bool:
+    """Whether a 422 names ``field`` among its problems (servicekit's invalid_request body)."""
+    details = error.get("details")
+    if error.get("error") != "invalid_request" or not isinstance(details, list):
+        return False
+    return any(isinstance(d, dict) and d.get("field") == field for d in details)

@@ -9,6 +9,7 @@ per-account limit still holds (an over-limit request waits, coalesced, as any ot
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, status
+from servicekit.i18n import SUPPORTED_LANGUAGES, negotiate
 from servicekit.web.openapi import error_responses
 
 from reset_service.api.deps import Resets, require_internal_caller
@@ -32,7 +33,9 @@ router = APIRouter(prefix="/internal/v1", dependencies=[Depends(require_internal
 )
 async def start_reset(body: ResetRequest, resets: Resets) -> ResetRequestAccepted:
     try:
-        issued = await resets.request.from_identity(str(body.email))
+        issued = await resets.request.from_identity(
+            str(body.email), negotiate([body.locale], SUPPORTED_LANGUAGES)
+        )
     except IdentityUnavailable as exc:
         raise unavailable(exc) from exc
     return ResetRequestAccepted(

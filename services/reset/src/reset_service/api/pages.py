@@ -5,8 +5,14 @@ redirects to a URL without it, so the token cannot leak through history or Refer
 nor HEAD consumes the link (mail scanners prefetch links). Every form carries a CSRF token
 (servicekit.web.csrf). The verification code is rendered in the POST's own response, never put in a
 URL: reloading asks the browser to resend the form, which issues a new code and link.
+
+Every message is in the page's language (servicekit.web.i18n): the constants below are marked
+for extraction with ``N_`` and translated where a page is rendered; the page's language also
+goes with the reset (the email's language) and with the new password (stored on the account,
+for the emails identity sends later).
 """
 
+from gettext import NullTranslations
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -14,10 +20,13 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
+from servicekit.i18n import N_
 from servicekit.web import cookies, csrf
+from servicekit.web.i18n import carry_choice
 from servicekit.web.pages import page_templates, render_page
 
 from reset_service.api.deps import ClientIp, Resets
+from reset_service.api.messages import password_problem
 from reset_service.api.schemas import ResetRequest
 from reset_service.core.config import Settings
 from reset_service.domain.secrets_issued import LINK_PATH
@@ -37,27 +46,31 @@ FORGOT_PATH = "/forgot-password"
 PATH = LINK_PATH  # where the emailed link lands
 COOKIE_SECONDS = 15 * 60
 
-FORM_EXPIRED = "This form had expired, so nothing was sent. Please submit it again."
-UNAVAILABLE = "Something went wrong on our side. Please try again in a moment."
-EMAIL_INVALID = "Enter your email address, like name@example.com."
-NO_NEW_PASSWORD = "Enter a new password."  # noqa: S105 - a message, not a password
-TOTP_THROTTLED = "Too many wrong authenticator codes. Wait a few minutes, then try again."
-PASSWORDS_DIFFER = "The passwords do not match. Type the same new password in both fields."
-LINKS_LIMITED = (
+FORM_EXPIRED = N_("This form had expired, so nothing was sent. Please submit it again.")
+UNAVAILABLE = N_("Something went wrong on our side. Please try again in a moment.")
+EMAIL_INVALID = N_("Enter your email address, like name@example.com.")
+NO_NEW_PASSWORD = N_("Enter a new password.")
+TOTP_THROTTLED = N_("Too many wrong authenticator codes. Wait a few minutes, then try again.")
+PASSWORDS_DIFFER = N_("The passwords do not match. Type the same new password in both fields.")
+LINKS_LIMITED = N_(
     "Too many reset links that do not work were opened from your network. Wait a few minutes, "
     "then open the newest link you received."
 )
 LINK_MESSAGES = {
-    ConfirmFailure.LINK_INVALID: (
+    ConfirmFailure.LINK_INVALID: N_(
         "This reset link has expired or has already been used. A link works once, for a limited "
         "time, and only the newest one you asked for."
     ),
     # The count carries over to new requests of the account within the rate-limit window.
-    ConfirmFailure.TOO_MANY_ATTEMPTS: (
+    ConfirmFailure.TOO_MANY_ATTEMPTS: N_(
         "Too many wrong codes were entered, so this reset link no longer works. "
-        "Wait {minutes} minutes, then ask for a new one."
+        "Wait %(minutes)s minutes, then ask for a new one."
     ),
 }
+CODE_REQUIRED = N_("Enter the verification code shown when you asked for the reset.")
+TOTP_OR_RECOVERY_REQUIRED = N_(
+    "Enter the 6-digit code from your authenticator app, or a recovery code."
+)
 
 
 def _settings(request: Request) -> Settings:
@@ -70,8 +83,10 @@ def _identity_origin(request: Request) -> str:
     return f"{url.scheme}://{url.netloc}"
 
 
-def _login_url(request: Request) -> str:
-    return f"{str(_settings(request).identity_public_url).rstrip('/')}/login"
+def _login_url(request: Request, query: str = "") -> str:
+    # The language the person picked goes along: the cookie stays on this service's host.
+    url = f"{str(_settings(request).identity_public_url).rstrip('/')}/login{query}"
+    return carry_choice(url, request)
 
 
 def _set_new_password_page(request: Request, status: int = 200, **context: object) -> HTMLResponse:
@@ -89,13 +104,14 @@ def _set_new_password_page(request: Request, status: int = 200, **context: objec
 
 def _link_invalid(request: Request, failure: ConfirmFailure) -> HTMLResponse:
     minutes = -(-_settings(request).rate_limit_window_seconds // 60)
-    message = LINK_MESSAGES[failure].format(minutes=minutes)
+    message = _t(request).gettext(LINK_MESSAGES[failure]) % {"minutes": minutes}
     return render_page(templates, request, "link_invalid.html", 410, message=message)
 
 
 def _too_many_links(request: Request, exc: RateLimited) -> HTMLResponse:
     # Only this network tried too many links that match nothing.
-    response = render_page(templates, request, "link_invalid.html", 429, message=LINKS_LIMITED)
+    message = _t(request).gettext(LINKS_LIMITED)
+    response = render_page(templates, request, "link_invalid.html", 429, message=message)
     response.headers["Retry-After"] = str(exc.retry_after_seconds)
     return response
 
@@ -104,29 +120,37 @@ def _code_field(requires_totp: bool) -> str:
     return "totp_code" if requires_totp else "verification_code"
 
 
+def _t(request: Request) -> NullTranslations:
+    return templates.gettext(request)
+
+
 def _code_problem(
-    exc: ConfirmRejected, *, requires_totp: bool, used_recovery: bool
+    t: NullTranslations, exc: ConfirmRejected, *, requires_totp: bool, used_recovery: bool
 ) -> tuple[int, str, str]:
     """Status, message and field to correct for a rejected code."""
     field = _code_field(requires_totp)
     if exc.failure is ConfirmFailure.TOTP_THROTTLED:
-        return 429, TOTP_THROTTLED, field
+        return 429, t.gettext(TOTP_THROTTLED), field
     if exc.failure is ConfirmFailure.WRONG_CODE:
+        # Whole sentences per kind of code: word order and gender differ between languages.
         if not requires_totp:
-            return 400, _wrong_code("verification code", exc.attempts_left), field
-        if used_recovery:
-            return 400, _wrong_code("recovery code", exc.attempts_left), "recovery_code"
-        return 400, _wrong_code("authenticator code", exc.attempts_left), field
+            wrong = t.gettext("That verification code is not right.")
+        elif used_recovery:
+            wrong = t.gettext("That recovery code is not right.")
+            field = "recovery_code"
+        else:
+            wrong = t.gettext("That authenticator code is not right.")
+        return 400, _with_attempts_left(t, wrong, exc.attempts_left), field
     if requires_totp:
-        return 400, "Enter the 6-digit code from your authenticator app, or a recovery code.", field
-    return 400, "Enter the verification code shown when you asked for the reset.", field
+        return 400, t.gettext(TOTP_OR_RECOVERY_REQUIRED), field
+    return 400, t.gettext(CODE_REQUIRED), field
 
 
-def _wrong_code(what: str, attempts_left: int | None) -> str:
+def _with_attempts_left(t: NullTranslations, wrong: str, attempts_left: int | None) -> str:
     if attempts_left is None:
-        return f"That {what} is not right."
-    plural = "attempt" if attempts_left == 1 else "attempts"
-    return f"That {what} is not right. {attempts_left} {plural} left."
+        return wrong
+    left = t.ngettext("%(count)d attempt left.", "%(count)d attempts left.", attempts_left)
+    return f"{wrong} {left % {'count': attempts_left}}"
 
 
 @router.get(FORGOT_PATH)
@@ -153,20 +177,23 @@ async def forgot_password(
             login_url=_login_url(request),
         )
 
+    t = _t(request)
     if not await csrf.verify(request):
-        return again(403, FORM_EXPIRED)
+        return again(403, t.gettext(FORM_EXPIRED))
     try:
         address = str(ResetRequest(email=(email or "").strip()).email)
     except ValidationError:
-        return again(400, EMAIL_INVALID)
+        return again(400, t.gettext(EMAIL_INVALID))
     try:
-        issued = await resets.request(address, ip)
+        # The email is written in the language of this page.
+        issued = await resets.request(address, ip, language=templates.language(request))
     except RateLimited as exc:
         # Only this network asked too often; it says nothing about the address.
         minutes = -(-exc.retry_after_seconds // 60)
-        return again(429, f"Too many requests from your network. Try again in {minutes} min.")
+        too_many = t.gettext("Too many requests from your network. Try again in %(minutes)s min.")
+        return again(429, too_many % {"minutes": minutes})
     except IdentityUnavailable:
-        return again(503, UNAVAILABLE)
+        return again(503, t.gettext(UNAVAILABLE))
     # The same page for every address, known or not (docs/security.md).
     return render_page(
         templates,
@@ -232,12 +259,13 @@ async def submit(
             error_field=field,
         )
 
+    t = _t(request)
     if not await csrf.verify(request):
-        return again(403, FORM_EXPIRED, None)
+        return again(403, t.gettext(FORM_EXPIRED), None)
     if not new_password:
-        return again(400, NO_NEW_PASSWORD, "new_password")
+        return again(400, t.gettext(NO_NEW_PASSWORD), "new_password")
     if new_password != confirm_password:
-        return again(400, PASSWORDS_DIFFER, "confirm_password")
+        return again(400, t.gettext(PASSWORDS_DIFFER), "confirm_password")
     try:
         await resets.confirm(
             token=reset_link,
@@ -246,17 +274,20 @@ async def submit(
             totp_code=(totp_code or "").replace(" ", "") or None,
             recovery_code=(recovery_code or "").strip() or None,
             client_ip=ip,
+            # Stored on the account: identity's later emails are written in it.
+            language=templates.language(request),
         )
     except ConfirmRejected as exc:
         if exc.failure in LINK_MESSAGES:
             return _link_invalid(request, exc.failure)
         used_recovery = bool(recovery_code and not totp_code)
-        return again(*_code_problem(exc, requires_totp=requires_totp, used_recovery=used_recovery))
+        problem = _code_problem(t, exc, requires_totp=requires_totp, used_recovery=used_recovery)
+        return again(*problem)
     except PasswordRejected as exc:
-        return again(422, f"This password can't be used: {exc}.", "new_password")
+        return again(422, password_problem(t, exc), "new_password")
     except IdentityUnavailable:
-        return again(503, UNAVAILABLE, None)
+        return again(503, t.gettext(UNAVAILABLE), None)
     # No automatic login (docs/security.md): the person logs in with the new password.
-    response = RedirectResponse(f"{_login_url(request)}?reset=done", status_code=303)
+    response = RedirectResponse(_login_url(request, "?reset=done"), status_code=303)
     cookies.delete_cookie(response, request, COOKIE, PATH)
     return response

@@ -1,6 +1,9 @@
 """JSON API of password resets."""
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Header, status
+from servicekit.i18n import negotiate, parse_accept_language
 from servicekit.web.openapi import error_responses
 
 from reset_service.api.deps import ClientIp, Resets
@@ -33,9 +36,16 @@ router = APIRouter(prefix="/v1/password-resets")
         },
     ),
 )
-async def request_reset(body: ResetRequest, resets: Resets, ip: ClientIp) -> ResetRequestAccepted:
+async def request_reset(
+    body: ResetRequest,
+    resets: Resets,
+    ip: ClientIp,
+    accept_language: Annotated[str | None, Header()] = None,  # read in part: never a 422
+) -> ResetRequestAccepted:
+    # The email's language: the body's `locale`, else the client's Accept-Language.
+    language = negotiate([body.locale, *parse_accept_language(accept_language)])
     try:
-        issued = await resets.request(str(body.email), ip)
+        issued = await resets.request(str(body.email), ip, language=language)
     except RateLimited as exc:
         raise rate_limited(exc) from exc
     except IdentityUnavailable as exc:

@@ -8,6 +8,7 @@ from uuid import UUID
 from pwreset_contracts.emails import API_EMAIL_PATTERN, API_MAX_LENGTH, supported_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 from pydantic.networks import validate_email
+from servicekit.i18n import LanguageTag
 
 
 @functools.lru_cache(maxsize=4096)
@@ -43,6 +44,10 @@ class ResetRequest(Strict):
         Field(max_length=API_MAX_LENGTH, json_schema_extra={"pattern": API_EMAIL_PATTERN}),
         AfterValidator(supported_email),
     ]
+    # The language of the email; absent: the request's Accept-Language (the public API), or
+    # English (also for a tag we ship no catalog for). identity sends its page's language on
+    # "This wasn't me".
+    locale: LanguageTag | None = None
 
 
 class ResetRequestAccepted(BaseModel):

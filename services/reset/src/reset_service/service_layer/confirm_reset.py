@@ -39,13 +39,20 @@ class ConfirmReset:
         totp_code: str | None = None,
         recovery_code: str | None = None,
         client_ip: str | None = None,
+        language: str | None = None,
     ) -> None:
         """Set the new password if link and code (or second factor) are right; single use.
         Raises ConfirmRejected, RateLimited (unknown tokens), PasswordRejected,
-        IdentityUnavailable."""
+        IdentityUnavailable. ``language``: the one the person set it in, which identity keeps
+        on the account for the emails it sends later (None: leave the account's as it is)."""
         try:
             await self._confirm(
-                token, new_password, code, SecondFactor(totp_code, recovery_code), client_ip
+                token,
+                new_password,
+                code,
+                SecondFactor(totp_code, recovery_code),
+                client_ip,
+                language,
             )
         except ConfirmRejected as exc:
             RESET_CONFIRMATIONS.labels(exc.failure.value).inc()
@@ -62,13 +69,14 @@ class ConfirmReset:
         code: str | None,
         second_factor: SecondFactor,
         client_ip: str | None,
+        language: str | None,
     ) -> None:
         failure: ConfirmRejected | None = None
         async with self._uow() as uow:
             request = await uow.requests.lock_by_token(self._policy.token_hashes(token))
             if request is not None:
                 failure = await self._check(
-                    uow, request, code, new_password, second_factor, client_ip
+                    uow, request, code, new_password, second_factor, client_ip, language
                 )
             await uow.commit()
         if request is None:
@@ -86,6 +94,7 @@ class ConfirmReset:
         new_password: str,
         second_factor: SecondFactor,
         client_ip: str | None,
+        language: str | None,
     ) -> ConfirmRejected | None:
         """Check the code (or pass the second factor on) and set the password; the failure to
         raise once the row's transaction has committed its count, if any. Refusals that count
@@ -105,6 +114,7 @@ class ConfirmReset:
                 new_password,
                 second_factor if request.requires_totp else None,
                 client_ip,
+                language,
             )
         except TotpInvalid as exc:
             if exc.throttled:

@@ -16,9 +16,10 @@ class IdentityUnavailable(Exception):
 class PasswordRejected(Exception):
     """identity's password policy refused the new password (``reason``: its machine code)."""
 
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: str, message: str, limit: int | None = None) -> None:
         super().__init__(message)
         self.reason = reason
+        self.limit = limit  # the length bound a too_short or too_long password missed
 
 
 class TotpInvalid(Exception):
@@ -58,6 +59,8 @@ class Identity(Protocol):
         password: str,
         second_factor: SecondFactor | None,
         client_ip: str | None,
+        language: str | None = None,
     ) -> None:
-        """Raises PasswordRejected, TotpInvalid or IdentityUnavailable."""
+        """Raises PasswordRejected, TotpInvalid or IdentityUnavailable. ``language``: kept on
+        the account for identity's emails (None: unchanged)."""
         ...

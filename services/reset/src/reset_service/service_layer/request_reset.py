@@ -13,6 +13,7 @@ from datetime import datetime
 from pwreset_contracts import ResetRequestedV1, cloudevents_kafka
 from pwreset_contracts.cloudevents_kafka import KafkaRecord
 from pwreset_contracts.sealed import reset_link_binding, seal
+from servicekit.i18n import DEFAULT_LANGUAGE
 from servicekit.runtime import tracing
 
 from reset_service.domain.reset_request import ResetRequest
@@ -42,11 +43,14 @@ class RequestReset:
         self._policy = policy
         self._clock = clock
 
-    async def __call__(self, email: str, client_ip: str | None) -> IssuedCode:
+    async def __call__(
+        self, email: str, client_ip: str | None, *, language: str = DEFAULT_LANGUAGE
+    ) -> IssuedCode:
         """Issue a code for any email; a known account also gets an email: now, or over the
         per-account limit coalesced into the account's next email (which carries the newest
         link and accepts this code). ``client_ip`` None: an internal caller (identity's "This
-        wasn't me"), counted in no client's bucket, only in the account's."""
+        wasn't me"), counted in no client's bucket, only in the account's. ``language``: the
+        one the person asked in (a supported tag); the email is written in it."""
         now = self._clock()
         code = new_verification_code()
         account = await self._identity.lookup(email)
@@ -60,6 +64,7 @@ class RequestReset:
             # look-alike that matched an account must not receive that account's link.
             recipient=account.email if account else email,
             requires_totp=bool(account and account.totp_enabled),
+            language=language,
             now=now,
         )
         new = NewRequest(
@@ -85,10 +90,10 @@ class RequestReset:
         RESET_REQUESTS.labels("accepted").inc()
         return IssuedCode(code, int(self._policy.ttl.total_seconds()))
 
-    async def from_identity(self, email: str) -> IssuedCode:
+    async def from_identity(self, email: str, language: str = DEFAULT_LANGUAGE) -> IssuedCode:
         """identity's "This wasn't me" (internal API): from identity's few pod addresses, so
         outside every client's per-IP bucket; the per-account limit still holds."""
-        return await self(email, None)
+        return await self(email, None, language=language)
 
     def _prepare(
         self,
@@ -97,6 +102,7 @@ class RequestReset:
         account_id: uuid.UUID,
         recipient: str,
         requires_totp: bool,
+        language: str,
         now: datetime,
     ) -> tuple[ResetRequest, uuid.UUID, KafkaRecord]:
         """The new request (its secrets as keyed hashes; no secret leaves here) and its
@@ -109,6 +115,7 @@ class RequestReset:
             request_id=request_id,
             account_id=account_id,
             email=recipient,
+            locale=language,
             requested_at=now,
             expires_at=now + self._policy.ttl,
             sealed_link=seal(

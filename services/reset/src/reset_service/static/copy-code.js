@@ -34,15 +34,18 @@
       return;
     }
     var statusId = button.dataset.status;
+    // The page's language: the words come translated in data attributes.
+    var copied = button.dataset.copied || "Copied";
+    var copyFailed = button.dataset.failed || "Select the code and copy it";
     button.hidden = false;
     button.addEventListener("click", function () {
       var code = source.textContent.trim();
       var failed = function () {
-        announce(statusId, copyBySelection(source) ? "Copied" : "Select the code and copy it");
+        announce(statusId, copyBySelection(source) ? copied : copyFailed);
       };
       if (navigator.clipboard && navigator.clipboard.writeText) {
         navigator.clipboard.writeText(code).then(function () {
-          announce(statusId, "Copied");
+          announce(statusId, copied);
         }, failed);
       } else {
         failed();
