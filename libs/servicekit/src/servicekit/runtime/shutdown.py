@@ -53,27 +53,34 @@ class DrainingServer(uvicorn.Server):
         super().__init__(config)
         self.drain_seconds = drain_seconds
         self._drain_until: float | None = None
+        self._drain_signal: int | None = None
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        # A signal handler: set flags only (no logging: its lock may be held right here).
         if self._drain_until is None and self.drain_seconds > 0 and not self.should_exit:
-            # A signal handler: only note the time; on_tick (every 0.1 s) acts on it.
             begin_draining()
             self._drain_until = time.monotonic() + self.drain_seconds
+            self._drain_signal = sig
             self._captured_signals.append(sig)  # uvicorn re-raises it once stopped
-            log.info(
-                "draining before shutdown",
-                extra={
-                    "fields": {"signal": signal.Signals(sig).name, "seconds": self.drain_seconds}
-                },
-            )
             return
         begin_draining()
         super().handle_exit(sig, frame)
 
     async def on_tick(self, counter: int) -> bool:
+        if self._drain_signal is not None:  # every 0.1 s: the drain starts within that
+            log.info(
+                "draining before shutdown",
+                extra={
+                    "fields": {
+                        "signal": signal.Signals(self._drain_signal).name,
+                        "seconds": self.drain_seconds,
+                    }
+                },
+            )
+            self._drain_signal = None
         if self._drain_until is not None and time.monotonic() >= self._drain_until:
             if not self.should_exit:
-                log.info("drained; stopping to accept connections")
+                log.info("drained; no longer accepting connections")
             self.should_exit = True
         return await super().on_tick(counter)
 
