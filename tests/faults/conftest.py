@@ -39,12 +39,18 @@ PROVIDER_VARIABLES = (
     "PWRESET_TEST_MAILDIR",
     "PWRESET_TEST_MAILPIT_URL",
 )
+# SHUTDOWN_DRAIN_SECONDS: after SIGTERM, readiness 503 while still serving (as the deployment
+# sets it; servicekit.runtime.shutdown): test_rolling_restart's proxy takes a replica out within
+# about 2 s of it.
+DRAIN = {"SHUTDOWN_DRAIN_SECONDS": "4"}
 SERVICE_ENV = {
     "reset": {
         "RATE_LIMIT_IP_MAX": "1000000",
         "OUTBOX_POLL_INTERVAL_SECONDS": "0.5",
         "OUTBOX_LEASE_SECONDS": "10",
+        **DRAIN,
     },
+    "identity": DRAIN,
     "notifier": {"DELIVERY_RETRY_MAX_SECONDS": "1.0", "SMTP_TIMEOUT_SECONDS": "5"},
 }
 
@@ -126,6 +132,7 @@ class Tally:
     accepted: set[str] = field(default_factory=set)
     refused: set[str] = field(default_factory=set)
     statuses: Counter[str] = field(default_factory=Counter)  # answers to the refused ones
+    answers: list[tuple[float, str]] = field(default_factory=list)  # (monotonic, answer), all
 
 
 class FaultKit:
@@ -159,17 +166,26 @@ class FaultKit:
             answer = str(response.status_code)
         except httpx.HTTPError as exc:
             accepted, answer = False, type(exc).__name__
+        tally.answers.append((time.monotonic(), answer))
         if not accepted:
             tally.statuses[answer] += 1
         (tally.accepted if accepted else tally.refused).add(email)
 
     async def stream(
-        self, emails: list[str], per_second: float, tally: Tally, via: tuple[str, ...] = ("reset",)
+        self,
+        emails: list[str],
+        per_second: float,
+        tally: Tally,
+        via: tuple[str, ...] = ("reset",),
+        until: asyncio.Event | None = None,
     ) -> None:
         """Requests at a steady rate, each on its own task (a slow answer does not slow the
-        rate); returns when every request has been answered."""
+        rate); returns when every request has been answered. `until`: stop sending early once
+        it is set (the emails left are not requested)."""
         tasks = []
         for n, email in enumerate(emails):
+            if until is not None and until.is_set():
+                break
             tasks.append(asyncio.create_task(self.request_reset(email, tally, via[n % len(via)])))
             await asyncio.sleep(1 / per_second)
         await asyncio.gather(*tasks)
