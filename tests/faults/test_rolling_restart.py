@@ -106,7 +106,7 @@ def check(kit, name: str, tally, counts, forth, back, proxy: ReplicaProxy | None
         roll_forth=forth,
         roll_back=back,
     )
-    assert tally.requested >= 100
+    assert tally.requested >= 60  # (and the load outlived both rolls: roll_under_load)
     if proxy is not None:
         for step in (forth, back):
             assert step["answered_while_stopping"] > 0, step  # requests met the replica's exit
