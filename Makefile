@@ -11,7 +11,7 @@ help:
 	@echo "make run    - install what is missing, start infrastructure + services, demo account"
 	@echo "make test   - install what is missing, lint, run every test (unit, integration, e2e)"
 	@echo "make test-faults - only the fault tests (Kafka/SMTP/PostgreSQL outages, kills; ~2-3 min)"
-	@echo "make test-cluster - the cluster fault tests (3 Kafka brokers killed and rolled; 6-10 min; not in make test)"
+	@echo "make test-cluster - the cluster fault tests (Kafka brokers killed and rolled, services rolled, PostgreSQL failover; 15-25 min; not in make test)"
 	@echo "make test-browser - the pages in Debian's Chromium; screenshots in artifacts/screenshots/"
 	@echo "make bench  - the performance targets beside their references (~7 min; not in make test)"
 	@echo "make bench-keycloak - the same reset and login work on Keycloak, same run (~10 min)"
@@ -53,7 +53,7 @@ test-faults: setup
 	$(UV) run --frozen pytest tests/faults -m "not cluster"
 
 # Not part of `make test` (.ci/run runs it after): three Kafka brokers, one killed under load,
-# then all rolled one by one (docs/delivery.md, "Kafka cluster faults").
+# then all rolled one by one; each service rolled; PostgreSQL failed over (docs/delivery.md).
 test-cluster: setup
 	$(UV) run --frozen pytest -m cluster
 

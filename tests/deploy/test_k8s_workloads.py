@@ -20,7 +20,8 @@ REPO = Path(__file__).resolve().parents[2]
 SERVICES = ("identity", "reset", "notifier")
 HTTP_SERVICES = ("identity", "reset")
 SETTINGS = {"identity": IdentitySettings, "reset": ResetSettings, "notifier": NotifierSettings}
-CLI_VARIABLES = {"HOST", "PORT", "LOG_LEVEL"}
+# Read by servicekit.runtime.cli, not by a Settings class.
+CLI_VARIABLES = {"HOST", "PORT", "LOG_LEVEL", "SHUTDOWN_DRAIN_SECONDS", "SHUTDOWN_GRACE_SECONDS"}
 # Whatever a person must not read in a manifest.
 SECRET_VARIABLES = {
     "DATABASE_URL", "INTERNAL_API_TOKEN", "TOTP_ENCRYPTION_KEY", "RECOVERY_CODE_HASH_KEY",
@@ -176,6 +177,28 @@ def test_every_service_has_a_disruption_budget(docs: list[dict[str, Any]]) -> No
         labels = deployments[name]["spec"]["template"]["metadata"]["labels"]
         assert spec["selector"]["matchLabels"].items() <= labels.items()
         assert spec["maxUnavailable"] == 1  # never blocks a node drain, even at one replica
+
+
+# The longest the lifespan's exit takes: each worker gets servicekit's Worker.stop_timeout_seconds.
+WORKERS_STOP_SECONDS = 20
+
+
+@pytest.mark.parametrize("name", HTTP_SERVICES)
+def test_the_grace_period_covers_the_whole_graceful_shutdown(
+    name: str, docs: list[dict[str, Any]]
+) -> None:
+    """A rolled pod must end by itself, not by the SIGKILL at the end of its grace period:
+    preStop sleep, then the drain (readiness 503, still serving), then requests in flight,
+    then the workers (docs/delivery.md, "Rolling restarts"; tests/faults/test_rolling_restart)."""
+    config = config_data(docs)[f"{name}-config"]
+    spec = by_kind(docs, "Deployment")[name]["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    pre_stop = float(container["lifecycle"]["preStop"]["exec"]["command"][-1])
+    drain = float(config["SHUTDOWN_DRAIN_SECONDS"])
+    grace = float(config["SHUTDOWN_GRACE_SECONDS"])
+    assert pre_stop >= 5 and drain >= 5  # endpoints and proxies see the pod leave first
+    assert spec["terminationGracePeriodSeconds"] >= pre_stop + drain + grace + WORKERS_STOP_SECONDS
+    assert container["readinessProbe"]["httpGet"]["path"] == "/healthz/ready"
 
 
 def test_http_services_autoscale_and_the_notifier_stays_within_partitions(

@@ -41,12 +41,18 @@ PROVIDER_VARIABLES = (
     "PWRESET_TEST_MAILDIR",
     "PWRESET_TEST_MAILPIT_URL",
 )
+# SHUTDOWN_DRAIN_SECONDS: after SIGTERM, readiness 503 while still serving (as the deployment
+# sets it; servicekit.runtime.shutdown): test_rolling_restart's proxy takes a replica out within
+# about 2 s of it.
+DRAIN = {"SHUTDOWN_DRAIN_SECONDS": "4"}
 SERVICE_ENV = {
     "reset": {
         "RATE_LIMIT_IP_MAX": "1000000",
         "OUTBOX_POLL_INTERVAL_SECONDS": "0.5",
         "OUTBOX_LEASE_SECONDS": "10",
+        **DRAIN,
     },
+    "identity": DRAIN,
     "notifier": {"DELIVERY_RETRY_MAX_SECONDS": "1.0", "SMTP_TIMEOUT_SECONDS": "5"},
 }
 
@@ -151,6 +157,7 @@ class Tally:
     refused: set[str] = field(default_factory=set)
     statuses: Counter[str] = field(default_factory=Counter)  # answers to the refused ones
     sent_at: dict[str, float] = field(default_factory=dict)  # email -> when its request left
+    answers: list[tuple[float, str]] = field(default_factory=list)  # (monotonic, answer), all
 
 
 class FaultKit:
@@ -186,6 +193,7 @@ class FaultKit:
             answer = str(response.status_code)
         except httpx.HTTPError as exc:
             accepted, answer = False, type(exc).__name__
+        tally.answers.append((time.monotonic(), answer))
         if not accepted:
             tally.statuses[answer] += 1
         (tally.accepted if accepted else tally.refused).add(email)

@@ -7,6 +7,8 @@ import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from starlette.types import ASGIApp
+
 from servicekit.runtime.logging import configure_logging
 
 
@@ -48,6 +50,18 @@ def run(
         default=int(os.environ["METRICS_PORT"]) if os.environ.get("METRICS_PORT") else None,
         help="also listen here for /metrics, which no other port serves (runtime.metrics)",
     )
+    serve.add_argument(
+        "--drain-seconds",
+        type=float,
+        default=float(os.environ.get("SHUTDOWN_DRAIN_SECONDS", "0")),
+        help="after SIGTERM, keep serving this long with readiness 503 (runtime.shutdown)",
+    )
+    serve.add_argument(
+        "--grace-seconds",
+        type=float,
+        default=float(os.environ.get("SHUTDOWN_GRACE_SECONDS", "20")),
+        help="then wait at most this long for in-flight requests before cancelling them",
+    )
     sub.add_parser("migrate", help="apply database migrations, then exit")
     for command, (text, _) in commands.items():
         sub.add_parser(command, help=text, add_help=False)
@@ -61,10 +75,17 @@ def run(
         return
 
     import uvicorn
+    from uvicorn.importer import import_from_string
+
+    from servicekit.runtime.shutdown import CloseConnectionsWhileDraining, DrainingServer
+
+    def app() -> ASGIApp:
+        return CloseConnectionsWhileDraining(import_from_string(app_factory)())
 
     config = uvicorn.Config(
-        app_factory,
+        app,
         factory=True,
+        timeout_graceful_shutdown=int(args.grace_seconds),
         host=args.host,
         port=args.port,
         log_config=None,
@@ -75,7 +96,7 @@ def run(
     for extra in (args.internal_port, args.admin_port, args.metrics_port):
         if extra is not None:
             sockets.append(_listen(args.host, extra))
-    uvicorn.Server(config).run(sockets=sockets)
+    DrainingServer(config, drain_seconds=args.drain_seconds).run(sockets=sockets)
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -28,7 +28,7 @@ async def create_pool(
                 command_timeout=10,
                 reset=_no_session_reset if sessions_left_clean else None,
             )
-        except (OSError, asyncpg.PostgresError) as exc:
+        except (OSError, asyncpg.PostgresError, asyncpg.TargetServerAttributeNotMatched) as exc:
             if attempt == attempts:
                 raise
             log.warning(

@@ -15,10 +15,20 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 
 def sqlalchemy_url(database_url: str) -> str:
+    """DATABASE_URL as SQLAlchemy's asyncpg dialect reads it. A URL naming several hosts
+    (``user@db-1:5432,db-2:5432/db?target_session_attrs=read-write``, what asyncpg and libpq
+    take, docs/delivery.md "PostgreSQL failover") becomes SQLAlchemy's spelling of the same,
+    one ``host`` parameter per host, so the migrate Job runs on the services' own Secret."""
     scheme, _, rest = database_url.partition("://")
     if scheme not in ("postgres", "postgresql", "postgresql+asyncpg"):
         raise ValueError("DATABASE_URL must be a postgresql:// URL")
-    return f"postgresql+asyncpg://{rest}"
+    netloc, _, tail = rest.partition("/")
+    user, at, hosts = netloc.rpartition("@")
+    if "," not in hosts:
+        return f"postgresql+asyncpg://{rest}"
+    path, _, query = tail.partition("?")
+    params = "&".join([*(f"host={host}" for host in hosts.split(",")), *([query] if query else [])])
+    return f"postgresql+asyncpg://{user}{at}/{path}?{params}"
 
 
 def upgrade(migrations_dir: Path, database_url: str, revision: str = "head") -> None:

@@ -4,6 +4,9 @@
 but keep the service ready: a dependency the service deliberately works without for a while
 (reset keeps accepting requests into its outbox while Kafka is away; the notifier pauses while
 SMTP is down) must not take the pods out of rotation or make readiness flap.
+
+After SIGTERM readiness is 503 ``shutting_down`` whatever the checks say, while the process still
+serves for its drain (servicekit.runtime.shutdown).
 """
 
 import asyncio
@@ -11,6 +14,8 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+
+from servicekit.runtime.shutdown import draining
 
 Check = Callable[[], Awaitable[object]]
 
@@ -38,6 +43,11 @@ def health_router(
 
     @router.get("/ready")
     async def ready() -> JSONResponse:
+        if draining():  # SIGTERM received: out of rotation while still serving (runtime.shutdown)
+            return JSONResponse(
+                {"status": "unavailable", "error": "shutting_down", "failing": []},
+                status_code=503,
+            )
         failing, impaired = await asyncio.gather(
             _failing(checks, timeout), _failing(degraded or {}, timeout)
         )

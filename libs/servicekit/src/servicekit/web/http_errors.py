@@ -8,6 +8,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -15,6 +16,19 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("servicekit.http")
+
+# The database unreachable, restarting or failing over (a connection refused, reset or closed
+# under the request, a server shutting down or still starting, a standby where the primary was,
+# the pool's timeout): a moment's unavailability, answered 503 with Retry-After, never a 500.
+# OSError covers refused/reset connections and TimeoutError.
+DATABASE_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.OperatorInterventionError,
+    asyncpg.ReadOnlySQLTransactionError,
+    asyncpg.TargetServerAttributeNotMatched,
+)
 
 
 class ApiError(Exception):
@@ -85,7 +99,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 class UnexpectedErrors:
-    """Turn an unhandled exception into the one 500 body, and log it."""
+    """Turn an unhandled exception into the one 500 body, and log it; a database that is away
+    (``DATABASE_UNAVAILABLE``) into a 503 ``service_unavailable`` instead."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -104,6 +119,17 @@ class UnexpectedErrors:
 
         try:
             await self.app(scope, receive, watch)
+        except DATABASE_UNAVAILABLE as exc:
+            if started:
+                raise
+            log.warning("database unavailable", extra={"fields": {"error": type(exc).__name__}})
+            response = error_response(
+                503,
+                "service_unavailable",
+                "try again in a moment",
+                {"Retry-After": "5"},
+            )
+            await response(scope, receive, send)
         except Exception as exc:
             log.error("unhandled error", exc_info=exc)
             if started:  # too late for another answer; the server closes the connection

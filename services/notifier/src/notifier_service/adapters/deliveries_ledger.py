@@ -26,8 +26,15 @@ from asyncpg.pool import PoolConnectionProxy
 from notifier_service.service_layer.ports import EventKey, LedgerUnavailable, Origin
 
 SETTLED = ("sent", "dead_lettered")
-# Whatever only says "the database is away right now" (TimeoutError: the pool's command_timeout).
-DATABASE_AWAY = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+# Whatever only says "the database is away right now" (TimeoutError: the pool's command_timeout;
+# TargetServerAttributeNotMatched: a failover DSN found only standbys, docs/delivery.md).
+DATABASE_AWAY = (
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.TargetServerAttributeNotMatched,
+    OSError,
+    TimeoutError,
+)
 LOCK_RETRY_SECONDS = 0.05
 
 # Migration 0003: tries the lock of every event, then, holding them, reads and marks 'sending'

@@ -39,7 +39,13 @@ class NotifyListener:
                 while not stop.is_set():
                     await sleep_unless_stopped(stop, KEEPALIVE_SECONDS)
                     await conn.fetchval("SELECT 1", timeout=5)
-            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except (
+                OSError,
+                TimeoutError,
+                asyncpg.PostgresError,
+                asyncpg.InterfaceError,
+                asyncpg.TargetServerAttributeNotMatched,
+            ) as exc:
                 if self.listening:
                     log.warning(
                         "outbox listener lost its connection; reconnecting",

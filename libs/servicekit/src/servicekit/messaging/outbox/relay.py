@@ -36,8 +36,14 @@ from servicekit.runtime.backoff import Backoff, sleep_unless_stopped
 
 log = logging.getLogger("servicekit.messaging.outbox.relay")
 
-# Failures that only mean "try again soon": the broker or the database is away.
-TRANSIENT = (KafkaError, OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+# Failures that only mean "try again soon": the broker or the database is away (or, with a
+# failover DSN, only a standby answers for a moment: TargetServerAttributeNotMatched).
+DATABASE_ERRORS = (
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.TargetServerAttributeNotMatched,
+)
+TRANSIENT = (KafkaError, OSError, TimeoutError, *DATABASE_ERRORS)
 PRUNE_EVERY_SECONDS = 60.0
 BACKLOG_EVERY_SECONDS = 5.0
 
@@ -113,7 +119,7 @@ class OutboxRelay:
                         "outbox publish failed; retrying",
                         extra={"fields": {"error": repr(exc)[:300], "retry_in_s": round(delay, 2)}},
                     )
-                    if not isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError):
+                    if not isinstance(exc, DATABASE_ERRORS):
                         await self._drop_producer()  # a fresh one re-reads cluster metadata
                     await sleep_unless_stopped(stop, delay)
                     continue
@@ -201,7 +207,7 @@ class OutboxRelay:
 
     async def _watch_backlog(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            with contextlib.suppress(OSError, *DATABASE_ERRORS):
                 rows, age = await self._store.backlog()
                 metrics.OUTBOX_BACKLOG.set(rows)
                 metrics.OUTBOX_OLDEST_AGE.set(age)
@@ -212,7 +218,7 @@ class OutboxRelay:
             for _ in range(20):  # bounded: at most 20k rows a minute, in small transactions
                 if await self._store.prune(self._retention_seconds) < 1000:
                     break
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except (OSError, *DATABASE_ERRORS) as exc:
             log.warning("outbox prune failed", extra={"fields": {"error": type(exc).__name__}})
 
     async def _wait_for_work(self, stop: asyncio.Event) -> None:
