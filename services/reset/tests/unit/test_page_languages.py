@@ -86,7 +86,7 @@ async def test_form_errors_are_in_the_pages_language(client: httpx.AsyncClient) 
     answer = await _ask(client, "not an address", **{"Accept-Language": "de"})
     assert answer.status_code == 400
     assert "Geben Sie Ihre E-Mail-Adresse ein, zum Beispiel name@example.com." in answer.text
-    assert "<title>Fehler: Passwort zurücksetzen – pwreset</title>" in answer.text
+    assert "<title>Fehler: Passwort zurücksetzen \N{EN DASH} pwreset</title>" in answer.text
 
 
 async def test_set_new_password_in_german_and_the_language_goes_to_identity(
