@@ -230,10 +230,24 @@ def mail(infra) -> Mail:
 # language walk runs on it; the team-facing settings that shape pages and emails (branding, a
 # template override directory) go here, so the walk shows them too.
 CONFIGURED_SETTINGS: dict[str, dict[str, str]] = {
-    "all": {},
+    "all": {
+        "PRODUCT_NAME": "Acme Konto",
+        "PRIMARY_COLOUR": "#0b7a57",
+        "SUPPORT_URL": "https://hilfe.acme.example/konto",
+        "LEGAL_FOOTER": "Acme Beispiel GmbH, Musterstraße 1, 10115 Berlin",
+        "MAIL_FROM_NAME": "Acme Konto",
+    },
     "identity": {},
     "reset": {},
     "notifier": {},
+}
+# TEMPLATE_OVERRIDE_DIR of every configured service holds these (one overridden template: the
+# pages' header, shared by identity and reset).
+CONFIGURED_OVERRIDES = {
+    "_page_header.html": (
+        '<header class="brand"><span class="brand-name">{{ brand.product_name }}</span>'
+        '<span class="brand-tagline">&nbsp;· Kundenkonto</span></header>\n'
+    ),
 }
 CONFIGURED = ("identity", "reset", "notifier")
 
@@ -253,8 +267,12 @@ class ConfiguredPlatform:
 
 
 @pytest.fixture
-def configured_platform(platform: Platform) -> Iterator[ConfiguredPlatform]:
+def configured_platform(platform: Platform, tmp_path: Path) -> Iterator[ConfiguredPlatform]:
     instances = {name: f"{name}-configured" for name in CONFIGURED}
+    overrides = tmp_path / "template-overrides"
+    overrides.mkdir()
+    for name, source in CONFIGURED_OVERRIDES.items():
+        (overrides / name).write_text(source)
     for name in ("identity", "reset"):  # each is told the other's addresses before both run
         platform.ports.setdefault(instances[name], free_port())
         platform.ports.setdefault(f"{instances[name]}-internal", free_port())
@@ -271,9 +289,8 @@ def configured_platform(platform: Platform) -> Iterator[ConfiguredPlatform]:
         },
         "notifier": {},
     }
-    settings = {
-        name: {**CONFIGURED_SETTINGS["all"], **CONFIGURED_SETTINGS[name]} for name in CONFIGURED
-    }
+    common = {**CONFIGURED_SETTINGS["all"], "TEMPLATE_OVERRIDE_DIR": str(overrides)}
+    settings = {name: {**common, **CONFIGURED_SETTINGS[name]} for name in CONFIGURED}
     platform.stop_service("notifier")
     try:
         for name in CONFIGURED:

@@ -1,4 +1,5 @@
-"""The seed flow walked once in German, by clicking, on the configured platform: login page,
+"""The seed flow walked once in German, by clicking, on the configured platform (branded, with
+one overridden template: tests/browser/conftest.py, CONFIGURED_SETTINGS): login page,
 "Passwort vergessen?", the code, the email's button, "Neues Passwort festlegen", logging in.
 Every page and both emails are screenshotted (artifacts/screenshots/de-*.png) and read: German
 text, no English string of the English pages and emails left, dates in German with their zone.
@@ -50,10 +51,20 @@ def assert_german(text: str, where: str) -> None:
 
 
 async def assert_german_page(page: Page, where: str) -> None:
-    """The page's own words (the language menu names every language in itself, on purpose)."""
+    """The page's own words (the language menu names every language in itself, on purpose),
+    under the deployment's brand: its name in the title, the overridden header, the support
+    link and legal text in German."""
     await expect(page.locator("html")).to_have_attribute("lang", "de")
-    assert_german(await page.title(), f"{where} (title)")
+    title = await page.title()
+    assert_german(title, f"{where} (title)")
+    assert title.endswith("\N{EN DASH} Acme Konto"), title
     assert_german(await page.locator("main").inner_text(), where)
+    await expect(page.locator(".brand-tagline")).to_contain_text("· Kundenkonto")  # the override
+    footer = page.locator(".brand-footer")
+    await expect(footer.get_by_role("link", name="Hilfe und Support")).to_have_attribute(
+        "href", "https://hilfe.acme.example/konto"
+    )
+    await expect(footer).to_contain_text("Acme Beispiel GmbH, Musterstraße 1, 10115 Berlin")
 
 
 async def show_email(context: BrowserContext, html: str, shoot, name: str) -> Page:
@@ -62,7 +73,9 @@ async def show_email(context: BrowserContext, html: str, shoot, name: str) -> Pa
     await inbox.set_viewport_size({"width": 640, "height": 800})
     await inbox.set_content(html)
     await shoot(inbox, name)
-    assert_german(await inbox.locator("body").inner_text(), name)
+    body = await inbox.locator("body").inner_text()
+    assert_german(body, name)
+    assert "Hilfe und Support" in body and "Acme Beispiel GmbH" in body, body  # the brand's footer
     return inbox
 
 
@@ -80,6 +93,8 @@ async def test_the_seed_flow_in_german(
 
     await page.goto(f"{identity}/login")
     await expect(page.get_by_role("heading", name="Anmelden")).to_be_visible()
+    brand_css = await context.request.get(f"{identity}/brand.css")
+    assert "--accent: #0b7a57;" in await brand_css.text()
     menu = page.get_by_role("navigation", name="Sprache")
     await expect(menu.locator('[aria-current="true"]')).to_have_text("Deutsch")
     await expect(menu.get_by_role("link", name="Español")).to_be_visible()
@@ -111,6 +126,7 @@ async def test_the_seed_flow_in_german(
     await shoot(page, "de-03-code")
 
     message = await mail.email(email, "Ihr Passwort zurücksetzen")
+    assert message["From"].addresses[0].display_name == "Acme Konto"
     text = message.get_body(("plain",)).get_content()
     assert_german(re.sub(r"https?://\S+", "", text), "reset email (text)")
     # The expiry in German, with its time zone.
