@@ -17,7 +17,12 @@ from identity_service.domain.support import (
     SessionSummary,
 )
 
-Reason = Annotated[str, Field(min_length=1, max_length=MAX_REASON_CHARS)]
+# At least one character that is neither white space nor a control character: what the use case
+# keeps once it strips the reason (a reason of blanks is no reason; 422 either way, but the
+# document then says which requests are valid).
+Reason = Annotated[
+    str, Field(min_length=1, max_length=MAX_REASON_CHARS, pattern=r"[^\s\x00-\x1f\x7f-\x9f]")
+]
 
 
 class AccountLookup(Strict):
