@@ -230,3 +230,16 @@ async def test_the_lost_device_calls_end_to_end_on_fakes(
     ]
     assert records[0]["reason"] == REASON["reason"] and records[0]["role"] == "support"
     assert page.json()["next_before"] is not None
+
+
+async def test_a_page_cursor_past_the_audit_ids_range_is_a_422(
+    admin: httpx.AsyncClient, provider: Provider
+) -> None:
+    """Schemathesis sent before=2997554117369862440046500103722106880: PostgreSQL's bigint
+    overflowed, a 500. The cursor is an audit row id: past 2**63 - 1 it is invalid input."""
+    auth = bearer(provider, roles=["admin"])
+    for cursor in (2**63, 2997554117369862440046500103722106880):
+        answer = await admin.get(f"/admin/v1/audit?before={cursor}", headers=auth)
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["error"] == "invalid_request"
+    assert (await admin.get(f"/admin/v1/audit?before={2**63 - 1}", headers=auth)).status_code == 200

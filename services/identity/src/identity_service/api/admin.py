@@ -198,7 +198,8 @@ async def audit_log(
     caller: AdminCaller,
     support: SupportCases,
     account_id: UUID | None = None,
-    before: Annotated[int | None, Query(ge=1)] = None,
+    # An audit row id (bigint): a larger one is a 422, not a database error.
+    before: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
 ) -> AuditPageOut:
     with answers():
