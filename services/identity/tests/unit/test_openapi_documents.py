@@ -1,7 +1,8 @@
-"""identity's OpenAPI documents: the public one on the public port without the internal API
-(nor, once it exists, the admin one), the internal one on INTERNAL_PORT only; every error of
-every operation documented with the error body, the session and the internal token declared
-(what each answers is checked against the running service by tests/e2e, schemathesis)."""
+"""identity's OpenAPI documents: the public one on the public port without the internal or the
+admin API (test_admin_routes.py checks the admin one), the internal one on INTERNAL_PORT only;
+every error of every operation documented with the error body, the session and the internal
+token declared (what each answers is checked against the running service by tests/e2e,
+schemathesis)."""
 
 from typing import Any
 
