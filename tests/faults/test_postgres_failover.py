@@ -58,7 +58,7 @@ def replicated(request: pytest.FixtureRequest) -> Iterator[tuple[Infrastructure,
             standby.start()
             try:
                 standby.make_synchronous()  # on the primary only: the copy stays without it
-                assert standby.wait_streaming() == "sync"
+                assert standby.wait_streaming(want="sync") == "sync"
                 yield infra, standby
             finally:
                 standby.stop()

@@ -92,12 +92,15 @@ class StandbyPostgres(LocalPostgres):
         finally:
             await conn.close()
 
-    def wait_streaming(self, timeout: float = 30.0) -> str:
+    def wait_streaming(self, timeout: float = 30.0, *, want: str | None = None) -> str:
         """Wait until the primary lists this standby as streaming; returns its sync_state
-        ("sync" once make_synchronous took effect, else "async")."""
-        return run_blocking(lambda: self._streaming(timeout), timeout + 5)
+        ("sync" once make_synchronous took effect, else "async"). With `want`, wait until the
+        state is that one too: each walsender rereads synchronous_standby_names on its own
+        after pg_reload_conf, so "async" can show for a moment after make_synchronous; past
+        the timeout the last state seen is returned for the caller to assert on."""
+        return run_blocking(lambda: self._streaming(timeout, want), timeout + 5)
 
-    async def _streaming(self, seconds: float) -> str:
+    async def _streaming(self, seconds: float, want: str | None) -> str:
         import asyncio
 
         import asyncpg
@@ -111,9 +114,10 @@ class StandbyPostgres(LocalPostgres):
                     "WHERE application_name = $1 AND state = 'streaming'",
                     self.name,
                 )
-                if state is not None:
+                late = asyncio.get_running_loop().time() > deadline
+                if state is not None and (want is None or state == want or late):
                     return str(state)
-                if asyncio.get_running_loop().time() > deadline:
+                if late:
                     raise InfraError(f"standby {self.name} is not streaming after {seconds}s")
                 await asyncio.sleep(0.2)
         finally:
