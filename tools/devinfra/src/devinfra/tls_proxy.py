@@ -96,6 +96,12 @@ error_log {log} warn;
 events {{ worker_connections 256; }}
 http {{
   access_log off;
+  # Bodies and answers stay in memory: started by root, the workers run as `nobody`, which
+  # cannot enter a run directory under a 0700 one (a clone in `mktemp -d` or /root), and a
+  # temp file there turns a 20 KB body into nginx's own 500.
+  client_max_body_size 1m;
+  client_body_buffer_size 1m;
+  proxy_max_temp_file_size 0;
   client_body_temp_path {temp}/body;
   proxy_temp_path {temp}/proxy;
   fastcgi_temp_path {temp}/fastcgi;
