@@ -36,8 +36,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await notifier.close()
 
-    app = FastAPI(
-        title="notifier", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None
+    app = FastAPI(  # no API to document: health and metrics only
+        title="notifier",
+        version="0.1.0",
+        lifespan=lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
     )
     install_error_handlers(app)
     app.add_middleware(MetricsPortGate, metrics_port=settings.metrics_port)
