@@ -243,3 +243,30 @@ async def test_a_page_cursor_past_the_audit_ids_range_is_a_422(
         assert answer.status_code == 422, answer.text
         assert answer.json()["error"] == "invalid_request"
     assert (await admin.get(f"/admin/v1/audit?before={2**63 - 1}", headers=auth)).status_code == 200
+
+
+async def test_a_reason_with_a_nul_or_control_character_is_a_422_on_every_route(
+    admin: httpx.AsyncClient, provider: Provider, world: World
+) -> None:
+    """Schemathesis sent reason=...%00 to the security state: PostgreSQL's text refuses NUL, a
+    500. A reason is text a person typed: controls other than tab and newlines are refused."""
+    account_id, _ = await world.new_account()
+    auth = bearer(provider)
+    for reason in ("SUP-1\x00", "ok\x1b[2Jforged", "\x85ticket"):
+        state = await admin.get(
+            f"/admin/v1/accounts/{account_id}/security", params={"reason": reason}, headers=auth
+        )
+        assert state.status_code == 422, (reason, state.text)
+        change = await admin.post(
+            f"/admin/v1/accounts/{account_id}/sign-out-everywhere",
+            json={"reason": reason},
+            headers=auth,
+        )
+        assert change.status_code == 422, (reason, change.text)
+    assert world.tables.audit == []
+    lines = "ticket SUP-1\n\tidentity checked by video call"
+    kept = await admin.get(
+        f"/admin/v1/accounts/{account_id}/security", params={"reason": lines}, headers=auth
+    )
+    assert kept.status_code == 200
+    assert world.tables.audit[-1].reason == lines

@@ -17,6 +17,7 @@ from servicekit.web.http_errors import ApiError
 from servicekit.web.openapi import ApiDocument, error_responses
 
 from identity_service.api.admin_schemas import (
+    REASON_PATTERN,
     AccountFound,
     AccountLookup,
     AuditPageOut,
@@ -26,7 +27,7 @@ from identity_service.api.admin_schemas import (
     ResetRequestsCancelled,
     SecurityStateOut,
 )
-from identity_service.domain.support import Caller
+from identity_service.domain.support import MAX_REASON_CHARS, Caller
 from identity_service.service_layer.errors import (
     AccountNotFound,
     AdminAuthUnavailable,
@@ -143,7 +144,9 @@ async def security_state(
     account_id: UUID,
     caller: AdminCaller,
     support: SupportCases,
-    reason: Annotated[str | None, Query(max_length=500)] = None,
+    reason: Annotated[
+        str | None, Query(min_length=1, max_length=MAX_REASON_CHARS, pattern=REASON_PATTERN)
+    ] = None,
 ) -> SecurityStateOut:
     """No secret, hash or token: on/off, counts, times, ids."""
     with answers():

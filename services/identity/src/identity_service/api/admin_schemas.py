@@ -17,12 +17,14 @@ from identity_service.domain.support import (
     SessionSummary,
 )
 
-# At least one character that is neither white space nor a control character: what the use case
-# keeps once it strips the reason (a reason of blanks is no reason; 422 either way, but the
-# document then says which requests are valid).
-Reason = Annotated[
-    str, Field(min_length=1, max_length=MAX_REASON_CHARS, pattern=r"[^\s\x00-\x1f\x7f-\x9f]")
-]
+# Text a person typed: no control character but tab and newlines (PostgreSQL's text refuses NUL;
+# an escape sequence would be replayed to whoever reads the log in a terminal), and at least one
+# character that is neither white space nor a control: what the use case keeps once it strips
+# the reason (a reason of blanks is no reason; 422 either way, but the document then says which
+# requests are valid).
+_TYPED = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
+REASON_PATTERN = rf"^{_TYPED}*[^\s\x00-\x1f\x7f-\x9f]{_TYPED}*$"
+Reason = Annotated[str, Field(min_length=1, max_length=MAX_REASON_CHARS, pattern=REASON_PATTERN)]
 
 
 class AccountLookup(Strict):
