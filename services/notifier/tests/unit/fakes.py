@@ -16,6 +16,7 @@ from email.message import EmailMessage
 from aiokafka.structs import ConsumerRecord
 from notifier_service.domain.composition import EmailComposer
 from notifier_service.domain.mime import OutgoingEmail
+from notifier_service.domain.records import received_event
 from notifier_service.service_layer.deliver_email import EmailDelivery
 from notifier_service.service_layer.ports import (
     DeadLetterTopicUnavailable,
@@ -284,4 +285,4 @@ def record_of(
 
 
 def event_of(record: ConsumerRecord[bytes, bytes]) -> ReceivedEvent:
-    return cloudevents_kafka.decode(list(record.headers), record.value)
+    return received_event(list(record.headers), record.value)
