@@ -268,9 +268,10 @@ def record_of(
     *,
     key: bytes | None = b"k",
     offset: int = 7,
+    topic: str = "password-reset.requested.v1",
 ) -> ConsumerRecord[bytes, bytes]:
     return ConsumerRecord(
-        topic="password-reset.requested.v1",
+        topic=topic,
         partition=0,
         offset=offset,
         timestamp=0,
@@ -285,4 +286,4 @@ def record_of(
 
 
 def event_of(record: ConsumerRecord[bytes, bytes]) -> ReceivedEvent:
-    return received_event(list(record.headers), record.value)
+    return received_event(list(record.headers), record.value, record.topic)

@@ -210,3 +210,23 @@ async def test_a_copy_under_the_genuine_id_in_the_same_batch_does_not_suppress_t
         steps[1] = await records.handle(genuine)
     assert steps[1] == COMMIT
     assert [m.recipient for m in world.sender.sent] == ["ada@example.com"]
+
+
+async def test_an_event_on_a_topic_that_is_not_its_own_is_dead_lettered_not_mailed() -> None:
+    """The ACLs let identity's user write identity.* only, so reset's events can come from reset
+    alone; unless the notifier took a ResetRequested from identity's topic. The attack: a leaked
+    identity credential writes a copy of a reset record (a fresh ce_id) there."""
+    world = World()
+    genuine = reset_record("ada@example.com")
+    headers = [
+        (name, b"0f6e3c1e-0000-4000-8000-000000000001" if name == "ce_id" else value)
+        for name, value in genuine.headers
+    ]
+    smuggled = record_of(headers, genuine.value, topic="identity.password-changed.v1")
+    assert await entrypoint(world).handle(smuggled) == COMMIT
+    assert world.sender.sent == []
+    ((_, reason),) = world.topic.copies
+    assert reason == (
+        "invalid record: event type 'pwreset.password-reset.requested.v1' does not belong on "
+        "topic 'identity.password-changed.v1'"
+    )

@@ -49,7 +49,9 @@ def parse(
     letter = read_dead_letter(headers)
     try:
         event = received_event(
-            [(k, v) for k, v in headers if not k.startswith("deadletter_")], value or b""
+            [(k, v) for k, v in headers if not k.startswith("deadletter_")],
+            value or b"",
+            letter.origin_topic,  # where a replay writes it back
         )
     except InvalidRecord:
         event = None

@@ -13,19 +13,28 @@ So the key is the CloudEvent id plus a digest of the type and the record's value
 the same record delivered again (the relay's resend, a rebalance, a dead-letter replay, which
 all carry the same bytes) has the same key and is mailed once; a copy with anything changed is
 another event to the ledger and cannot settle the genuine one.
+
+An event counts only on its own topic: the Kafka ACLs let each service write its own topics
+alone, which would mean nothing if a ResetRequested written to an identity topic (by identity's
+user, leaked) were mailed like one from reset. Each topic of the contracts carries one event
+type; a topic outside them (the integration tests' own) has no such rule.
 """
 
 import hashlib
 from dataclasses import replace
 
-from pwreset_contracts.cloudevents_kafka import Headers, ReceivedEvent, decode
+from pwreset_contracts import TOPICS
+from pwreset_contracts.cloudevents_kafka import Headers, InvalidRecord, ReceivedEvent, decode
 
 DIGEST_CHARS = 32  # 128 bits: no writer can make a changed value share the genuine one's key
 
 
-def received_event(headers: Headers, value: bytes | None) -> ReceivedEvent:
-    """The record's event (`decode`, which raises InvalidRecord) under its delivery id."""
+def received_event(headers: Headers, value: bytes | None, topic: str) -> ReceivedEvent:
+    """The event of a record read from `topic` (`decode`), under its delivery id. Raises
+    InvalidRecord, also for an event whose type belongs on another topic."""
     event = decode(headers, value)
+    if TOPICS.get(topic, event.type) != event.type:
+        raise InvalidRecord(f"event type {event.type!r} does not belong on topic {topic!r}")
     return replace(event, id=delivery_id(event.id, event.type, value or b""))
 
 

@@ -52,7 +52,9 @@ class EventRecords:
             decoded: list[ReceivedEvent | InvalidRecord] = []
             for record in records:
                 try:
-                    decoded.append(received_event(list(record.headers or []), record.value))
+                    decoded.append(
+                        received_event(list(record.headers or []), record.value, record.topic)
+                    )
                 except InvalidRecord as exc:
                     decoded.append(exc)
             events = [event for event in decoded if isinstance(event, ReceivedEvent)]
@@ -87,7 +89,7 @@ class EventRecords:
     async def handle(self, record: Record) -> Step:
         try:
             try:
-                event = received_event(list(record.headers or []), record.value)
+                event = received_event(list(record.headers or []), record.value, record.topic)
             except InvalidRecord as exc:
                 return await self._give_up(record, f"invalid record: {exc}")
             return await self._step(record, event, await self._deliver(event))
