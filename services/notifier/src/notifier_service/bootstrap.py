@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-from pwreset_contracts import TOPICS as EVENT_TOPICS
 from pwreset_contracts.dead_letters import DEAD_LETTER_TOPIC
 from servicekit.messaging.consumer import AtLeastOnceConsumer, ConsumerGauges, DeadLetterProducer
 from servicekit.runtime.database import create_pool
@@ -23,13 +22,13 @@ from notifier_service.adapters.dead_letter_topic import DeadLetterCopies
 from notifier_service.adapters.deliveries_ledger import DATABASE_AWAY, DeliveriesLedger
 from notifier_service.adapters.smtp_sender import SmtpSender
 from notifier_service.core.config import Settings
-from notifier_service.domain.composition import EmailComposer
+from notifier_service.domain.composition import MAILED_EVENTS, EmailComposer
 from notifier_service.domain.emails import email_templates
 from notifier_service.entrypoints.kafka_consumer import DeliverAll, EventRecords
 from notifier_service.service_layer.deliver_email import EmailDelivery
 
-# Every event topic of the contracts is one the notifier turns into emails.
-TOPICS = list(EVENT_TOPICS)
+# The topics of the events the notifier turns into emails.
+TOPICS = [event.topic for event in MAILED_EVENTS]
 LEDGER_PRUNE_EVERY_SECONDS = 3600.0
 
 log = logging.getLogger("notifier.app")

@@ -17,6 +17,7 @@ from notifier_service.adapters.smtp_sender import SmtpSender
 from notifier_service.bootstrap import event_consumer
 from notifier_service.domain.composition import EmailComposer
 from notifier_service.domain.mime import OutgoingEmail
+from notifier_service.domain.records import cloudevent_id
 from notifier_service.service_layer.deliver_email import EmailDelivery
 from pwreset_contracts import ResetRequestedV1, cloudevents_kafka
 from pwreset_contracts.sealed import reset_link_binding, seal
@@ -42,7 +43,7 @@ class Watched:
             await self._sender.send(email)
         finally:
             self.running -= 1
-        self.sent.append(email.message_id_local_part)
+        self.sent.append(cloudevent_id(email.message_id_local_part))
 
     def order_of(self, event_ids: list[str]) -> list[str]:
         return [event_id for event_id in self.sent if event_id in event_ids]

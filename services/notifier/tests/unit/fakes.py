@@ -16,6 +16,7 @@ from email.message import EmailMessage
 from aiokafka.structs import ConsumerRecord
 from notifier_service.domain.composition import EmailComposer
 from notifier_service.domain.mime import OutgoingEmail
+from notifier_service.domain.records import received_event
 from notifier_service.service_layer.deliver_email import EmailDelivery
 from notifier_service.service_layer.ports import (
     DeadLetterTopicUnavailable,
@@ -267,9 +268,10 @@ def record_of(
     *,
     key: bytes | None = b"k",
     offset: int = 7,
+    topic: str = "password-reset.requested.v1",
 ) -> ConsumerRecord[bytes, bytes]:
     return ConsumerRecord(
-        topic="password-reset.requested.v1",
+        topic=topic,
         partition=0,
         offset=offset,
         timestamp=0,
@@ -284,4 +286,4 @@ def record_of(
 
 
 def event_of(record: ConsumerRecord[bytes, bytes]) -> ReceivedEvent:
-    return cloudevents_kafka.decode(list(record.headers), record.value)
+    return received_event(list(record.headers), record.value, record.topic)

@@ -1,6 +1,7 @@
 """The emails of identity's events: two-factor turned on or off, and registration; composed from
 records whose sealed links open only under the fields they were sealed with."""
 
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from html import unescape
@@ -12,8 +13,12 @@ from notifier_service.domain.emails import (
     render_second_factor_email,
     render_verify_email,
 )
-from pwreset_contracts import RegistrationRequestedV1, SecondFactorChangedV1
-from pwreset_contracts.binding import registration_link_binding, second_factor_undo_binding
+from pwreset_contracts import PasswordChangedV1, RegistrationRequestedV1, SecondFactorChangedV1
+from pwreset_contracts.binding import (
+    registration_link_binding,
+    second_factor_undo_binding,
+    undo_link_binding,
+)
 from pwreset_contracts.cloudevents_kafka import ReceivedEvent
 from pwreset_contracts.sealed import seal
 
@@ -78,6 +83,58 @@ def test_a_record_copied_to_another_recipient_is_not_mailed() -> None:
     other_account = genuine.model_copy(update={"account_id": uuid.uuid4()})
     with pytest.raises(UndeliverableEvent):
         notifications().compose(received(other_account), NOW)
+
+
+def password_changed_event(**changes: object) -> PasswordChangedV1:
+    change_id, account_id, email = uuid.uuid4(), uuid.uuid4(), "ada@example.com"
+    bound_to = undo_link_binding(change_id=change_id, account_id=account_id, recipient=email)
+    fields = {
+        "change_id": change_id,
+        "account_id": account_id,
+        "email": email,
+        "changed_at": NOW,
+        "method": "reset",
+        "client_ip": "203.0.113.7",
+        "sealed_undo_link": seal(UNDO, key=KEY, kid="k1", associated_data=bound_to),
+    }
+    return PasswordChangedV1(**{**fields, **changes})
+
+
+# What a writer on identity's topics can put where the IP address goes: client_ip is not part of
+# the seal's binding, so a copied record with it changed still opens (45 characters at most).
+WORDS_FOR_AN_IP = (
+    "\r\n\r\nURGENT: call +1 555 0100 to keep access",
+    "203.0.113.7. Call support on +1 555 0100 now",
+    "203.0.113.7\u2028Reply with your password",
+    "fe80::1%URGENT: call +1 555 0100",  # an IPv6 scope id is free text to Python's ipaddress
+)
+
+
+@pytest.mark.parametrize("client_ip", WORDS_FOR_AN_IP)
+def test_a_copied_record_cannot_put_words_in_place_of_the_ip_address(client_ip: str) -> None:
+    """Genuine emails from our domain must not carry an attacker's text: anything that is not an
+    IP address is shown as "unknown", in both parts of both notices."""
+    for event in (
+        second_factor_event(client_ip=client_ip),
+        password_changed_event(client_ip=client_ip),
+    ):
+        composed = notifications().compose(received(event), NOW)
+        assert composed is not None
+        message = parsed(composed)
+        text = message.get_body(("plain",)).get_content()
+        html = unescape(re.sub("<[^>]+>", "", message.get_body(("html",)).get_content()))
+        for part in (text, html):
+            assert "555 0100" not in part and "Reply with" not in part, part
+            assert "from IP address unknown" in " ".join(part.split()), part
+
+
+def test_a_real_ip_address_is_still_shown() -> None:
+    for client_ip in ("203.0.113.7", "2001:db8::1"):
+        composed = notifications().compose(
+            received(password_changed_event(client_ip=client_ip)), NOW
+        )
+        assert composed is not None
+        assert f"from IP address {client_ip}" in parsed(composed).get_body(("plain",)).get_content()
 
 
 def test_html_injection_through_event_fields_is_escaped() -> None:

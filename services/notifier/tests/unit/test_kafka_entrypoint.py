@@ -1,15 +1,19 @@
 """The Kafka entrypoint: what each record becomes for the consumer loop (commit, or pause and
 retry), and what goes to the dead-letter topic; the use case behind it runs on the fakes."""
 
+import json
 from collections.abc import Sequence
+from datetime import timedelta
 
+import pytest
+from aiokafka import ConsumerRecord
 from notifier_service.domain.outcomes import DeliveryOutcome, Retry
 from notifier_service.entrypoints.kafka_consumer import EventRecords
 from notifier_service.service_layer.ports import TransientSmtpError
 from pwreset_contracts.cloudevents_kafka import ReceivedEvent
 from servicekit.messaging.consumer import COMMIT, PauseAndRetry
 
-from .fakes import World, event_of, record_of, reset_record
+from .fakes import NOW, World, event_of, record_of, reset_record
 
 
 def entrypoint(world: World) -> EventRecords:
@@ -161,3 +165,68 @@ async def test_one_by_one_stops_a_partition_at_its_first_retry() -> None:
     assert steps[0] == PauseAndRetry("TransientSmtpError: 451")
     assert isinstance(steps[1], PauseAndRetry)
     assert world.sender.tried == ["a@example.com"]  # b waits for a: same partition
+
+
+def copy_under_its_id(record: ConsumerRecord[bytes, bytes], **changes: object) -> ConsumerRecord:
+    """What a writer who saw a genuine record (its ce_id is in the headers, and in log lines)
+    writes ahead of it: the same CloudEvent id, fields the seal does not bind changed."""
+    data = {**json.loads(record.value or b""), **changes}
+    return record_of(list(record.headers), json.dumps(data).encode(), key=b"other", offset=99)
+
+
+FORGERIES = {
+    "seal that does not open": {"email": "mallory@evil.example"},
+    "expiry in the past": {"expires_at": (NOW - timedelta(minutes=5)).isoformat()},
+}
+
+
+@pytest.mark.parametrize("changes", FORGERIES.values(), ids=FORGERIES.keys())
+async def test_a_copy_under_the_genuine_id_handled_first_does_not_suppress_the_email(
+    changes: dict[str, object],
+) -> None:
+    """The attack: the genuine record waits (its partition is paused on a retry, or simply later)
+    while a copy under its ce_id is dead-lettered or found expired. The genuine record must still
+    become its email."""
+    world = World()
+    genuine = reset_record("ada@example.com")
+    records = entrypoint(world)
+    assert await records.handle(copy_under_its_id(genuine, **changes)) == COMMIT
+    assert world.sender.sent == []
+    assert await records.handle(genuine) == COMMIT
+    assert [m.recipient for m in world.sender.sent] == ["ada@example.com"]
+
+
+@pytest.mark.parametrize("changes", FORGERIES.values(), ids=FORGERIES.keys())
+async def test_a_copy_under_the_genuine_id_in_the_same_batch_does_not_suppress_the_email(
+    changes: dict[str, object],
+) -> None:
+    world = World()
+    genuine = reset_record("ada@example.com")
+    records = entrypoint(world)
+    steps = await records.handle_batch([copy_under_its_id(genuine, **changes), genuine])
+    for _ in range(3):  # what the loop does with a record to retry: hand it in again
+        if steps[1] == COMMIT:
+            break
+        steps[1] = await records.handle(genuine)
+    assert steps[1] == COMMIT
+    assert [m.recipient for m in world.sender.sent] == ["ada@example.com"]
+
+
+async def test_an_event_on_a_topic_that_is_not_its_own_is_dead_lettered_not_mailed() -> None:
+    """The ACLs let identity's user write identity.* only, so reset's events can come from reset
+    alone; unless the notifier took a ResetRequested from identity's topic. The attack: a leaked
+    identity credential writes a copy of a reset record (a fresh ce_id) there."""
+    world = World()
+    genuine = reset_record("ada@example.com")
+    headers = [
+        (name, b"0f6e3c1e-0000-4000-8000-000000000001" if name == "ce_id" else value)
+        for name, value in genuine.headers
+    ]
+    smuggled = record_of(headers, genuine.value, topic="identity.password-changed.v1")
+    assert await entrypoint(world).handle(smuggled) == COMMIT
+    assert world.sender.sent == []
+    ((_, reason),) = world.topic.copies
+    assert reason == (
+        "invalid record: event type 'pwreset.password-reset.requested.v1' does not belong on "
+        "topic 'identity.password-changed.v1'"
+    )

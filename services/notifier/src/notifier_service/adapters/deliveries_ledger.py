@@ -1,4 +1,5 @@
-"""The delivery ledger: which events already produced an email (keyed by CloudEvent id).
+"""The delivery ledger: which events already produced an email (keyed by delivery id: the
+CloudEvent id and a digest of the record, domain/records.py).
 
 Effectively once, across redeliveries and notifier instances:
 - `claim` takes a PostgreSQL advisory lock on each event id, on a connection of its own held for

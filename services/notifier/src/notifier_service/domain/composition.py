@@ -16,6 +16,7 @@ from pwreset_contracts import (
     SecondFactorChangedV1,
 )
 from pwreset_contracts.cloudevents_kafka import ReceivedEvent
+from pwreset_contracts.events import Event
 from pwreset_contracts.sealed import SealError, open_sealed
 
 from notifier_service.domain.emails import (
@@ -30,6 +31,15 @@ from notifier_service.domain.emails import (
     render_verify_email,
 )
 from notifier_service.domain.mime import OutgoingEmail, UnsendableAddress
+
+# The events that become emails; the notifier reads their topics and no other (the audit
+# records of identity's admin API are for other teams' monitoring).
+MAILED_EVENTS: tuple[type[Event], ...] = (
+    ResetRequestedV1,
+    PasswordChangedV1,
+    SecondFactorChangedV1,
+    RegistrationRequestedV1,
+)
 
 
 class UndeliverableEvent(Exception):

@@ -8,9 +8,11 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
-from pwreset_contracts.cloudevents_kafka import InvalidRecord, ReceivedEvent, decode
+from pwreset_contracts.cloudevents_kafka import InvalidRecord, ReceivedEvent
 from pwreset_contracts.dead_letters import DeadLetterV1, read_dead_letter
 from servicekit.runtime.logging import mask_email
+
+from notifier_service.domain.records import cloudevent_id, received_event
 
 Headers = list[tuple[str, bytes]]
 
@@ -46,8 +48,10 @@ def parse(
 ) -> DeadLetter:
     letter = read_dead_letter(headers)
     try:
-        event = decode(
-            [(k, v) for k, v in headers if not k.startswith("deadletter_")], value or b""
+        event = received_event(
+            [(k, v) for k, v in headers if not k.startswith("deadletter_")],
+            value or b"",
+            letter.origin_topic,  # where a replay writes it back
         )
     except InvalidRecord:
         event = None
@@ -81,7 +85,7 @@ def summary(letter: DeadLetter, *, reveal_addresses: bool = False) -> dict[str, 
         "origin": f"{letter.letter.origin_topic}/{letter.letter.origin_partition}"
         f"@{letter.letter.origin_offset}",
         "type": letter.event.type if letter.event else "-",
-        "event_id": letter.event.id if letter.event else "-",
+        "event_id": cloudevent_id(letter.event.id) if letter.event else "-",
         "to": shown or "-",
         "reason": letter.letter.reason if reveal_addresses else _masked(letter.letter.reason),
     }

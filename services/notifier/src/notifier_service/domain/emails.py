@@ -8,6 +8,7 @@ shipped templates) with that language's catalog installed (``jinja2.ext.i18n``),
 on for HTML. Dates and times are written the language's way, with their time zone.
 """
 
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
@@ -119,7 +120,21 @@ def _both(
 
 
 def _ip(chosen: _Language, client_ip: str | None) -> str:
-    return client_ip or chosen.gettext(UNKNOWN_IP)
+    """The address the change came from, or "unknown". ``client_ip`` is not part of the seal's
+    binding: a writer on the topic can copy a genuine record with any 45 characters there, which
+    must not become words in an email from our domain (docs/security.md)."""
+    return _ip_address(client_ip) or chosen.gettext(UNKNOWN_IP)
+
+
+def _ip_address(value: str | None) -> str | None:
+    try:
+        address = ipaddress.ip_address(value or "")
+    except ValueError:
+        return None
+    # A scope id ("fe80::1%anything") is free text; no client on the internet has one.
+    if isinstance(address, ipaddress.IPv6Address) and address.scope_id is not None:
+        return None
+    return str(address)
 
 
 def render_reset_email(

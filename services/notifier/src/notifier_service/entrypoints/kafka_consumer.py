@@ -15,7 +15,7 @@ it is dead-lettered.
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
-from pwreset_contracts.cloudevents_kafka import InvalidRecord, ReceivedEvent, decode
+from pwreset_contracts.cloudevents_kafka import InvalidRecord, ReceivedEvent
 from servicekit.messaging.consumer import COMMIT, PauseAndRetry, Record, Step
 
 from notifier_service.domain.outcomes import (
@@ -24,6 +24,7 @@ from notifier_service.domain.outcomes import (
     DeliveryOutcome,
     Retry,
 )
+from notifier_service.domain.records import received_event
 
 log = logging.getLogger("notifier.consumer")
 
@@ -51,7 +52,9 @@ class EventRecords:
             decoded: list[ReceivedEvent | InvalidRecord] = []
             for record in records:
                 try:
-                    decoded.append(decode(list(record.headers or []), record.value))
+                    decoded.append(
+                        received_event(list(record.headers or []), record.value, record.topic)
+                    )
                 except InvalidRecord as exc:
                     decoded.append(exc)
             events = [event for event in decoded if isinstance(event, ReceivedEvent)]
@@ -86,7 +89,7 @@ class EventRecords:
     async def handle(self, record: Record) -> Step:
         try:
             try:
-                event = decode(list(record.headers or []), record.value)
+                event = received_event(list(record.headers or []), record.value, record.topic)
             except InvalidRecord as exc:
                 return await self._give_up(record, f"invalid record: {exc}")
             return await self._step(record, event, await self._deliver(event))
