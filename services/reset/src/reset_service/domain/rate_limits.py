@@ -7,7 +7,7 @@ the same way in one round trip (``tests/integration/test_request_in_one_statemen
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from ipaddress import IPv6Address, IPv6Network, ip_address
+from ipaddress import IPv4Address, IPv6Address, IPv6Network, ip_address
 
 from pwreset_contracts.emails import normalise_email
 
@@ -22,9 +22,15 @@ LINK_MISS = "link_miss"
 IPV6_CLIENT_PREFIX = 64
 
 
+# NAT64's well-known prefix (RFC 6052): an IPv4 client translated for an IPv6-only network.
+# Its /64 would be every IPv4 client at once; the IPv4 address it carries is the client.
+NAT64_PREFIX = IPv6Network("64:ff9b::/96")
+
+
 def ip_bucket(client_ip: str) -> str:
     """The client an address stands for: an IPv4 address (also written IPv4-mapped, as a
-    dual-stack socket reports it), or an IPv6 address's /64. Anything else (``unknown``) as is."""
+    dual-stack socket reports it, or NAT64-translated), or an IPv6 address's /64. Anything else
+    (``unknown``) as is."""
     try:
         address = ip_address(client_ip)
     except ValueError:
@@ -32,6 +38,8 @@ def ip_bucket(client_ip: str) -> str:
     if isinstance(address, IPv6Address):
         if address.ipv4_mapped is not None:
             return str(address.ipv4_mapped)
+        if address in NAT64_PREFIX:
+            return str(IPv4Address(int(address) & 0xFFFFFFFF))
         return str(IPv6Network((address, IPV6_CLIENT_PREFIX), strict=False))
     return str(address)
 
