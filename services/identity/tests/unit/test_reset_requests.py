@@ -89,6 +89,22 @@ async def test_with_two_factor_on_a_reset_needs_a_right_code() -> None:
         )
 
 
+async def test_a_second_factor_for_an_account_without_one_changes_nothing() -> None:
+    # reset sends a second factor only for a request asked for while two-factor was on (there
+    # the on-screen code is not asked for). Off since (support removed it), any six digits
+    # must not stand in for that code: the link alone would set the password.
+    world = World()
+    account_id, _ = await world.new_account()
+    commits = world.db.commits
+    for factor in (SecondFactor(totp_code="000000"), SecondFactor(recovery_code="aaaa-bbbb-cc")):
+        with pytest.raises(TotpRejected) as refused:
+            await world.accounts.set_password(account_id, NEW_PASSWORD, factor, IP)
+        assert refused.value.reason == "totp_invalid"
+    assert world.db.commits == commits
+    assert world.account(account_id).password_hash == f"v2:{PASSWORD}"
+    assert world.events() == []
+
+
 async def test_a_recovery_code_stands_in_for_the_authenticator() -> None:
     world = World()
     account_id, _, _, recovery = await world.totp_account()

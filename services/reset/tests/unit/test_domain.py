@@ -118,3 +118,21 @@ def test_every_spelling_of_a_mailbox_shares_one_account_limit() -> None:
     # The same address hashed per scope: an IP bucket is never an email bucket.
     assert limits.for_ip(KEY, "198.51.100.7").scope == "ip"
     assert limits.for_link_misses(KEY, "198.51.100.7").max_hits == 10
+
+
+def test_an_ip_bucket_is_one_client_not_one_address() -> None:
+    limits = RequestLimits(account_max=3, ip_max=20, window=timedelta(minutes=15))
+
+    def same(a: str, b: str) -> bool:
+        return limits.for_ip(KEY, a).subject == limits.for_ip(KEY, b).subject
+
+    assert same("2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:ffff")  # one /64
+    assert not same("2001:db8:1:2::1", "2001:db8:1:3::1")  # the next /64: another client
+    assert same("::ffff:198.51.100.7", "198.51.100.7")  # IPv4-mapped
+    # NAT64 carries each IPv4 client in one /96: its /64 would be every IPv4 client at once.
+    assert same("64:ff9b::198.51.100.7", "198.51.100.7")
+    assert not same("64:ff9b::198.51.100.7", "64:ff9b::198.51.100.8")
+    assert not same("198.51.100.7", "198.51.100.8")
+    assert limits.for_link_misses(KEY, "2001:db8::1").subject == (
+        limits.for_link_misses(KEY, "2001:db8::2").subject
+    )

@@ -92,6 +92,22 @@ async def test_opening_the_link_swaps_the_token_for_a_cookie_and_consumes_nothin
     assert all(r.used_at is None for r in db.tables.requests.values())
 
 
+@pytest.mark.parametrize(
+    "token",
+    ["%C4%B0" * 20, "%FF%FE" * 10, "%00%0D%0ASet-Cookie:%20x%3D1aaaaaaaa", "x" * 5000, "short"],
+    ids=["non-latin-1", "invalid utf-8", "control characters", "huge", "too short"],
+)
+async def test_a_crafted_link_token_gets_the_invalid_link_page_and_no_cookie(
+    client: httpx.AsyncClient, token: str
+) -> None:
+    # A link anyone can craft and send around: its token was a 500 (not encodable in a
+    # Set-Cookie header) or was stored in the browser as it came, whatever it held.
+    landing = await client.get(f"/reset-password?token={token}")
+    assert landing.status_code == 410
+    assert landing.headers["content-type"].startswith("text/html")
+    assert "reset_link" not in landing.headers.get("set-cookie", "")
+
+
 async def test_identity_starts_a_reset_on_the_internal_api_outside_the_client_buckets(
     client: httpx.AsyncClient, identity: FakeIdentity, db: FakeDatabase
 ) -> None:

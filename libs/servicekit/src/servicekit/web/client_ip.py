@@ -19,9 +19,21 @@ def parse_networks(text: str) -> tuple[Network, ...]:
 
 def _parse(value: str) -> IPv4Address | IPv6Address | None:
     try:
-        return ip_address(value.strip())
+        address = ip_address(value.strip())
     except ValueError:
         return None
+    # A socket bound to "::" (dual stack) reports an IPv4 peer as ::ffff:a.b.c.d: the same
+    # host, which an IPv4 network in TRUSTED_PROXIES must match and a per-IP limit must count
+    # as one client.
+    if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def is_trusted(peer: str | None, trusted: tuple[Network, ...]) -> bool:
+    """Whether ``peer`` (a socket's address) is one of the trusted proxies."""
+    address = _parse(peer or "")
+    return address is not None and any(address in net for net in trusted)
 
 
 def client_ip(peer: str | None, forwarded_for: str | None, trusted: tuple[Network, ...]) -> str:

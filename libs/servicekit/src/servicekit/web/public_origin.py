@@ -7,10 +7,9 @@ headers from anyone else are ignored (a client could claim https to make us drop
 claim another host to slip a cross-origin form past the Origin check).
 """
 
-from ipaddress import ip_address
 from urllib.parse import urlsplit
 
-from servicekit.web.client_ip import Network
+from servicekit.web.client_ip import Network, is_trusted
 
 _SCHEMES = ("http", "https")
 
@@ -28,14 +27,6 @@ def origin_of(url: str) -> str:
     return f"{scheme}://{host}" if port in (None, default) else f"{scheme}://{host}:{port}"
 
 
-def _trusted(peer: str | None, trusted: tuple[Network, ...]) -> bool:
-    try:
-        address = ip_address((peer or "").strip())
-    except ValueError:
-        return False
-    return any(address in net for net in trusted)
-
-
 def public_origin(
     configured: str,
     *,
@@ -45,7 +36,7 @@ def public_origin(
     trusted: tuple[Network, ...],
 ) -> str:
     """The configured origin, unless a trusted proxy says which one the browser used."""
-    if not forwarded_proto or not _trusted(peer, trusted):
+    if not forwarded_proto or not is_trusted(peer, trusted):
         return configured
     # A proxy chain appends; the first value is what the outermost proxy saw.
     proto = forwarded_proto.split(",")[0].strip().lower()

@@ -72,6 +72,12 @@ class ResetRequests:
             if not factor:
                 raise TotpRejected("enter the code from your authenticator app")
             await self._second_factor.check(account, factor, client_ip)
+        elif factor:
+            # reset sends a second factor only for a request asked for while two-factor was on,
+            # which it confirms without the on-screen code. Turned off since (support removed
+            # it), nothing is left to check: any six digits would make the link alone enough.
+            # The person asks for a new reset, which asks for the on-screen code.
+            raise TotpRejected("two-factor authentication is off now: ask for a new reset")
         # The lane of its own: no flood of logins makes a reset's confirm wait.
         password_hash = await self._hashing.hash_for_change(password)
         if locale is not None:

@@ -29,7 +29,7 @@ from reset_service.api.deps import ClientIp, Resets
 from reset_service.api.messages import password_problem
 from reset_service.api.schemas import ResetRequest
 from reset_service.core.config import Settings
-from reset_service.domain.secrets_issued import LINK_PATH
+from reset_service.domain.secrets_issued import LINK_PATH, is_link_token
 from reset_service.service_layer.errors import (
     ConfirmFailure,
     ConfirmRejected,
@@ -212,6 +212,10 @@ async def landing(
     ip: ClientIp,
     token: str | None = None,
 ) -> Response:
+    if token and not is_link_token(token):
+        # A crafted link: no token of ours, so nothing to keep (a header cannot even carry
+        # some of them). The answer every unusable link gets.
+        return _link_invalid(request, ConfirmFailure.LINK_INVALID)
     if token:
         response = RedirectResponse(PATH, status_code=303)
         cookies.set_cookie(response, request, COOKIE, token, path=PATH, max_age=COOKIE_SECONDS)

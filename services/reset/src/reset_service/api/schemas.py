@@ -10,6 +10,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, Str
 from pydantic.networks import validate_email
 from servicekit.i18n import LanguageTag
 
+from reset_service.domain.secrets_issued import LINK_TOKEN_PATTERN
+
 
 @functools.lru_cache(maxsize=4096)
 def _checked_email(value: str) -> str:
@@ -64,7 +66,7 @@ class ResetRequestAccepted(BaseModel):
 
 class ConfirmReset(Strict):
     token: Annotated[
-        str, StringConstraints(min_length=16, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")
+        str, StringConstraints(min_length=16, max_length=128, pattern=LINK_TOKEN_PATTERN)
     ]
     new_password: Annotated[str, Field(min_length=1, max_length=1024)]
     verification_code: Annotated[str, Field(min_length=1, max_length=32)] | None = None

@@ -2,6 +2,7 @@
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from urllib.parse import urlencode
@@ -11,6 +12,10 @@ CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 8
 TOKEN_BYTES = 32  # 256 bits
 LINK_PATH = "/reset-password"
+# What a link token can look like (token_urlsafe, with room to change TOKEN_BYTES): anything
+# else is no token of ours, refused before it is hashed, looked up or put in a cookie.
+LINK_TOKEN_PATTERN = r"^[A-Za-z0-9_-]{16,128}$"  # noqa: S105 (a shape, no secret)
+_LINK_TOKEN = re.compile(LINK_TOKEN_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -23,6 +28,10 @@ class IssuedCode:
 
 def new_link_token() -> str:
     return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def is_link_token(value: str) -> bool:
+    return _LINK_TOKEN.fullmatch(value) is not None
 
 
 def reset_link(origin: str, token: str) -> str:
