@@ -172,3 +172,22 @@ async def test_addresses_tried_once_do_not_pile_up_in_the_throttle_table(
     clock.now += 3600 + 1
     assert await accounts.prune_login_throttle() >= 15  # 3 scopes x 5 attempts
     assert await pool.fetchval("SELECT count(*) FROM login_throttle") <= before - 15
+
+
+async def test_one_host_rotating_through_its_ipv6_prefix_is_stopped_like_one_address(
+    make_service: Callable[..., AccountService],
+) -> None:
+    """An IPv6 host is handed a whole /64 (2^64 addresses): one address per guess must not
+    make it a crowd. The per-address limits hold for the prefix."""
+    accounts = make_service()
+    prefix = f"2001:db8:{secrets.randbelow(65536):x}:{secrets.randbelow(65536):x}"
+    outcomes = [
+        await _try(accounts, new_email("spray6"), WRONG, f"{prefix}::{host:x}")
+        for host in range(1, 34)
+    ]
+    assert outcomes[:31] == ["invalid_credentials"] * 31  # 30 free, the 31st sets a delay
+    assert all(o.startswith("throttled:") for o in outcomes[31:]), outcomes[31:]
+    # Another prefix is somebody else: not held up.
+    assert await _try(accounts, new_email("other6"), WRONG, "2001:db8:ffff:1::1") == (
+        "invalid_credentials"
+    )

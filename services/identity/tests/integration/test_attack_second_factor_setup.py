@@ -3,18 +3,22 @@ changes, guesses of the password are throttled like logins, and every change is 
 a "This wasn't me" link that undoes it."""
 
 import asyncio
+import contextlib
+import threading
 import uuid
 from collections.abc import Callable
 
 import asyncpg
 import pyotp
 import pytest
+from identity_service.adapters.argon2id import Argon2Hasher
 from identity_service.domain.second_factor import SecondFactor
 from identity_service.service_layer.accounts import AccountService
 from identity_service.service_layer.errors import (
     AuthFailed,
     LoginThrottled,
     ReauthenticationFailed,
+    TotpRejected,
 )
 from pwreset_contracts import SecondFactorChangedV1
 from pwreset_contracts.sealed import open_sealed
@@ -120,3 +124,59 @@ async def test_turning_two_factor_off_needs_password_and_code_and_is_announced(
     event = await _latest_event(pool, account_id)
     assert (event.change, event.client_ip) == ("disabled", "192.0.2.8")
     assert await accounts.login(email, PASSWORD, SecondFactor(), "192.0.2.8")
+
+
+class _SignallingHasher(Argon2Hasher):
+    """argon2id that says when a password check has started (from its worker thread)."""
+
+    def __init__(self) -> None:
+        super().__init__(19 * 1024, 2, 1)
+        self.verifying = threading.Event()
+
+    def verify(self, stored_hash: str, password: str) -> tuple[bool, bool]:
+        self.verifying.set()
+        return super().verify(stored_hash, password)
+
+
+async def test_a_setup_restarted_during_activation_never_turns_on_a_secret_nobody_confirmed(
+    make_service: Callable[..., AccountService], clock: Clock, pool: asyncpg.Pool
+) -> None:
+    """The owner scans secret A and activates it with A's code; while the password is being
+    checked (argon2id, tens of milliseconds) a thief holding the session starts setups of its
+    own, each storing a new pending secret. Two-factor must end on A (the secret the code
+    proved) or stay off: never on a secret of the thief's that nobody confirmed."""
+    hasher = _SignallingHasher()
+    accounts = make_service(hasher=hasher)
+    email = new_email("swap")
+    account_id = await accounts.create_account(email, PASSWORD)
+    owners = pyotp.TOTP((await accounts.start_totp(account_id)).secret)
+    hasher.verifying.clear()
+    activation = asyncio.create_task(
+        accounts.activate_totp(account_id, owners.at(clock.now), PASSWORD, "198.51.100.9")
+    )
+    # The activation has read the account (and its pending secret) and checks the password.
+    assert await asyncio.to_thread(hasher.verifying.wait, 30)
+    thiefs = 0
+    while not activation.done() and thiefs < 200:
+        with contextlib.suppress(TotpRejected):  # on already: the thief's setups stop
+            await accounts.start_totp(account_id)
+            thiefs += 1
+        await asyncio.sleep(0)
+    assert thiefs, "no setup ran while the activation was checked"
+    try:
+        await activation
+    except TotpRejected:
+        enabled = False  # refused is a right outcome too
+    else:
+        enabled = True
+    assert (
+        await pool.fetchval("SELECT totp_enabled FROM accounts WHERE id = $1", account_id)
+        is enabled
+    )
+    if enabled:
+        # The owner's authenticator, the one the code came from, opens the account.
+        clock.now += 30
+        token = await accounts.login(
+            email, PASSWORD, SecondFactor(totp_code=owners.at(clock.now)), "198.51.100.9"
+        )
+        assert await accounts.account_of_session(token) == account_id

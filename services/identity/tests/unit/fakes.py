@@ -170,9 +170,9 @@ class FakeAccounts:
         )
         return reservation
 
-    async def enable_second_factor(self, account_id: UUID, step: int) -> bool:
+    async def enable_second_factor(self, account_id: UUID, step: int, secret_enc: bytes) -> bool:
         a = self._t.accounts[account_id]
-        if a.totp_enabled or a.totp_secret_enc is None or not self._step_is_new(a, step):
+        if a.totp_enabled or a.totp_secret_enc != secret_enc or not self._step_is_new(a, step):
             return False
         self._put(
             dataclasses.replace(

@@ -63,3 +63,15 @@ def test_a_free_attempt_blocks_nobody_whose_clock_read_came_first() -> None:
     locked_second = reserve(rules, locked_first.counters, read_first, forget)
     assert locked_second.allowed, f"blocked for {locked_second.retry_after}"
     assert locked_second.counters[0].failures == 2
+
+
+def test_an_ipv6_client_is_counted_by_its_64_and_every_spelling_of_an_address_as_one() -> None:
+    throttle = _throttle(FakeDatabase())
+
+    def ip_key(ip: str) -> bytes:
+        return throttle.scopes("ada@example.com", ip)[2][1]
+
+    assert ip_key("2001:db8:1:2::1") == ip_key("2001:DB8:1:2:ffff:ffff:ffff:fffe")
+    assert ip_key("2001:db8:1:2::1") != ip_key("2001:db8:1:3::1")
+    assert ip_key("::ffff:192.0.2.7") == ip_key("192.0.2.7") != ip_key("192.0.2.8")
+    assert ip_key("unknown") != ip_key("192.0.2.7")

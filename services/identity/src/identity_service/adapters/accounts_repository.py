@@ -106,16 +106,17 @@ class AccountsRepository:
         verdict = refused(consecutive, limits, recovery_code=recovery_code)
         return SecondFactorReservation(verdict, limits.max_per_window, consecutive)
 
-    async def enable_second_factor(self, account_id: UUID, step: int) -> bool:
+    async def enable_second_factor(self, account_id: UUID, step: int, secret_enc: bytes) -> bool:
         enabled: str = await self._conn.execute(
             """UPDATE accounts SET totp_enabled = true, totp_last_step = $2,
                                    totp_failures = 0, totp_failures_since = NULL,
                                    totp_consecutive_failures = 0,
                                    credentials_epoch = credentials_epoch + 1
-               WHERE id = $1 AND NOT totp_enabled AND totp_secret_enc IS NOT NULL
+               WHERE id = $1 AND NOT totp_enabled AND totp_secret_enc = $3
                  AND (totp_last_step IS NULL OR totp_last_step < $2)""",
             account_id,
             step,
+            secret_enc,
         )
         return enabled == "UPDATE 1"
 

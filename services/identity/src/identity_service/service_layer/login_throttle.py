@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from pwreset_contracts.emails import UnsupportedEmail, normalise_email
 
-from identity_service.domain.login_throttle import ThrottleRule, Verdict
+from identity_service.domain.login_throttle import ThrottleRule, Verdict, client_network
 from identity_service.service_layer.errors import LoginThrottled
 from identity_service.service_layer.repositories import LoginThrottleRepository
 
@@ -83,11 +83,12 @@ class LoginThrottle:
 
     def scopes(self, email: str, client_ip: str) -> Scopes:
         account = throttle_key(email)
+        client = client_network(client_ip)
         limits = self._limits
         return (
             (limits.per_account, self._key("account", account)),
-            (limits.per_account_ip, self._key("account_ip", account, client_ip)),
-            (limits.per_ip, self._key("ip", client_ip)),
+            (limits.per_account_ip, self._key("account_ip", account, client)),
+            (limits.per_ip, self._key("ip", client)),
         )
 
     async def reserve(self, email: str, client_ip: str, now: datetime) -> LoginAttempt:

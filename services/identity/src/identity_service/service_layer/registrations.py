@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from pwreset_contracts.emails import normalise_email
 
-from identity_service.domain.login_throttle import ThrottleRule
+from identity_service.domain.login_throttle import ThrottleRule, client_network
 from identity_service.domain.passwords import PasswordPolicy, check_password
 from identity_service.domain.registrations import CompletedRegistration, PendingRegistration
 from identity_service.domain.undo_links import token_digest
@@ -66,7 +66,7 @@ class Registrations:
             password, email=email, totp_enabled=False, policy=self._password_policy
         )
         now = self._now()
-        by_ip = await self._throttle.count(self._policy.per_ip, now, client_ip)
+        by_ip = await self._throttle.count(self._policy.per_ip, now, client_network(client_ip))
         if not by_ip.allowed:
             raise LoginThrottled(by_ip.retry_after)
         async with self._hashing.shared_slot():

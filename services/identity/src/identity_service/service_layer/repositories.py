@@ -57,9 +57,10 @@ class AccountRepository(Protocol):
         (domain.second_factor.reserve_attempt), in one statement."""
         ...
 
-    async def enable_second_factor(self, account_id: UUID, step: int) -> bool:
-        """Turn two-factor on with the pending secret, claiming the code's step; the epoch moves
-        on. False if it was on already, nothing is pending, or the step was used."""
+    async def enable_second_factor(self, account_id: UUID, step: int, secret_enc: bytes) -> bool:
+        """Turn two-factor on with the pending secret ``secret_enc`` (the one the code was
+        checked against), claiming the code's step; the epoch moves on. False if it was on
+        already, another secret is pending now, or the step was used."""
         ...
 
     async def disable_second_factor(self, account_id: UUID) -> bool:

@@ -87,7 +87,9 @@ class TwoFactorSetup:
         if (
             match is None
             or match.replayed
-            or not await self._turn_on(account, match.step, codes, client_ip)
+            or not await self._turn_on(
+                account, account.totp_secret_enc, match.step, codes, client_ip
+            )
         ):
             raise TotpRejected("the authenticator code is not valid")
         security_events.record(
@@ -95,12 +97,16 @@ class TwoFactorSetup:
         )
         return codes
 
-    async def _turn_on(self, account: Account, step: int, codes: list[str], client_ip: str) -> bool:
+    async def _turn_on(
+        self, account: Account, secret_enc: bytes, step: int, codes: list[str], client_ip: str
+    ) -> bool:
         """With the code's step claimed, fresh recovery codes and the notice: one transaction.
-        False if a request side by side got there first (on already, or the step used)."""
+        False if a request side by side got there first (on already, or the step used), or a
+        setup side by side replaced the secret the code was checked against: what is turned on
+        is the secret the code proved, never one stored since (by a stolen session, say)."""
         notice = self._notices.second_factor_changed(account, "enabled", client_ip)
         async with self._uow() as uow:
-            if not await uow.accounts.enable_second_factor(account.id, step):
+            if not await uow.accounts.enable_second_factor(account.id, step, secret_enc):
                 return False
             await uow.recovery_codes.replace(
                 account.id, [recovery_codes.digest(self._policy.recovery_key, c) for c in codes]
