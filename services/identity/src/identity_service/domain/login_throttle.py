@@ -10,25 +10,6 @@ owner by at most that long, never lock them out.
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from ipaddress import IPv6Address, ip_address, ip_network
-
-# An IPv6 host is routinely handed a whole /64 (and can pick any address in it): limits per
-# client address count the /64, or each guess could come from an address of its own.
-IPV6_CLIENT_PREFIX = 64
-
-
-def client_network(client_ip: str) -> str:
-    """What the per-client limits count: an IPv4 address as it is, an IPv6 address's /64
-    (an IPv4-mapped one as its IPv4 address); anything else ("unknown") as given."""
-    try:
-        address = ip_address(client_ip)
-    except ValueError:
-        return client_ip
-    if isinstance(address, IPv6Address):
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
-        return str(ip_network(f"{address}/{IPV6_CLIENT_PREFIX}", strict=False))
-    return str(address)
 
 
 @dataclass(frozen=True)

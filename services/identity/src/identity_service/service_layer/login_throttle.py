@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from pwreset_contracts.emails import UnsupportedEmail, normalise_email
+from servicekit.client_network import client_network
 
-from identity_service.domain.login_throttle import ThrottleRule, Verdict, client_network
+from identity_service.domain.login_throttle import ThrottleRule, Verdict
 from identity_service.service_layer.errors import LoginThrottled
 from identity_service.service_layer.repositories import LoginThrottleRepository
 

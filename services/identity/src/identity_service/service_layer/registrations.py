@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from pwreset_contracts.emails import normalise_email
+from servicekit.client_network import client_network
 
-from identity_service.domain.login_throttle import ThrottleRule, client_network
+from identity_service.domain.login_throttle import ThrottleRule
 from identity_service.domain.passwords import PasswordPolicy, check_password
 from identity_service.domain.registrations import CompletedRegistration, PendingRegistration
 from identity_service.domain.undo_links import token_digest

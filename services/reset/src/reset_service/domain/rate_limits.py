@@ -7,41 +7,15 @@ the same way in one round trip (``tests/integration/test_request_in_one_statemen
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from ipaddress import IPv4Address, IPv6Address, IPv6Network, ip_address
 
 from pwreset_contracts.emails import normalise_email
+from servicekit.client_network import client_network
 
 from reset_service.domain.secrets_issued import keyed_hash
 
 ACCOUNT = "account"
 IP = "ip"
 LINK_MISS = "link_miss"
-
-# The smallest IPv6 prefix a network hands a subscriber: one client holds all 2^64 addresses of
-# it, so counting each address would let it walk past every per-IP limit.
-IPV6_CLIENT_PREFIX = 64
-
-
-# NAT64's well-known prefix (RFC 6052): an IPv4 client translated for an IPv6-only network.
-# Its /64 would be every IPv4 client at once; the IPv4 address it carries is the client.
-NAT64_PREFIX = IPv6Network("64:ff9b::/96")
-
-
-def ip_bucket(client_ip: str) -> str:
-    """The client an address stands for: an IPv4 address (also written IPv4-mapped, as a
-    dual-stack socket reports it, or NAT64-translated), or an IPv6 address's /64. Anything else
-    (``unknown``) as is."""
-    try:
-        address = ip_address(client_ip)
-    except ValueError:
-        return client_ip
-    if isinstance(address, IPv6Address):
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
-        if address in NAT64_PREFIX:
-            return str(IPv4Address(int(address) & 0xFFFFFFFF))
-        return str(IPv6Network((address, IPV6_CLIENT_PREFIX), strict=False))
-    return str(address)
 
 
 @dataclass(frozen=True)
@@ -84,8 +58,10 @@ class RequestLimits:
         return Limit(ACCOUNT, subject, self.account_max, self.window)
 
     def for_ip(self, key: bytes, client_ip: str) -> Limit:
-        return Limit(IP, keyed_hash(key, "ip:" + ip_bucket(client_ip)), self.ip_max, self.window)
+        return Limit(
+            IP, keyed_hash(key, "ip:" + client_network(client_ip)), self.ip_max, self.window
+        )
 
     def for_link_misses(self, key: bytes, client_ip: str) -> Limit:
-        subject = keyed_hash(key, "ip:" + ip_bucket(client_ip))
+        subject = keyed_hash(key, "ip:" + client_network(client_ip))
         return Limit(LINK_MISS, subject, self.link_misses_max, self.window)
