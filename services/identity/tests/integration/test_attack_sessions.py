@@ -82,3 +82,22 @@ async def test_twenty_logins_racing_a_reset_leave_no_session_alive(
     assert await _live_sessions(accounts, tokens) == 0
     # The owner still logs in with the new password.
     assert await accounts.login(email, NEW_PASSWORD, SecondFactor())
+
+
+async def test_a_session_signed_out_is_dead_for_whoever_copied_its_token(
+    make_service: Callable[..., AccountService],
+) -> None:
+    """The cookie or bearer token copied before the person signed out (a shared computer, a
+    leaked log) must not work after it: signing out ends the session on the server, not only in
+    the browser. The person's other sessions (another device) stay."""
+    accounts = make_service()
+    email = new_email("logout")
+    await accounts.create_account(email, PASSWORD)
+    here = await accounts.login(email, PASSWORD, SecondFactor())
+    elsewhere = await accounts.login(email, PASSWORD, SecondFactor())
+    assert await accounts.end_session(here) is True
+    # 25 uses of the copied token side by side, and signing out again: nothing is alive.
+    results = await asyncio.gather(*(accounts.account_of_session(here) for _ in range(25)))
+    assert results == [None] * 25
+    assert await accounts.end_session(here) is False
+    assert await accounts.account_of_session(elsewhere) is not None

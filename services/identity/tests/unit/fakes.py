@@ -266,6 +266,13 @@ class FakeSessions:
                 return row.account_id
         return None
 
+    async def revoke(self, token_hash: bytes) -> bool:
+        for row in self._t.sessions.values():
+            if row.token_hash == token_hash and not row.revoked:
+                row.revoked = True
+                return True
+        return False
+
     async def revoke_all(self, account_id: UUID) -> None:
         for row in self._t.sessions.values():
             if row.account_id == account_id:

@@ -13,7 +13,7 @@ from identity_service.core.config import Settings
 from servicekit.testing import undocumented_errors
 
 PUBLIC, INTERNAL = 8001, 8101
-SESSION_OPERATIONS = {"/v1/totp/setup", "/v1/totp/activate", "/v1/totp/disable"}
+SESSION_OPERATIONS = {"/v1/logout", "/v1/totp/setup", "/v1/totp/activate", "/v1/totp/disable"}
 
 
 async def get(port: int, path: str) -> httpx.Response:
@@ -80,6 +80,7 @@ async def test_the_use_cases_refusals_are_documented() -> None:
     assert {"202", "422", "429", "503"} <= statuses("/v1/accounts")
     assert {"201", "410"} <= statuses("/v1/accounts/verify")
     assert {"200", "401", "429", "503"} <= statuses("/v1/login")
+    assert {"204", "401"} <= statuses("/v1/logout")
     assert {"200", "401", "409"} <= statuses("/v1/totp/setup")
     assert {"200", "400", "401", "403", "429", "503"} <= statuses("/v1/totp/activate")
     assert {"200", "400", "401", "403", "429", "503"} <= statuses("/v1/totp/disable")

@@ -37,6 +37,13 @@ class SessionsRepository:
         )
         return account_id
 
+    async def revoke(self, token_hash: bytes) -> bool:
+        result: str = await self._conn.execute(
+            "UPDATE sessions SET revoked_at = now() WHERE token_hash = $1 AND revoked_at IS NULL",
+            token_hash,
+        )
+        return result == "UPDATE 1"
+
     async def revoke_all(self, account_id: UUID) -> None:
         await self._conn.execute(
             "UPDATE sessions SET revoked_at = now() WHERE account_id = $1 AND revoked_at IS NULL",

@@ -45,11 +45,16 @@ async def require_internal_caller(
     require_bearer(credentials, settings.internal_api_token.get_secret_value())
 
 
+async def session_token(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(SESSION_TOKEN)],
+) -> str | None:
+    return credentials.credentials if credentials else None
+
+
 async def require_session(
     accounts: Annotated[AccountService, Depends(get_accounts)],
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(SESSION_TOKEN)],
+    token: Annotated[str | None, Depends(session_token)],
 ) -> UUID:
-    token = credentials.credentials if credentials else None
     account_id = await accounts.account_of_session(token) if token else None
     if account_id is None:
         raise unauthorized("a valid session token is required")
@@ -59,3 +64,4 @@ async def require_session(
 Accounts = Annotated[AccountService, Depends(get_accounts)]
 RegistrationRequests = Annotated[Registrations, Depends(get_registrations)]
 SessionAccount = Annotated[UUID, Depends(require_session)]
+SessionToken = Annotated[str | None, Depends(session_token)]

@@ -35,11 +35,13 @@ templates = page_templates(Path(__file__).parent.parent / "templates")
 
 LOGIN_PATH = "/login"
 LOGGED_IN_PATH = "/logged-in"
+LOGOUT_PATH = "/logout"
 SESSION_COOKIE = "session"  # __Host-session on an https origin
 
 # Marked with N_ for extraction, translated into the page's language where they are shown.
 RESET_DONE = N_("Your password was changed. Log in with your new password.")
 VERIFIED = N_("Your email address is confirmed and your account is ready. Log in.")
+SIGNED_OUT = N_("You are signed out.")
 VERIFY_PATH = "/verify-email"
 FORM_EXPIRED_CONFIRM = N_("This form had expired. Select the button again.")
 LINK_INVALID = N_(
@@ -133,9 +135,20 @@ def _login_page(
 
 @router.get(LOGIN_PATH)
 async def login_form(
-    request: Request, reset: str | None = None, verified: str | None = None
+    request: Request,
+    reset: str | None = None,
+    verified: str | None = None,
+    signed_out: str | None = None,
 ) -> HTMLResponse:
-    notice = RESET_DONE if reset == "done" else VERIFIED if verified == "1" else None
+    notice = (
+        RESET_DONE
+        if reset == "done"
+        else VERIFIED
+        if verified == "1"
+        else SIGNED_OUT
+        if signed_out == "1"
+        else None
+    )
     return _login_page(request, notice=_t(request).gettext(notice) if notice else None)
 
 
@@ -256,3 +269,17 @@ async def logged_in(request: Request, accounts: Accounts) -> Response:
     if not token or await accounts.account_of_session(token) is None:
         return RedirectResponse(LOGIN_PATH, status_code=303)
     return render_page(templates, request, "logged_in.html")
+
+
+@router.post(LOGOUT_PATH)
+async def logout(request: Request, accounts: Accounts) -> Response:
+    """Ends the session on the server (a copied cookie dies with it), then in the browser.
+    CSRF-checked: another site must not sign the person out."""
+    if not await csrf.verify(request):
+        return RedirectResponse(LOGGED_IN_PATH, status_code=303)
+    token = cookies.read_cookie(request, SESSION_COOKIE)
+    if token:
+        await accounts.end_session(token)
+    response = RedirectResponse(f"{LOGIN_PATH}?signed_out=1", status_code=303)
+    cookies.delete_cookie(response, request, SESSION_COOKIE)
+    return response

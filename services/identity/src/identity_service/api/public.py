@@ -2,13 +2,14 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, status
+from fastapi import APIRouter, Header, Response, status
 from servicekit.i18n import negotiate, parse_accept_language
 from servicekit.web.client_ip import ClientIp
 from servicekit.web.http_errors import ApiError
+from servicekit.web.internal_auth import unauthorized
 from servicekit.web.openapi import error_responses
 
-from identity_service.api.deps import Accounts, RegistrationRequests, SessionAccount
+from identity_service.api.deps import Accounts, RegistrationRequests, SessionAccount, SessionToken
 from identity_service.api.errors import password_rejected
 from identity_service.api.schemas import (
     AccountCreated,
@@ -117,6 +118,19 @@ async def login(body: Login, accounts: Accounts, ip: ClientIp) -> SessionIssued:
     except AuthFailed as exc:
         raise ApiError(401, exc.reason, _LOGIN_MESSAGES[exc.reason]) from exc
     return SessionIssued(session_token=token)
+
+
+@router.post(
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(),
+)
+async def logout(accounts: Accounts, token: SessionToken) -> Response:
+    """Sign this session out on the server: its token stops working at once, wherever a copy
+    of it is. The account's other sessions (other devices) stay."""
+    if not token or not await accounts.end_session(token):
+        raise unauthorized("a valid session token is required")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post(

@@ -78,6 +78,9 @@ class AccountService:
     async def account_of_session(self, token: str) -> UUID | None:
         return await self.sessions.account_of(token)
 
+    async def end_session(self, token: str) -> bool:
+        return await self.sessions.end(token)
+
     async def start_totp(self, account_id: UUID) -> TotpSetup:
         return await self.two_factor.start(account_id)
 

@@ -117,6 +117,10 @@ class SessionRepository(Protocol):
 
     async def revoke_all(self, account_id: UUID) -> None: ...
 
+    async def revoke(self, token_hash: bytes) -> bool:
+        """End one live session; False if none was live under this token."""
+        ...
+
 
 class UndoTokenRepository(Protocol):
     async def add(

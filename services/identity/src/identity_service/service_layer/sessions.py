@@ -39,6 +39,14 @@ class Sessions:
         async with self._uow() as uow:
             return await uow.sessions.account_of(sessions.token_digest(token), self._now())
 
+    async def end(self, token: str) -> bool:
+        """Sign out this session only (the person's other devices stay signed in); False if
+        it was not live."""
+        async with self._uow() as uow:
+            ended = await uow.sessions.revoke(sessions.token_digest(token))
+            await uow.commit()
+        return ended
+
     async def sign_out_everywhere(self, account_id: UUID) -> None:
         """Every session ends, and so does every login in flight (the epoch moves on)."""
         async with self._uow() as uow:
