@@ -97,6 +97,17 @@ async def test_seed_flow_by_clicking(
     await expect(reset_page.get_by_role("heading", name="You are logged in")).to_be_visible()
     await shoot(reset_page, "seed-07-logged-in")
 
+    # Signing out ends the session on the server: the cookie a copy of this browser kept is
+    # no longer let in.
+    cookie = next(c for c in await context.cookies() if c["name"].endswith("session"))
+    await reset_page.get_by_role("button", name="Sign out").click()
+    await expect(reset_page).to_have_url(f"{urls['identity']}/login?signed_out=1")
+    await expect(reset_page.get_by_role("status")).to_have_text("You are signed out.")
+    await shoot(reset_page, "seed-08-signed-out")
+    await context.add_cookies([cookie])  # put back, as whoever copied it would
+    await reset_page.goto(f"{urls['identity']}/logged-in")
+    await expect(reset_page).to_have_url(f"{urls['identity']}/login")
+
 
 async def turn_on_totp(identity_api: httpx.AsyncClient, email: str) -> pyotp.TOTP:
     login = await identity_api.post("/v1/login", json={"email": email, "password": OLD_PASSWORD})
