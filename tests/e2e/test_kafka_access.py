@@ -18,13 +18,19 @@ from aiokafka.errors import (
     TopicAuthorizationFailedError,
 )
 from devinfra.platform import SERVICES, Platform
-from pwreset_contracts import DEAD_LETTER_TOPIC, PasswordChangedV1, ResetRequestedV1
+from pwreset_contracts import (
+    DEAD_LETTER_TOPIC,
+    AdminActionAuditedV1,
+    PasswordChangedV1,
+    ResetRequestedV1,
+)
 
 pytestmark = pytest.mark.e2e
 
 RESET_TOPIC = ResetRequestedV1.topic
 CHANGED_TOPIC = PasswordChangedV1.topic
 DEAD_LETTERS = DEAD_LETTER_TOPIC
+AUDIT_TOPIC = AdminActionAuditedV1.topic
 
 
 @pytest.fixture
@@ -100,6 +106,16 @@ async def test_a_service_cannot_write_another_services_topic(
 
 @pytest.mark.parametrize(("user", "topic"), [("reset", RESET_TOPIC), ("identity", CHANGED_TOPIC)])
 async def test_a_writer_cannot_read(secured, user: str, topic: str) -> None:
+    await _cannot_read(secured, user, topic)
+
+
+async def test_the_notifier_cannot_read_identity_topics_it_does_not_mail(secured) -> None:
+    """The admin audit records (who did what to which account) are for other teams: the
+    notifier reads its topics by name, not the whole `identity.` prefix."""
+    await _cannot_read(secured, "notifier", AUDIT_TOPIC)
+
+
+async def _cannot_read(secured, user: str, topic: str) -> None:
     consumer = AIOKafkaConsumer(**secured.kafka_options(user), enable_auto_commit=False)
     await consumer.start()
     try:
