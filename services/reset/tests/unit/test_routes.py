@@ -76,6 +76,26 @@ async def test_a_wrong_code_says_how_many_attempts_are_left(
     assert answer.json()["error"] == "wrong_code" and answer.json()["attempts_left"] == 4
 
 
+async def test_a_reset_outdated_by_removed_two_factor_is_a_409_saying_to_ask_again(
+    client: httpx.AsyncClient, identity: FakeIdentity, db: FakeDatabase
+) -> None:
+    account = identity.add("ada@example.com", totp=True)
+    await client.post("/v1/password-resets", json={"email": "ada@example.com"})
+    identity.remove_two_factor(account)  # support removed it since
+    answer = await client.post(
+        "/v1/password-resets/confirm",
+        json={
+            "token": emailed_token(db, account),
+            "new_password": "a brand new long password",
+            "totp_code": "123456",
+        },
+    )
+    assert answer.status_code == 409
+    assert answer.json()["error"] == "reset_outdated"
+    assert "attempts_left" not in answer.json()
+    assert "new reset" in answer.json()["message"]
+
+
 async def test_opening_the_link_swaps_the_token_for_a_cookie_and_consumes_nothing(
     client: httpx.AsyncClient, identity: FakeIdentity, db: FakeDatabase
 ) -> None:
