@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 from devinfra.kafka_security import ACLS
+from notifier_service.bootstrap import TOPICS as NOTIFIER_TOPICS
+from pwreset_contracts import DEAD_LETTER_TOPIC
 
 from .conftest import base_name
 
@@ -54,6 +56,38 @@ def test_kafka_users_carry_exactly_the_acls_the_local_broker_enforces(
     # The topic creator creates and describes; it never reads or writes a record.
     topics = {op for *_, op in strimzi_grants(users["pwreset-topics"])}
     assert topics == {"Create", "DescribeConfigs"}
+
+
+def notifier_topic_grants(user: dict[str, Any]) -> set[tuple[str, str, str]]:
+    """(name, pattern, operation) of every topic ACL of a KafkaUser, Describe included."""
+    return {
+        (acl["resource"]["name"], acl["resource"]["patternType"], operation)
+        for acl in user["spec"]["authorization"]["acls"]
+        if acl["resource"]["type"] == "topic"
+        for operation in acl["operations"]
+    }
+
+
+@pytest.mark.parametrize("rendering", ["rendered_with_crds", "helm_rendered_with_crds"])
+def test_the_notifier_may_read_only_the_topics_of_the_events_it_mails(
+    rendering: str, request: pytest.FixtureRequest
+) -> None:
+    """A leaked notifier credential reads no more than the notifier consumes: not the admin
+    audit records (identity.admin-action-audited.v1), not a future identity.* topic."""
+    users = by_kind(request.getfixturevalue(rendering), "KafkaUser")
+    grants = notifier_topic_grants(users["pwreset-notifier"])
+    reads = {(topic, "literal", op) for topic in NOTIFIER_TOPICS for op in ("Read", "Describe")}
+    dead_letters = {(DEAD_LETTER_TOPIC, "literal", op) for op in ("Write", "Describe")}
+    assert grants == reads | dead_letters
+    # And the local broker, which the compose script and tests/e2e/test_kafka_access.py follow.
+    local = {
+        (a.name, PATTERN[a.pattern], OPERATION[a.operation])
+        for a in ACLS
+        if a.principal == "notifier" and RESOURCE[a.resource_type] == "topic"
+    }
+    assert local == {(topic, "literal", "Read") for topic in NOTIFIER_TOPICS} | {
+        (DEAD_LETTER_TOPIC, "literal", "Write")
+    }
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

@@ -161,6 +161,20 @@ def test_compose_acls_are_the_ones_the_local_broker_enforces(tmp_path: Path) -> 
     assert granted == expected
 
 
+def test_compose_lets_the_notifier_read_only_the_topics_it_mails(tmp_path: Path) -> None:
+    from notifier_service.bootstrap import TOPICS
+
+    code, calls = run(tmp_path, KAFKA_BOOTSTRAP_SERVERS="kafka:9092", CREATE_ACLS="true")
+    assert code == 0
+    notifier = [
+        c for c in calls if "--add" in c and option(c, "--allow-principal") == ["User:notifier"]
+    ]
+    reads = [c for c in notifier if option(c, "--operation") == ["Read"]]
+    assert {t for c in reads for t in option(c, "--topic")} == set(TOPICS)
+    # By name: a prefixed pattern would reach the admin audit records and any new identity.*.
+    assert all(option(c, "--resource-pattern-type") in ([], ["literal"]) for c in notifier)
+
+
 def test_an_unknown_sasl_mechanism_stops_the_script(tmp_path: Path) -> None:
     code, calls = run(
         tmp_path,

@@ -18,13 +18,20 @@ from aiokafka.errors import (
     TopicAuthorizationFailedError,
 )
 from devinfra.platform import SERVICES, Platform
-from pwreset_contracts import DEAD_LETTER_TOPIC, PasswordChangedV1, ResetRequestedV1
+from notifier_service.bootstrap import TOPICS as NOTIFIER_TOPICS
+from pwreset_contracts import (
+    DEAD_LETTER_TOPIC,
+    AdminActionAuditedV1,
+    PasswordChangedV1,
+    ResetRequestedV1,
+)
 
 pytestmark = pytest.mark.e2e
 
 RESET_TOPIC = ResetRequestedV1.topic
 CHANGED_TOPIC = PasswordChangedV1.topic
 DEAD_LETTERS = DEAD_LETTER_TOPIC
+AUDIT_TOPIC = AdminActionAuditedV1.topic
 
 
 @pytest.fixture
@@ -100,6 +107,28 @@ async def test_a_service_cannot_write_another_services_topic(
 
 @pytest.mark.parametrize(("user", "topic"), [("reset", RESET_TOPIC), ("identity", CHANGED_TOPIC)])
 async def test_a_writer_cannot_read(secured, user: str, topic: str) -> None:
+    await _cannot_read(secured, user, topic)
+
+
+async def test_the_notifier_cannot_read_identity_topics_it_does_not_mail(
+    platform: Platform, secured
+) -> None:
+    """The admin audit records (who did what to which account) are for other teams: the
+    notifier reads its topics by name, not the whole `identity.` prefix. Read implies
+    Describe in Kafka, so a topic the notifier may not even describe it cannot read (and
+    aiokafka waits for the metadata of such an assigned topic rather than failing). The
+    platform has created the topics: a missing one would also answer "not authorized"."""
+    admin = AIOKafkaAdminClient(request_timeout_ms=10000, **secured.kafka_options("notifier"))
+    await admin.start()
+    try:
+        described = await admin.describe_topics([*NOTIFIER_TOPICS, AUDIT_TOPIC])
+    finally:
+        await admin.close()
+    errors = {t["topic"]: t["error_code"] for t in described}
+    assert errors == {**{t: 0 for t in NOTIFIER_TOPICS}, AUDIT_TOPIC: 29}  # 29: not authorized
+
+
+async def _cannot_read(secured, user: str, topic: str) -> None:
     consumer = AIOKafkaConsumer(**secured.kafka_options(user), enable_auto_commit=False)
     await consumer.start()
     try:

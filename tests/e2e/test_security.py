@@ -252,6 +252,31 @@ async def test_error_answers_carry_the_same_security_headers(
         assert response.headers.get(name) == value, (name, response.headers)
 
 
+@pytest.mark.parametrize(
+    ("service", "path"), [("reset", "/v1/password-resets"), ("identity", "/v1/login")]
+)
+async def test_an_oversized_chunked_body_gets_the_same_413_as_a_declared_one(
+    platform: Platform, service: str, path: str
+) -> None:
+    """Through the real server: leaving out Content-Length (Transfer-Encoding: chunked) must
+    not change the body limit's answer."""
+
+    async def chunks() -> Any:
+        for _ in range(64):  # 64 KiB, four times the default MAX_BODY_BYTES
+            yield b"x" * 1024
+
+    headers = {"content-type": "application/json"}
+    async with httpx.AsyncClient(base_url=platform.url(service), timeout=10) as client:
+        declared = await client.post(path, content=b"x" * 65536, headers=headers)
+        chunked = await client.post(path, content=chunks(), headers=headers)
+    assert "content-length" not in chunked.request.headers
+    assert declared.status_code == chunked.status_code == 413
+    assert chunked.json() == declared.json()
+    assert chunked.json()["error"] == "body_too_large"
+    for name, value in HEADERS.items():
+        assert chunked.headers.get(name) == value, (name, chunked.headers)
+
+
 async def test_totp_code_used_at_login_is_rejected_at_reset(
     infra,
     identity: httpx.AsyncClient,

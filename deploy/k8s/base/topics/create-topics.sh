@@ -110,9 +110,10 @@ if [ "${CREATE_ACLS:-false}" = "true" ]; then
     acl --allow-principal User:reset --operation Write --topic password-reset.requested.v1
     acl --allow-principal User:identity --operation Write --topic identity. \
         --resource-pattern-type prefixed
+    # The notifier reads the topics of the events it mails, by name: not the prefix
+    # `identity.`, which also holds the admin audit records.
     acl --allow-principal User:notifier --operation Read --topic password-reset.requested.v1 \
-        --group notifier
-    acl --allow-principal User:notifier --operation Read --topic identity. \
-        --resource-pattern-type prefixed
+        --topic identity.password-changed.v1 --topic identity.second-factor-changed.v1 \
+        --topic identity.registration-requested.v1 --group notifier
     acl --allow-principal User:notifier --operation Write --topic notifier.dead-letter.v1
 fi

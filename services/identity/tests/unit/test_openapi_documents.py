@@ -106,3 +106,10 @@ async def test_every_operation_with_a_body_refuses_another_media_type_with_415(
             )
             assert answer.status_code == 415, (operation, answer.text)
             assert answer.json()["error"] == "unsupported_media_type"
+
+
+async def test_the_internal_password_change_documents_two_factor_off() -> None:
+    """reset tells a person to ask again (not that their code is wrong) on this answer."""
+    internal = await document(INTERNAL, "/internal/openapi.json")
+    responses = internal["paths"]["/internal/v1/accounts/{account_id}/password"]["post"]
+    assert "two_factor_off" in responses["responses"]["409"]["description"]

@@ -11,7 +11,7 @@ to compare the paths known and unknown emails take.
 import copy
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Self
@@ -31,6 +31,7 @@ from reset_service.service_layer.identity import (
     PasswordRejected,
     SecondFactor,
     TotpInvalid,
+    TwoFactorOff,
 )
 from reset_service.service_layer.password_resets import PasswordResets, ResetPolicy
 from reset_service.service_layer.repositories import DueAccount, NewRequest
@@ -318,6 +319,10 @@ class FakeIdentity:
         self.accounts[normalise_email(email)] = account
         return account
 
+    def remove_two_factor(self, account: KnownAccount) -> None:
+        """What support's remove-2fa does to the account identity holds."""
+        self.accounts[normalise_email(account.email)] = replace(account, totp_enabled=False)
+
     async def lookup(self, email: str) -> KnownAccount | None:
         """As identity does: matched by the one normalisation, the stored address returned."""
         if self.unavailable:
@@ -336,6 +341,11 @@ class FakeIdentity:
         if self.unavailable:
             raise IdentityUnavailable("down")
         if second_factor is not None:
+            # As identity: a second factor for an account that no longer has two-factor is
+            # refused as such, before any code is looked at.
+            (account,) = [a for a in self.accounts.values() if a.account_id == account_id]
+            if not account.totp_enabled:
+                raise TwoFactorOff
             if self.totp_throttled:
                 raise TotpInvalid(throttled=True)
             if second_factor.totp_code != self.valid_totp:

@@ -17,6 +17,7 @@ from reset_service.service_layer.identity import KnownAccount, SecondFactor
 from reset_service.service_layer.password_resets import PasswordResets
 
 from .fakes import (
+    MAX_ATTEMPTS,
     TTL,
     Clock,
     FakeDatabase,
@@ -213,6 +214,21 @@ async def test_a_throttled_second_factor_is_refused_without_counting(
     refusal = await rejected(resets, token=r.token, code=None, totp_code="123456")
     assert refusal.failure is ConfirmFailure.TOTP_THROTTLED
     assert request_of(db, r.account.account_id).failed_attempts == 0
+
+
+async def test_a_reset_whose_two_factor_was_removed_since_is_outdated_not_a_wrong_code(
+    db: FakeDatabase, identity: FakeIdentity, resets: PasswordResets
+) -> None:
+    """Asked for with two-factor on, confirmed after support removed it: identity refuses the
+    second factor as "two-factor is off", which is no wrong code (nothing counted, however
+    often) and tells the person to ask for a new reset."""
+    r = await requested(db, identity, resets, totp=True)
+    identity.remove_two_factor(r.account)
+    for _ in range(MAX_ATTEMPTS + 1):
+        refusal = await rejected(resets, token=r.token, code=None, totp_code="123456")
+        assert (refusal.failure, refusal.attempts_left) == (ConfirmFailure.RESET_OUTDATED, None)
+    assert request_of(db, r.account.account_id).failed_attempts == 0
+    assert identity.changes == []
 
 
 async def test_a_password_identity_refuses_leaves_the_request_usable(

@@ -1,6 +1,7 @@
 """reset's client of identity's internal API over a real socket (a scripted HTTP server on
 loopback): the page's language goes with the new password, a 204 (no body) is a success, and an
-identity from before languages, which refuses the unknown field, still gets the change."""
+identity from before languages, which refuses the unknown field, still gets the change; identity's
+refusals of the second factor become the port's errors."""
 
 import asyncio
 import json
@@ -10,7 +11,12 @@ from typing import Any
 
 import pytest
 from reset_service.adapters.identity_client import IdentityClient
-from reset_service.service_layer.identity import PasswordRejected
+from reset_service.service_layer.identity import (
+    PasswordRejected,
+    SecondFactor,
+    TotpInvalid,
+    TwoFactorOff,
+)
 
 Script = Callable[[dict[str, Any]], tuple[int, dict[str, Any] | None]]
 Serve = Callable[[Script], Awaitable[IdentityClient]]
@@ -94,3 +100,22 @@ async def test_a_refused_password_keeps_its_reason_and_bound(serve: Serve) -> No
     with pytest.raises(PasswordRejected) as rejected:
         await client.set_password(uuid.uuid4(), "short", None, None, "de")
     assert (rejected.value.reason, rejected.value.limit) == ("too_short", 15)
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "raised"),
+    [
+        (403, "totp_invalid", TotpInvalid),
+        (409, "two_factor_off", TwoFactorOff),  # not a wrong code: the reset is out of date
+    ],
+)
+async def test_identitys_second_factor_refusals_are_told_apart(
+    serve: Serve, status: int, error: str, raised: type[Exception]
+) -> None:
+    def identity(body: dict[str, Any]) -> tuple[int, dict[str, Any] | None]:
+        return status, {"error": error, "message": "refused"}
+
+    client = await serve(identity)
+    with pytest.raises(raised) as refused:
+        await client.set_password(uuid.uuid4(), "a long new password", SecondFactor("123456"), None)
+    assert type(refused.value) is raised

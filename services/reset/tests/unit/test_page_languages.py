@@ -197,3 +197,37 @@ async def test_this_wasnt_me_starts_the_reset_in_the_language_identity_sends(
     )
     assert answer.status_code == 202
     assert _locales(db) == ["es"]
+
+
+@pytest.mark.parametrize(
+    ("language", "says"),
+    [
+        ("en", "Two-factor authentication was turned off for your account after you asked"),
+        ("de", "Die Zwei-Faktor-Authentifizierung wurde für Ihr Konto ausgeschaltet"),
+        ("es", "Se desactivó la verificación en dos pasos de tu cuenta"),
+    ],
+)
+async def test_a_reset_outdated_by_removed_two_factor_says_so_and_to_ask_again(
+    client: httpx.AsyncClient, identity: FakeIdentity, db: FakeDatabase, language: str, says: str
+) -> None:
+    """Not "that authenticator code is not right": the code may well be right; the reset was
+    asked for while two-factor was on, and support has removed it since."""
+    account = identity.add("ada@example.com", totp=True)
+    await _ask(client, "ada@example.com")
+    headers = {"Accept-Language": language}
+    await client.get(f"/reset-password?token={emailed_token(db, account)}")
+    page = await client.get("/reset-password", headers=headers)
+    identity.remove_two_factor(account)
+    password = "a long enough new password"
+    data = {
+        "new_password": password,
+        "confirm_password": password,
+        "totp_code": "123456",
+        "csrf_token": _csrf(page.text),
+    }
+    for _ in range(2):
+        answer = await client.post("/reset-password", data=data, headers=headers)
+        assert answer.status_code == 409
+        assert says in answer.text
+        assert 'href="/forgot-password"' in answer.text
+    assert identity.changes == []

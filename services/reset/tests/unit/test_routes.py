@@ -1,6 +1,7 @@
 """The HTTP layer on the use cases on fakes (the app's lifespan, which builds the real adapters,
 is not run): routes call the use cases and turn the service layer's errors into answers."""
 
+import logging
 from collections.abc import AsyncIterator
 
 import httpx
@@ -73,6 +74,26 @@ async def test_a_wrong_code_says_how_many_attempts_are_left(
     )
     assert answer.status_code == 400
     assert answer.json()["error"] == "wrong_code" and answer.json()["attempts_left"] == 4
+
+
+async def test_a_reset_outdated_by_removed_two_factor_is_a_409_saying_to_ask_again(
+    client: httpx.AsyncClient, identity: FakeIdentity, db: FakeDatabase
+) -> None:
+    account = identity.add("ada@example.com", totp=True)
+    await client.post("/v1/password-resets", json={"email": "ada@example.com"})
+    identity.remove_two_factor(account)  # support removed it since
+    answer = await client.post(
+        "/v1/password-resets/confirm",
+        json={
+            "token": emailed_token(db, account),
+            "new_password": "a brand new long password",
+            "totp_code": "123456",
+        },
+    )
+    assert answer.status_code == 409
+    assert answer.json()["error"] == "reset_outdated"
+    assert "attempts_left" not in answer.json()
+    assert "new reset" in answer.json()["message"]
 
 
 async def test_opening_the_link_swaps_the_token_for_a_cookie_and_consumes_nothing(
@@ -174,3 +195,37 @@ async def test_lost_device_on_the_set_new_password_page_leads_to_support(
         assert "help.example.org" not in page.text
     else:  # SUPPORT_URL set (the deployments set it): the sentence links to the team's page
         assert 'href="https://help.example.org/lost-device?from=reset"' in page.text
+
+
+async def _chunks(total: int, pulled: list[int]) -> AsyncIterator[bytes]:
+    """A body sent with Transfer-Encoding: chunked (no Content-Length), 1 KiB at a time."""
+    for _ in range(total // 1024):
+        pulled.append(1024)
+        yield b"x" * 1024
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type"),
+    [
+        ("/v1/password-resets", "application/json"),
+        ("/v1/password-resets/confirm", "application/json"),
+        ("/forgot-password", "application/x-www-form-urlencoded"),
+    ],
+)
+async def test_an_oversized_chunked_body_is_the_same_413_as_a_declared_one(
+    client: httpx.AsyncClient, path: str, content_type: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Leaving out Content-Length must not turn the body limit's 413 into another answer, and
+    the app stops reading at the limit."""
+    limit = Settings().max_body_bytes
+    headers = {"content-type": content_type}
+    declared = await client.post(path, content=b"x" * (4 * limit), headers=headers)
+    pulled: list[int] = []
+    chunked = await client.post(path, content=_chunks(4 * limit, pulled), headers=headers)
+    assert "content-length" not in chunked.request.headers
+    assert chunked.request.headers["transfer-encoding"] == "chunked"
+    assert declared.status_code == chunked.status_code == 413
+    assert chunked.json() == declared.json()
+    assert chunked.json()["error"] == "body_too_large"
+    assert sum(pulled) <= limit + 1024  # not one chunk past the one over the limit
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]  # a refusal, no error

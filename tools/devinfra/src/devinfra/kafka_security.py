@@ -19,7 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from devinfra.certificates import make_certificate
-from devinfra.topics import DEAD_LETTERS, RESET_REQUESTED
+from devinfra.topics import (
+    DEAD_LETTERS,
+    PASSWORD_CHANGED,
+    REGISTRATION_REQUESTED,
+    RESET_REQUESTED,
+    SECOND_FACTOR_CHANGED,
+)
 
 ADMIN = "admin"
 CONTROLLER = "controller"
@@ -55,8 +61,18 @@ ACLS: tuple[Acl, ...] = (
     # identity's events all live under identity.* (password-changed, second-factor-changed,
     # registration-requested, ...): one prefix, so a new identity event needs no new ACL.
     Acl("identity", _TOPIC, "identity.", _PREFIXED, _WRITE),
-    Acl("notifier", _TOPIC, RESET_REQUESTED, _LITERAL, _READ),
-    Acl("notifier", _TOPIC, "identity.", _PREFIXED, _READ),
+    # The notifier reads the topics of the events it mails (its bootstrap.TOPICS), each by
+    # name: not the `identity.` prefix, which also holds the admin audit records and any
+    # future identity event it has no business reading.
+    *(
+        Acl("notifier", _TOPIC, topic, _LITERAL, _READ)
+        for topic in (
+            RESET_REQUESTED,
+            PASSWORD_CHANGED,
+            SECOND_FACTOR_CHANGED,
+            REGISTRATION_REQUESTED,
+        )
+    ),
     Acl("notifier", _GROUP, NOTIFIER_GROUP, _LITERAL, _READ),
     Acl("notifier", _TOPIC, DEAD_LETTERS, _LITERAL, _WRITE),
 )

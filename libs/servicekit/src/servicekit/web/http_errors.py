@@ -139,7 +139,9 @@ class UnexpectedErrors:
 
 
 class BodySizeLimit:
-    """Refuse bodies over ``max_bytes`` with 413 before the route parses them."""
+    """Refuse bodies over ``max_bytes`` with 413 before the route parses them: a declared
+    Content-Length at once, a chunked body (no Content-Length) as soon as what arrived passes
+    the limit, without reading on."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -154,19 +156,38 @@ class BodySizeLimit:
             await self._reject(scope, receive, send)
             return
         seen = 0
+        over = False
+        started = False
 
         async def limited_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, over
+            if over:  # never read past the limit, whoever asks again
+                raise _TooLarge
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
+                    over = True
                     raise _TooLarge
             return message
 
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            # The app's own answer to a body it could not read is not sent (FastAPI turns any
+            # error while reading a body into its 400 "error parsing the body"): the answer is
+            # the 413, below.
+            if over and not started:
+                return
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
         try:
-            await self.app(scope, limited_receive, send)
+            await self.app(scope, limited_receive, guarded_send)
         except _TooLarge:
+            if started:
+                raise
+        if over and not started:
             await self._reject(scope, receive, send)
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -18,7 +18,12 @@ from identity_service.api.schemas import (
     TotpVerifyResult,
 )
 from identity_service.domain.second_factor import SecondFactor
-from identity_service.service_layer.errors import AccountNotFound, PasswordRejected, TotpRejected
+from identity_service.service_layer.errors import (
+    AccountNotFound,
+    PasswordRejected,
+    TotpRejected,
+    TwoFactorNotOn,
+)
 
 router = APIRouter(prefix="/internal/v1", dependencies=[Depends(require_internal_caller)])
 
@@ -56,11 +61,14 @@ async def verify_totp(account_id: UUID, body: TotpVerify, accounts: Accounts) ->
     responses=error_responses(
         403,
         404,
+        409,
         422,
         describe={
             403: "totp_invalid, totp_throttled or account_locked: the second factor is "
             "missing or wrong",
             404: "account_not_found",
+            409: "two_factor_off: a second factor was sent, but the account has no two-factor "
+            "(removed since the reset was asked for); nothing changed, ask for a new reset",
             422: "password_rejected (with reason)",
         },
     ),
@@ -81,3 +89,5 @@ async def set_password(account_id: UUID, body: SetPassword, accounts: Accounts) 
         raise password_rejected(exc) from exc
     except TotpRejected as exc:
         raise ApiError(403, exc.reason, str(exc)) from exc
+    except TwoFactorNotOn as exc:
+        raise ApiError(409, "two_factor_off", str(exc)) from exc

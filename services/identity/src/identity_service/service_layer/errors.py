@@ -92,4 +92,5 @@ class AdminAuthUnavailable(Exception):
 
 
 class TwoFactorNotOn(Exception):
-    """Support asked to remove two-factor authentication from an account that has none."""
+    """The account has no two-factor authentication: support asked to remove it, or a reset's
+    confirmation brought a second factor (the reset was asked for while it was on)."""

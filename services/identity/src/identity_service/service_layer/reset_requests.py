@@ -12,7 +12,7 @@ from identity_service.domain.second_factor import SecondFactor
 from identity_service.metrics import PASSWORD_CHANGES
 from identity_service.security_events import SecurityEvent
 from identity_service.service_layer.credentials import Credentials
-from identity_service.service_layer.errors import TotpRejected
+from identity_service.service_layer.errors import TotpRejected, TwoFactorNotOn
 from identity_service.service_layer.notices import Notices, announce
 from identity_service.service_layer.ports import PasswordHashing
 from identity_service.service_layer.second_factor import SecondFactorCheck
@@ -59,7 +59,8 @@ class ResetRequests:
         locale: str | None = None,
     ) -> None:
         """The new password, with the second factor when it is on: PasswordRejected,
-        TotpRejected or AccountNotFound, else one transaction that stores the hash, moves the
+        TotpRejected, TwoFactorNotOn (a second factor for an account without two-factor) or
+        AccountNotFound, else one transaction that stores the hash, moves the
         credentials epoch on (no login that checked the old password ends in a session),
         revokes every session, and writes the "This wasn't me" token and PasswordChanged.
         ``locale``: the language the new password was set in; kept on the account, and the
@@ -76,8 +77,9 @@ class ResetRequests:
             # reset sends a second factor only for a request asked for while two-factor was on,
             # which it confirms without the on-screen code. Turned off since (support removed
             # it), nothing is left to check: any six digits would make the link alone enough.
-            # The person asks for a new reset, which asks for the on-screen code.
-            raise TotpRejected("two-factor authentication is off now: ask for a new reset")
+            # The person asks for a new reset, which asks for the on-screen code. Refused as
+            # what it is, not as a wrong code: reset tells the person so, and counts nothing.
+            raise TwoFactorNotOn("two-factor authentication is off now: ask for a new reset")
         # The lane of its own: no flood of logins makes a reset's confirm wait.
         password_hash = await self._hashing.hash_for_change(password)
         if locale is not None:

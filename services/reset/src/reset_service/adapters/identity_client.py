@@ -16,6 +16,7 @@ from reset_service.service_layer.identity import (
     PasswordRejected,
     SecondFactor,
     TotpInvalid,
+    TwoFactorOff,
 )
 
 
@@ -81,6 +82,8 @@ class IdentityClient:
                 error.get("message", ""),
                 limit if isinstance(limit, int) else None,
             )
+        if answer.status == 409 and error.get("error") == "two_factor_off":
+            raise TwoFactorOff
         if answer.status in (403, 422):
             raise TotpInvalid(throttled=error.get("error") in ("totp_throttled", "account_locked"))
         raise IdentityUnavailable(f"identity answered {answer.status}")

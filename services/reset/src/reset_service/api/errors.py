@@ -17,6 +17,8 @@ CONFIRM_MESSAGES = {
     ConfirmFailure.TOTP_REQUIRED: "enter the code from your authenticator app",
     ConfirmFailure.WRONG_CODE: "the code is not right",
     ConfirmFailure.TOTP_THROTTLED: "too many wrong authenticator codes; wait a few minutes",
+    ConfirmFailure.RESET_OUTDATED: "two-factor authentication was turned off after this reset "
+    "was asked for; request a new reset",
 }
 _STATUS = {
     ConfirmFailure.LINK_INVALID: 410,
@@ -25,6 +27,7 @@ _STATUS = {
     ConfirmFailure.TOTP_REQUIRED: 400,
     ConfirmFailure.WRONG_CODE: 400,
     ConfirmFailure.TOTP_THROTTLED: 429,
+    ConfirmFailure.RESET_OUTDATED: 409,
 }
 
 

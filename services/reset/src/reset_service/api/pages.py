@@ -66,7 +66,13 @@ LINK_MESSAGES = {
         "Too many wrong codes were entered, so this reset link no longer works. "
         "Wait %(minutes)s minutes, then ask for a new one."
     ),
+    ConfirmFailure.RESET_OUTDATED: N_(
+        "Two-factor authentication was turned off for your account after you asked for this "
+        "reset, so this link no longer works."
+    ),
 }
+# Not an unusable link: the account changed since (409), the page still says to ask again.
+LINK_STATUS = {ConfirmFailure.RESET_OUTDATED: 409}
 CODE_REQUIRED = N_("Enter the verification code shown when you asked for the reset.")
 TOTP_OR_RECOVERY_REQUIRED = N_(
     "Enter the 6-digit code from your authenticator app, or a recovery code."
@@ -105,7 +111,8 @@ def _set_new_password_page(request: Request, status: int = 200, **context: objec
 def _link_invalid(request: Request, failure: ConfirmFailure) -> HTMLResponse:
     minutes = -(-_settings(request).rate_limit_window_seconds // 60)
     message = _t(request).gettext(LINK_MESSAGES[failure]) % {"minutes": minutes}
-    return render_page(templates, request, "link_invalid.html", 410, message=message)
+    status = LINK_STATUS.get(failure, 410)
+    return render_page(templates, request, "link_invalid.html", status, message=message)
 
 
 def _too_many_links(request: Request, exc: RateLimited) -> HTMLResponse:

@@ -60,12 +60,15 @@ async def request_reset(
     "/confirm",
     responses=error_responses(
         400,
+        409,
         410,
         422,
         429,
         503,
         describe={
             400: "code_required, totp_required or wrong_code (with attempts_left)",
+            409: "reset_outdated: asked for while two-factor was on, which has been turned off "
+            "since; request a new reset (nothing was counted)",
             410: "link_invalid (unknown, used, expired or superseded) or too_many_attempts",
             422: "password_rejected (with reason), or invalid_request",
             429: "rate_limited (too many links that match nothing from this client; with "

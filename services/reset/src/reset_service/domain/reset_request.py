@@ -26,6 +26,9 @@ class ConfirmFailure(enum.Enum):
     TOTP_REQUIRED = "totp_required"
     WRONG_CODE = "wrong_code"
     TOTP_THROTTLED = "totp_throttled"
+    # Asked for with two-factor on (so with no on-screen code), which is off now: only a new
+    # reset, which asks for the on-screen code, can go on. No wrong code, nothing counted.
+    RESET_OUTDATED = "reset_outdated"
 
 
 @dataclass

@@ -9,7 +9,12 @@ from reset_service.domain.reset_request import ConfirmFailure, ResetRequest
 from reset_service.metrics import RESET_CONFIRMATIONS
 from reset_service.service_layer.clock import Clock
 from reset_service.service_layer.errors import ConfirmRejected, PasswordRejected
-from reset_service.service_layer.identity import Identity, SecondFactor, TotpInvalid
+from reset_service.service_layer.identity import (
+    Identity,
+    SecondFactor,
+    TotpInvalid,
+    TwoFactorOff,
+)
 from reset_service.service_layer.link_misses import LinkMisses
 from reset_service.service_layer.policy import ResetPolicy
 from reset_service.service_layer.unit_of_work import UnitOfWork, UnitOfWorkFactory
@@ -116,6 +121,10 @@ class ConfirmReset:
                 client_ip,
                 language,
             )
+        except TwoFactorOff as exc:
+            # Whatever code was sent, it is not wrong: the reset is out of date (raised now,
+            # so nothing is counted).
+            raise ConfirmRejected(ConfirmFailure.RESET_OUTDATED) from exc
         except TotpInvalid as exc:
             if exc.throttled:
                 raise ConfirmRejected(ConfirmFailure.TOTP_THROTTLED) from exc

@@ -30,6 +30,12 @@ class TotpInvalid(Exception):
         self.throttled = throttled
 
 
+class TwoFactorOff(Exception):
+    """identity refused a second factor because the account no longer has two-factor: the
+    reset was asked for while it was on (so it asks for no on-screen code), and it has been
+    removed since. No wrong code: the person needs a new reset."""
+
+
 @dataclass(frozen=True)
 class SecondFactor:
     """An authenticator code or a recovery code, passed through to identity to check."""
@@ -61,6 +67,6 @@ class Identity(Protocol):
         client_ip: str | None,
         language: str | None = None,
     ) -> None:
-        """Raises PasswordRejected, TotpInvalid or IdentityUnavailable. ``language``: kept on
-        the account for identity's emails (None: unchanged)."""
+        """Raises PasswordRejected, TotpInvalid, TwoFactorOff or IdentityUnavailable.
+        ``language``: kept on the account for identity's emails (None: unchanged)."""
         ...
