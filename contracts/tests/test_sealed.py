@@ -1,7 +1,10 @@
 import os
 import uuid
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from pwreset_contracts import SecondFactorChangedV1, cloudevents_kafka
+from pwreset_contracts.binding import second_factor_undo_binding
 from pwreset_contracts.sealed import (
     KeyRing,
     SealError,
@@ -79,3 +82,31 @@ def test_bindings_cannot_be_made_equal_by_moving_text_between_fields() -> None:
     a = reset_link_binding(request_id="1", account_id="2,3", recipient="x")
     b = reset_link_binding(request_id="1,2", account_id="3", recipient="x")
     assert a != b
+
+
+def test_a_second_factor_notice_binds_its_time_as_an_instant() -> None:
+    """identity binds the datetime it holds, the notifier the one it parsed back from JSON: the
+    same instant must bind the same whatever its offset, and a different instant must not."""
+    moment = datetime(2026, 11, 28, 12, 0, 0, 123456, tzinfo=UTC)
+    change_id, account_id = uuid.uuid4(), uuid.uuid4()
+
+    def bound(changed_at: datetime) -> str:
+        return second_factor_undo_binding(
+            change_id=change_id, account_id=account_id, recipient="ada@example.com",
+            change="enabled", actor="account_holder", changed_at=changed_at, locale="en",
+        )  # fmt: skip
+
+    assert bound(moment) == bound(moment.astimezone(timezone(timedelta(hours=5, minutes=30))))
+    assert bound(moment) != bound(moment + timedelta(microseconds=1))
+
+    key = os.urandom(32)
+    event = SecondFactorChangedV1(
+        change_id=change_id, account_id=account_id, email="ada@example.com", changed_at=moment,
+        change="enabled", sealed_undo_link=seal("link", key=key, kid="k1",
+                                                associated_data=bound(moment)),
+    )  # fmt: skip
+    record = cloudevents_kafka.encode(event, source="/pwreset/identity")
+    received = cloudevents_kafka.decode(record.headers, record.value).data
+    assert isinstance(received, SecondFactorChangedV1)
+    binding = received.undo_link_binding()
+    assert open_sealed(received.sealed_undo_link, keys={"k1": key}, associated_data=binding)

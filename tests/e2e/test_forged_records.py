@@ -49,12 +49,18 @@ async def records_of(
     ]
 
 
-async def write_forged_copy(kafka: dict[str, Any], topic: str, original: Record, email: str) -> str:
-    """The attack: the same record, another recipient, a fresh CloudEvent id. Returns the id."""
+async def write_forged_copy(
+    kafka: dict[str, Any],
+    topic: str,
+    original: Record,
+    email: str,
+    changes: dict[str, object] | None = None,
+) -> str:
+    """The attack: the same record, another recipient (or other `changes`), a fresh CloudEvent
+    id. Returns the id."""
     key, value, headers = original
     forged_id = str(uuid.uuid4())
-    data = json.loads(value)
-    data["email"] = email
+    data = {**json.loads(value), "email": email, **(changes or {})}
     forged_headers = [(n, forged_id.encode() if n == "ce_id" else v) for n, v in headers]
     producer = AIOKafkaProducer(**kafka, acks="all")
     await producer.start()

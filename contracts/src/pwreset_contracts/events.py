@@ -7,6 +7,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from pwreset_contracts.binding import (
+    already_registered_binding,
     registration_link_binding,
     reset_link_binding,
     second_factor_undo_binding,
@@ -109,7 +110,13 @@ class SecondFactorChangedV1(Event):
     def undo_link_binding(self) -> str:
         """What ``sealed_undo_link`` must have been sealed with to open for this very record."""
         return second_factor_undo_binding(
-            change_id=self.change_id, account_id=self.account_id, recipient=self.email
+            change_id=self.change_id,
+            account_id=self.account_id,
+            recipient=self.email,
+            change=self.change,
+            actor=self.actor,
+            changed_at=self.changed_at,
+            locale=self.locale,
         )
 
 
@@ -130,7 +137,12 @@ class RegistrationRequestedV1(Event):
         return str(self.registration_id)
 
     def link_binding(self) -> str:
-        """What ``sealed_link`` must have been sealed with to open for this very record."""
+        """What ``sealed_link`` must have been sealed with to open for this very record (each
+        kind has its own binding: a seal made for one kind does not open as the other)."""
+        if self.kind == "already_registered":
+            return already_registered_binding(
+                registration_id=self.registration_id, recipient=self.email, locale=self.locale
+            )
         return registration_link_binding(registration_id=self.registration_id, recipient=self.email)
 
 

@@ -218,7 +218,9 @@ class World:
     clock: FakeClock = field(default_factory=FakeClock)
 
     def delivery(self, *, sends_at_once: int = 4) -> EmailDelivery:
-        composer = EmailComposer(link_keys={"k1": KEY}, notice_keys={}, mail_from=MAIL_FROM)
+        composer = EmailComposer(
+            link_keys={"k1": KEY}, notice_keys={"k1": KEY}, mail_from=MAIL_FROM
+        )
         return EmailDelivery(
             self.ledger,
             self.sender,

@@ -144,7 +144,7 @@ async def test_a_record_copied_to_another_recipient_is_dead_lettered_not_mailed(
     outcome = await world.delivery().deliver(forged)
     assert outcome == DeadLetter(
         "UnboundSeal: sealed link does not open under the record's own fields "
-        "(event id, account id, recipient)"
+        "(event id, account id, recipient, and what the email says)"
     )
     assert world.sender.sent == []
     assert world.ledger.status(forged.id) == "failed"

@@ -15,6 +15,7 @@ from notifier_service.domain.emails import (
 )
 from pwreset_contracts import PasswordChangedV1, RegistrationRequestedV1, SecondFactorChangedV1
 from pwreset_contracts.binding import (
+    already_registered_binding,
     registration_link_binding,
     second_factor_undo_binding,
     undo_link_binding,
@@ -44,10 +45,13 @@ def received(data: object) -> ReceivedEvent:
 
 
 def second_factor_event(email: str = "ada@example.com", **changes: object) -> SecondFactorChangedV1:
+    """A genuine notice sealed as identity seals it; only ``client_ip`` may be changed after
+    sealing (the seal binds every other field the email shows)."""
     change_id, account_id = uuid.uuid4(), uuid.uuid4()
     bound_to = second_factor_undo_binding(
-        change_id=change_id, account_id=account_id, recipient=email
-    )
+        change_id=change_id, account_id=account_id, recipient=email,
+        change="enabled", actor="account_holder", changed_at=NOW, locale="en",
+    )  # fmt: skip
     sealed = seal(UNDO, key=KEY, kid="k1", associated_data=bound_to)
     fields = {
         "change_id": change_id,
@@ -181,12 +185,21 @@ def test_registration_emails() -> None:
         notifications().compose(
             received(event.model_copy(update={"email": "mallory@example.com"})), NOW
         )
+    known_id = uuid.uuid4()
     known = RegistrationRequestedV1(
-        registration_id=uuid.uuid4(),
+        registration_id=known_id,
         email=email,
         requested_at=NOW,
         expires_at=NOW + timedelta(hours=24),
         kind="already_registered",
+        sealed_link=seal(
+            "",
+            key=KEY,
+            kid="k1",
+            associated_data=already_registered_binding(
+                registration_id=known_id, recipient=email, locale="en"
+            ),
+        ),
     )
     composed_notice = notifications().compose(received(known), NOW)
     assert composed_notice is not None

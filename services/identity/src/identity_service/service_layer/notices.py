@@ -1,8 +1,9 @@
 """What identity tells the account holder after a security change: an event for the notifier
 with a sealed "This wasn't me" link, and the undo token behind that link (stored hashed).
 
-The link is sealed under its purpose, the change id, the account and the recipient, so a copy of
-the record sent to another address does not open (pwreset_contracts.binding).
+The link is sealed under its purpose, the change id, the account and the recipient (and, for a
+two-factor change, what the email says happened), so a copy of the record sent to another address
+or saying something else does not open (pwreset_contracts.binding).
 """
 
 import uuid
@@ -18,6 +19,7 @@ from pwreset_contracts import (
     cloudevents_kafka,
 )
 from pwreset_contracts.binding import (
+    already_registered_binding,
     registration_link_binding,
     second_factor_undo_binding,
     undo_link_binding,
@@ -81,12 +83,16 @@ class Notices:
         return seal(link, key=keys.current, kid=keys.current_id, associated_data=associated_data)
 
     def _notice_for(
-        self, kind: UndoKind, build: Callable[[SealedValue, datetime], Event], bound_to: str
+        self,
+        kind: UndoKind,
+        build: Callable[[SealedValue, datetime], Event],
+        bound_to: Callable[[datetime], str],
     ) -> AccountNotice:
+        """``build`` and ``bound_to`` are given the same moment: the event's time is bound."""
         now = self._now()
         token = undo_links.new_undo_token()
         link = undo_links.undo_link(self._notice.public_origin, token)
-        sealed = self._seal(link, bound_to)
+        sealed = self._seal(link, bound_to(now))
         event_id, record = encode_event(build(sealed, now))
         return AccountNotice(
             undo_token_hash=undo_links.token_digest(token),
@@ -110,7 +116,9 @@ class Notices:
                 client_ip=client_ip,
                 sealed_undo_link=sealed,
             ),
-            undo_link_binding(change_id=change_id, account_id=account.id, recipient=account.email),
+            lambda _: undo_link_binding(
+                change_id=change_id, account_id=account.id, recipient=account.email
+            ),
         )
 
     def second_factor_changed(
@@ -134,8 +142,16 @@ class Notices:
                 client_ip=client_ip,
                 sealed_undo_link=sealed,
             ),
-            second_factor_undo_binding(
-                change_id=change_id, account_id=account.id, recipient=account.email
+            # What the email will say is sealed too: a copy saying "removed by support" (or
+            # another time, or language) does not open.
+            lambda now: second_factor_undo_binding(
+                change_id=change_id,
+                account_id=account.id,
+                recipient=account.email,
+                change=change,
+                actor=actor,
+                changed_at=now,
+                locale=account.locale,
             ),
         )
 
@@ -148,12 +164,22 @@ class Notices:
         locale: str = "en",
     ) -> tuple[uuid.UUID, cloudevents_kafka.KafkaRecord]:
         """The event for a registration request: a link that completes it, sealed under the
-        request and the address; or, with no token, the notice that the address has an account."""
-        sealed = None
+        request and the address; or, with no token, the notice that the address has an account,
+        with a seal of the empty text under the request, the address and the language (without
+        one, anybody writing the topic could have the notice sent to any address)."""
         if verification_token is not None:
             link = undo_links.link(self._notice.public_origin, "/verify-email", verification_token)
+            kind: Literal["verify_address", "already_registered"] = "verify_address"
             sealed = self._seal(
                 link, registration_link_binding(registration_id=registration_id, recipient=email)
+            )
+        else:
+            kind = "already_registered"
+            sealed = self._seal(
+                "",
+                already_registered_binding(
+                    registration_id=registration_id, recipient=email, locale=locale
+                ),
             )
         return encode_event(
             RegistrationRequestedV1(
@@ -162,7 +188,7 @@ class Notices:
                 locale=locale,
                 requested_at=self._now(),
                 expires_at=expires_at,
-                kind="verify_address" if sealed else "already_registered",
+                kind=kind,
                 sealed_link=sealed,
             )
         )

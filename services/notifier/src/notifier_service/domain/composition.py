@@ -1,8 +1,9 @@
 """Which email an event asks for, composed from its fields and its sealed link.
 
 Pure: no ledger, no SMTP, no clock of its own (`now` is given). Sealed links open only under the
-record's own id, account id and recipient, so a record whose fields were changed after sealing
-(another address beside a copied seal) never becomes an email.
+record's own id, account id and recipient (and, for a two-factor notice, what it says happened),
+so a record whose fields were changed after sealing (another address beside a copied seal,
+"removed by support" in a copy of "turned on") never becomes an email.
 """
 
 from dataclasses import dataclass
@@ -108,10 +109,13 @@ class EmailComposer:
                 templates=self.templates,
             )
         elif isinstance(data, RegistrationRequestedV1):
+            if data.sealed_link is None:
+                # An unsealed notice could be sent by anybody who writes the topic, to any address.
+                raise UndeliverableEvent(f"{data.kind} without a sealed link")
             if data.kind == "already_registered":
+                # No link in it: the seal (of the empty text) only proves identity sent it here.
+                _open(data.sealed_link, self.notice_keys, data.link_binding())
                 rendered = render_already_registered_email(language, templates=self.templates)
-            elif data.sealed_link is None:
-                raise UndeliverableEvent("verify_address without a sealed link")
             elif data.expires_at <= now:
                 return None
             else:
@@ -143,6 +147,6 @@ def _open(value: SealedValue, keys: dict[str, bytes], binding: str) -> str:
             f"no key with id {value.kid!r}"
             if value.kid not in keys
             else "sealed link does not open under the record's own fields "
-            "(event id, account id, recipient)"
+            "(event id, account id, recipient, and what the email says)"
         )
         raise UnboundSeal(reason, kid=value.kid) from exc
