@@ -9,6 +9,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from servicekit.client_network import unmapped
+
 Network = IPv4Network | IPv6Network
 
 
@@ -19,15 +21,11 @@ def parse_networks(text: str) -> tuple[Network, ...]:
 
 def _parse(value: str) -> IPv4Address | IPv6Address | None:
     try:
-        address = ip_address(value.strip())
+        # A socket bound to "::" (dual stack) reports an IPv4 peer as ::ffff:a.b.c.d: the same
+        # host, which an IPv4 network in TRUSTED_PROXIES must match.
+        return unmapped(ip_address(value.strip()))
     except ValueError:
         return None
-    # A socket bound to "::" (dual stack) reports an IPv4 peer as ::ffff:a.b.c.d: the same
-    # host, which an IPv4 network in TRUSTED_PROXIES must match and a per-IP limit must count
-    # as one client.
-    if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
 
 
 def is_trusted(peer: str | None, trusted: tuple[Network, ...]) -> bool:
